@@ -1,0 +1,1 @@
+"""peerwatt: edge agent for peer-to-peer energy trading settled over Lightning."""

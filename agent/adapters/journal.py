@@ -1,0 +1,164 @@
+"""The durable journal: one SQLite file in WAL mode under the state dir.
+
+Everything the agent must not forget goes here before it acts on it: meter readings,
+each interval's decision, each agreed trade (with its invoice and payment hash before
+any payment is attempted) and each payment outcome. Writes are small and synchronous
+(sub-millisecond with WAL + synchronous=NORMAL on a local file).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from agent.domain.market import Terms
+from agent.ports import PermanentError
+
+TradeState = Literal["agreed", "paying", "paid", "failed", "cancelled"]
+Role = Literal["seller", "buyer"]
+FINAL_STATES: tuple[TradeState, ...] = ("paid", "failed", "cancelled")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    t_s REAL NOT NULL, interval INTEGER NOT NULL, grid_w REAL, pv_w REAL, load_w REAL,
+    battery_w REAL, soc_pct REAL, import_wh REAL, export_wh REAL);
+CREATE INDEX IF NOT EXISTS readings_interval ON readings(interval);
+CREATE TABLE IF NOT EXISTS decisions (
+    interval INTEGER PRIMARY KEY, t_s REAL NOT NULL, forecast_kw REAL, forecast_std_kw REAL,
+    setpoint_w REAL, applied_w REAL, side TEXT, energy_wh INTEGER, price_msat_per_kwh INTEGER,
+    signal_seq INTEGER);
+CREATE TABLE IF NOT EXISTS trades (
+    trade_id TEXT PRIMARY KEY, interval INTEGER NOT NULL, role TEXT NOT NULL,
+    seller TEXT NOT NULL, buyer TEXT NOT NULL, energy_wh INTEGER NOT NULL,
+    price_msat_per_kwh INTEGER NOT NULL, amount_msat INTEGER NOT NULL, state TEXT NOT NULL,
+    bolt11 TEXT, payment_hash TEXT, latency_ms REAL, error TEXT,
+    created_s REAL NOT NULL, updated_s REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS trades_state ON trades(state);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    terms: Terms
+    role: Role
+    state: TradeState
+    bolt11: str | None
+    payment_hash: str | None
+    latency_ms: float | None
+    error: str | None
+
+
+class JournalError(PermanentError):
+    """The journal file cannot be opened or written (disk full, corrupt, read-only)."""
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {path}: {exc}") from exc
+        self.path = path
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield self._db
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise JournalError(f"journal {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def record_reading(self, t_s: float, interval: int, values: Mapping[str, float]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?)",
+                (t_s, interval, values.get("grid_power_w"), values.get("pv_power_w"),
+                 values.get("load_power_w"), values.get("battery_power_w"),
+                 values.get("battery_soc_pct"), values.get("import_energy_wh"),
+                 values.get("export_energy_wh")),
+            )
+
+    def record_decision(self, interval: int, t_s: float, *, forecast_kw: float,
+                        forecast_std_kw: float, setpoint_w: float, side: str, energy_wh: int,
+                        price_msat_per_kwh: int, signal_seq: int | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO decisions VALUES (?,?,?,?,?,NULL,?,?,?,?)",
+                (interval, t_s, forecast_kw, forecast_std_kw, setpoint_w, side, energy_wh,
+                 price_msat_per_kwh, signal_seq),
+            )
+
+    def record_applied(self, interval: int, applied_w: float) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE decisions SET applied_w=? WHERE interval=?", (applied_w, interval))
+
+    def record_trade(self, terms: Terms, role: Role, now_s: float, *, bolt11: str | None,
+                     payment_hash: str | None, latency_ms: float | None) -> bool:
+        """Journal an agreed trade; False if this trade id was already journaled."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO trades VALUES (?,?,?,?,?,?,?,?,'agreed',?,?,?,NULL,?,?)",
+                (terms.trade_id, terms.interval, role, terms.seller, terms.buyer,
+                 terms.energy_wh, terms.price_msat_per_kwh, terms.amount_msat, bolt11,
+                 payment_hash, latency_ms, now_s, now_s),
+            )
+            return cur.rowcount == 1
+
+    def set_state(self, trade_id: str, state: TradeState, now_s: float,
+                  error: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE trades SET state=?, error=COALESCE(?, error), updated_s=? "
+                "WHERE trade_id=? AND state NOT IN ('paid', 'cancelled')",
+                (state, error, now_s, trade_id),
+            )
+
+    def trades(self, *, states: tuple[TradeState, ...] | None = None,
+               role: Role | None = None, trade_id: str | None = None) -> list[TradeRecord]:
+        sql = ("SELECT trade_id, interval, seller, buyer, energy_wh, price_msat_per_kwh, role,"
+               " state, bolt11, payment_hash, latency_ms, error FROM trades WHERE 1=1")
+        args: list[object] = []
+        if states is not None:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += states
+        if role is not None:
+            sql += " AND role=?"
+            args.append(role)
+        if trade_id is not None:
+            sql += " AND trade_id=?"
+            args.append(trade_id)
+        rows = self._db.execute(sql + " ORDER BY created_s", args).fetchall()
+        return [
+            TradeRecord(Terms(r[0], r[1], r[2], r[3], r[4], r[5]), r[6], r[7], r[8], r[9],
+                        r[10], r[11])
+            for r in rows
+        ]
+
+    def trade(self, trade_id: str) -> TradeRecord | None:
+        found = self.trades(trade_id=trade_id)
+        return found[0] if found else None
+
+    def spent_msat(self, since_s: float, interval: int | None = None) -> int:
+        """What this home committed to pay (not failed or cancelled) since `since_s`."""
+        sql = ("SELECT COALESCE(SUM(amount_msat), 0) FROM trades WHERE role='buyer'"
+               " AND state NOT IN ('failed', 'cancelled') AND created_s >= ?")
+        args: list[object] = [since_s]
+        if interval is not None:
+            sql += " AND interval=?"
+            args.append(interval)
+        return int(self._db.execute(sql, args).fetchone()[0])

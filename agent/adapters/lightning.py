@@ -1,0 +1,203 @@
+"""SettlementNode on a Core Lightning node, through pyln-client's unix-socket RPC.
+
+Every blocking call runs in a thread under a deadline. Errors are translated here:
+unreachable or silent node -> NodeUnavailable; refusals for good -> PaymentRefused;
+no route / temporary failure -> a "failed" PaymentOutcome; already paid (219) or a
+reported failure that in fact completed -> reconciled through `listsendpays`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pyln.client import LightningRpc, RpcError
+from pyln.proto.invoice import Invoice as Bolt11
+
+from agent.ports import (
+    DecodedInvoice,
+    Invoice,
+    InvoiceStatus,
+    NodeUnavailable,
+    PaymentOutcome,
+    PaymentRefused,
+)
+
+METHOD_NOT_FOUND = -32601  # common/jsonrpc_errors.h
+PAY_IN_PROGRESS = 200  # common/jsonrpc_errors.h; FIELD-NOTES: concurrent pay refused
+INVOICE_ALREADY_PAID = 219  # doc/schemas/xpay.json
+LABEL_ALREADY_EXISTS = 900  # doc/schemas/invoice.json
+# pay.json / xpay.json / sendpay.json: worth another try later (new route, more liquidity,
+# a higher fee budget); -1 is the catch-all.
+RETRYABLE = frozenset({-1, 204, 205, 206, 209, 210})
+MSAT_PER_BTC = 100_000_000_000
+BOLT11_DEFAULT_EXPIRY_S = 3600
+_INVOICE_STATUSES: dict[str, InvoiceStatus] = {"unpaid": "unpaid", "paid": "paid",
+                                               "expired": "expired"}
+
+
+def decode_invoice(bolt11: str) -> DecodedInvoice:
+    """Decode a BOLT11 string and check its signature; ValueError on anything else."""
+    if not isinstance(bolt11, str) or not bolt11.strip():
+        raise ValueError("invalid bolt11: empty")
+    try:
+        inv = Bolt11.decode(bolt11.strip())
+    except (ValueError, TypeError, IndexError, AssertionError) as exc:
+        raise ValueError(f"invalid bolt11: {exc}") from exc
+    if inv.paymenthash is None or len(inv.paymenthash) != 32:
+        raise ValueError("invalid bolt11: no payment hash")
+    amount_msat = None
+    if inv.amount is not None:
+        msat = Decimal(inv.amount) * MSAT_PER_BTC
+        if msat <= 0 or msat != msat.to_integral_value():
+            raise ValueError(f"invalid bolt11: amount {inv.amount} BTC is not whole msat")
+        amount_msat = int(msat)
+    expiry_s = dict(inv.tags).get("x", BOLT11_DEFAULT_EXPIRY_S)
+    return DecodedInvoice(payee=inv.hexpubkey, payment_hash=inv.hexpaymenthash,
+                          amount_msat=amount_msat, expires_at=int(inv.date) + int(expiry_s))
+
+
+def _code(err: RpcError) -> int | None:
+    return err.error.get("code") if isinstance(err.error, dict) else None
+
+
+def _message(err: RpcError) -> str:
+    return str(err.error.get("message", "")) if isinstance(err.error, dict) else str(err.error)
+
+
+class ClnNode:
+    """`SettlementNode` backed by one Core Lightning node's `lightning-rpc` socket."""
+
+    def __init__(self, socket_path: str | Path, *, timeout_s: float = 10.0,
+                 pay_timeout_s: float = 90.0) -> None:
+        self._path = str(socket_path)
+        self._rpc = LightningRpc(self._path)
+        self._timeout_s = timeout_s
+        self._pay_timeout_s = pay_timeout_s
+        self._has_xpay = True
+        self._node_id: str | None = None
+
+    async def _call(self, method: str, payload: dict[str, Any],
+                    timeout_s: float | None = None) -> dict[str, Any]:
+        """One RPC; transport trouble becomes NodeUnavailable, RpcError with a code passes."""
+        try:
+            async with asyncio.timeout(timeout_s or self._timeout_s):
+                result = await asyncio.to_thread(self._rpc.call, method, payload)
+        except TimeoutError as exc:
+            raise NodeUnavailable(f"{method} on {self._path}: no answer in time") from exc
+        except OSError as exc:
+            raise NodeUnavailable(f"{method} on {self._path}: {exc}") from exc
+        except RpcError as exc:
+            if _code(exc) is None:  # "Connection to RPC server lost."
+                raise NodeUnavailable(f"{method} on {self._path}: {_message(exc)}") from exc
+            raise
+        except ValueError as exc:  # a reply pyln could not parse
+            raise NodeUnavailable(f"{method} on {self._path}: bad reply: {exc}") from exc
+        if not isinstance(result, dict):
+            raise NodeUnavailable(f"{method} on {self._path}: reply is not an object")
+        return result
+
+    async def node_id(self) -> str:
+        if self._node_id is None:
+            self._node_id = str((await self._call("getinfo", {}))["id"])
+        return self._node_id
+
+    async def create_invoice(self, label: str, amount_msat: int, description: str,
+                             expiry_s: int) -> Invoice:
+        try:
+            res = await self._call("invoice", {"amount_msat": amount_msat, "label": label,
+                                               "description": description, "expiry": expiry_s})
+        except RpcError as exc:
+            if _code(exc) != LABEL_ALREADY_EXISTS:
+                raise PaymentRefused(f"invoice {label!r}: {_message(exc)}") from exc
+            return await self._existing_invoice(label, amount_msat)
+        return Invoice(label=label, bolt11=res["bolt11"], payment_hash=res["payment_hash"],
+                       amount_msat=amount_msat, expires_at=int(res["expires_at"]))
+
+    async def _existing_invoice(self, label: str, amount_msat: int) -> Invoice:
+        found = (await self._call("listinvoices", {"label": label}))["invoices"]
+        if not found:
+            raise PaymentRefused(f"invoice {label!r}: label clash but no such invoice")
+        inv = found[0]
+        if inv.get("amount_msat") != amount_msat:
+            raise PaymentRefused(f"invoice {label!r} exists for {inv.get('amount_msat')} msat, "
+                                 f"not {amount_msat}")
+        return Invoice(label=label, bolt11=inv["bolt11"], payment_hash=inv["payment_hash"],
+                       amount_msat=amount_msat, expires_at=int(inv["expires_at"]))
+
+    async def pay(self, bolt11: str, max_fee_msat: int) -> PaymentOutcome:
+        try:
+            payment_hash = decode_invoice(bolt11).payment_hash
+        except ValueError as exc:
+            raise PaymentRefused(str(exc)) from exc
+        try:
+            res = await self._send(bolt11, max_fee_msat)
+        except NodeUnavailable:
+            # The node may still be working on it: ask before claiming anything.
+            known = await self.payment_status(payment_hash)
+            if known is None:
+                raise
+            return known
+        except RpcError as exc:
+            return await self._outcome_of_error(payment_hash, exc)
+        return PaymentOutcome(status="complete", payment_hash=payment_hash,
+                              preimage=res["payment_preimage"],
+                              amount_sent_msat=int(res["amount_sent_msat"]))
+
+    async def _send(self, bolt11: str, max_fee_msat: int) -> dict[str, Any]:
+        if self._has_xpay:
+            try:
+                return await self._call("xpay", {"invstring": bolt11, "maxfee": max_fee_msat},
+                                        self._pay_timeout_s)
+            except RpcError as exc:
+                if _code(exc) != METHOD_NOT_FOUND:
+                    raise
+                self._has_xpay = False
+        return await self._call("pay", {"bolt11": bolt11, "maxfee": max_fee_msat},
+                                self._pay_timeout_s)
+
+    async def _outcome_of_error(self, payment_hash: str, exc: RpcError) -> PaymentOutcome:
+        code, message = _code(exc), _message(exc)
+        if code == PAY_IN_PROGRESS:
+            return PaymentOutcome(status="pending", payment_hash=payment_hash,
+                                  error_code=code, message=message)
+        if code == INVOICE_ALREADY_PAID or code in RETRYABLE:
+            known = await self.payment_status(payment_hash)
+            if known is not None and known.status != "failed":
+                return known
+            if code in RETRYABLE:
+                return PaymentOutcome(status="failed", payment_hash=payment_hash,
+                                      error_code=code, message=message)
+        raise PaymentRefused(f"payment {payment_hash} refused ({code}): {message}") from exc
+
+    async def payment_status(self, payment_hash: str) -> PaymentOutcome | None:
+        try:
+            pays = (await self._call("listsendpays", {"payment_hash": payment_hash}))["payments"]
+        except RpcError as exc:
+            raise PaymentRefused(f"listsendpays {payment_hash}: {_message(exc)}") from exc
+        if not pays:
+            return None
+        complete = [p for p in pays if p.get("status") == "complete"]
+        if complete:
+            return PaymentOutcome(
+                status="complete", payment_hash=payment_hash,
+                preimage=complete[0].get("payment_preimage"),
+                amount_sent_msat=sum(int(p["amount_sent_msat"]) for p in complete))
+        if any(p.get("status") == "pending" for p in pays):
+            return PaymentOutcome(status="pending", payment_hash=payment_hash)
+        return PaymentOutcome(status="failed", payment_hash=payment_hash,
+                              message="every attempt failed")
+
+    async def invoice_status(self, label: str) -> InvoiceStatus | None:
+        try:
+            found = (await self._call("listinvoices", {"label": label}))["invoices"]
+        except RpcError as exc:
+            raise PaymentRefused(f"listinvoices {label!r}: {_message(exc)}") from exc
+        if not found:
+            return None
+        status = _INVOICE_STATUSES.get(str(found[0].get("status")))
+        if status is None:
+            raise PaymentRefused(f"invoice {label!r}: unexpected status {found[0]!r}")
+        return status

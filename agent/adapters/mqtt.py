@@ -1,0 +1,170 @@
+"""MQTT 5 transport over aiomqtt: one connection, reconnected with full-jitter backoff.
+
+`run()` owns the connection for the life of the daemon; `publish` waits (bounded) for
+it and raises `TransientError` while the broker is away. Subscriptions are remembered
+and renewed after every reconnect. Incoming messages go to a bounded queue; when it is
+full the oldest is dropped and counted rather than blocking the network loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiomqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.ports import InboundMessage, TransientError
+from agent.settings import BrokerSettings
+
+log = structlog.get_logger("mqtt")
+
+NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+
+
+@dataclass
+class MqttStats:
+    connects: int = 0
+    disconnects: int = 0
+    received: int = 0
+    published: int = 0
+    dropped_inbound: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LastWill:
+    topic: str
+    payload: bytes
+    birth: bytes
+
+
+class MqttTransport:
+    def __init__(self, settings: BrokerSettings, client_id: str, *, will: LastWill | None = None,
+                 queue_size: int = 10_000, session_expiry_s: int = 300) -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._will = will
+        self._session_expiry_s = session_expiry_s
+        self._queue: asyncio.Queue[InboundMessage] = asyncio.Queue(maxsize=queue_size)
+        self._subs: dict[str, int] = {}
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+        self.stats = MqttStats()
+
+    def _make_client(self) -> aiomqtt.Client:
+        creds = self._settings.credentials()
+        connect_props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        connect_props.SessionExpiryInterval = self._session_expiry_s
+        will = None
+        if self._will is not None:
+            will = aiomqtt.Will(self._will.topic, self._will.payload, qos=1, retain=True)
+        tls = None
+        if self._settings.url.startswith("mqtts"):
+            tls = ssl.create_default_context(
+                cafile=str(self._settings.tls_ca_file) if self._settings.tls_ca_file else None)
+        return aiomqtt.Client(
+            self._settings.host, self._settings.port, identifier=self._client_id,
+            username=creds[0] if creds else None,
+            password=creds[1].get_secret_value() if creds else None,
+            protocol=aiomqtt.ProtocolVersion.V5, will=will, keepalive=self._settings.keepalive_s,
+            properties=connect_props, socket_options=NODELAY, tls_context=tls, timeout=10,
+            max_inflight_messages=1000,
+        )
+
+    async def run(self) -> None:
+        """Keep a connection up until cancelled. Never returns normally."""
+        failures = 0
+        while True:
+            try:
+                async with self._make_client() as client:
+                    self._client = client
+                    for topic, qos in self._subs.items():
+                        await client.subscribe(topic, qos=qos)
+                    if self._will is not None:
+                        await client.publish(self._will.topic, self._will.birth, qos=1,
+                                             retain=True)
+                    self.stats.connects += 1
+                    if failures:
+                        log.info("broker_reconnected", attempts=failures)
+                    failures = 0
+                    self.connected.set()
+                    async for message in client.messages:
+                        self._enqueue(InboundMessage(str(message.topic), _as_bytes(message)))
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                self._client = None
+                self.stats.disconnects += 1
+                failures += 1
+                level = log.warning if failures == 1 else log.debug
+                level("broker_unavailable", host=self._settings.host, port=self._settings.port,
+                      error=str(exc), attempt=failures)
+                await asyncio.sleep(random.uniform(0, min(30.0, 0.2 * 1.5 ** min(10, failures))))
+            finally:
+                self.connected.clear()
+                self._client = None
+
+    def _enqueue(self, message: InboundMessage) -> None:
+        self.stats.received += 1
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.stats.dropped_inbound += 1
+        self._queue.put_nowait(message)
+
+    async def _ready_client(self, timeout_s: float) -> aiomqtt.Client:
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.connected.wait()
+        except TimeoutError:
+            raise TransientError(
+                f"broker {self._settings.host}:{self._settings.port} not connected") from None
+        assert self._client is not None
+        return self._client
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
+                      expiry_s: int | None = None, timeout_s: float = 5.0) -> None:
+        client = await self._ready_client(timeout_s)
+        props = None
+        if expiry_s is not None:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.MessageExpiryInterval = max(1, int(expiry_s))
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain, properties=props,
+                                 timeout=timeout_s)
+        except aiomqtt.MqttError as exc:
+            raise TransientError(f"publish to {topic} failed: {exc}") from exc
+        self.stats.published += 1
+
+    async def subscribe(self, topic: str, *, qos: int = 1) -> None:
+        self._subs[topic] = qos
+        if self._client is not None:
+            try:
+                await self._client.subscribe(topic, qos=qos, timeout=5)
+            except aiomqtt.MqttError as exc:
+                raise TransientError(f"subscribe to {topic} failed: {exc}") from exc
+
+    async def unsubscribe(self, topic: str) -> None:
+        self._subs.pop(topic, None)
+        if self._client is not None:
+            try:
+                await self._client.unsubscribe(topic, timeout=5)
+            except aiomqtt.MqttError as exc:
+                raise TransientError(f"unsubscribe from {topic} failed: {exc}") from exc
+
+    async def messages(self) -> AsyncIterator[InboundMessage]:
+        while True:
+            yield await self._queue.get()
+
+
+def _as_bytes(message: aiomqtt.Message) -> bytes:
+    payload = message.payload
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if isinstance(payload, str):
+        return payload.encode()
+    return b"" if payload is None else str(payload).encode()

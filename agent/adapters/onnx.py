@@ -1,0 +1,104 @@
+"""onnxruntime sessions for the forecaster and the policy (no torch at run time).
+
+Each class checks the file's input and output names and shapes once at load time and
+raises `ModelError` naming the file and the mismatch, so a wrong or missing model is a
+clear start-up failure rather than a crash mid-interval.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from agent.ports import Decision, FloatArray, Forecast, PermanentError
+
+FORECAST_HISTORY = 96
+CALENDAR_FEATURES = 25  # one-hot hour of day of the first forecast step + weekend flag
+POLICY_OBS = 6
+
+
+class ModelError(PermanentError):
+    """A model file is missing, unreadable or does not have the expected signature."""
+
+
+def shipped(name: str) -> Path:
+    """Path of a model file shipped in the `models` package."""
+    return Path(str(resources.files("models") / name))
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    if not path.is_file():
+        raise ModelError(f"model file {path} not found")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts,
+                                    providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors  # noqa: BLE001
+        raise ModelError(f"model file {path} cannot be loaded: {exc}") from None
+
+
+def _check(sess: ort.InferenceSession, path: Path, inputs: dict[str, int],
+           outputs: tuple[str, ...]) -> None:
+    got_in = {i.name: i.shape[-1] for i in sess.get_inputs()}
+    want = dict(inputs.items())
+    if got_in != want:
+        raise ModelError(f"model file {path}: inputs {got_in}, expected {want}")
+    got_out = tuple(o.name for o in sess.get_outputs())
+    if got_out != outputs:
+        raise ModelError(f"model file {path}: outputs {got_out}, expected {outputs}")
+
+
+def calendar(t_s: float) -> FloatArray:
+    """Features of the time `t_s` (UTC): one-hot hour of day, then a weekend flag."""
+    feats = np.zeros(CALENDAR_FEATURES, dtype=np.float32)
+    feats[int(t_s // 3600) % 24] = 1.0
+    day = (int(t_s // 86400) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    feats[24] = 1.0 if day >= 5 else 0.0
+    return feats
+
+
+class OnnxForecaster:
+    """Net-load forecaster: mean and standard deviation for the next `horizon` steps."""
+
+    def __init__(self, path: Path) -> None:
+        self._sess = _session(path)
+        _check(self._sess, path, {"history": FORECAST_HISTORY, "calendar": CALENDAR_FEATURES},
+               ("mean", "std"))
+        self.horizon = int(self._sess.get_outputs()[0].shape[-1])
+        self.path = path
+
+    def forecast(self, history_kw: FloatArray, t_s: float) -> Forecast:
+        if history_kw.shape != (FORECAST_HISTORY,) or not np.all(np.isfinite(history_kw)):
+            raise ValueError(f"history must be {FORECAST_HISTORY} finite values, "
+                             f"got shape {history_kw.shape}")
+        mean, std = self._sess.run(None, {
+            "history": history_kw.astype(np.float32)[None, :],
+            "calendar": calendar(t_s)[None, :],
+        })
+        return Forecast(mean_kw=np.asarray(mean[0], dtype=np.float32),
+                        std_kw=np.asarray(std[0], dtype=np.float32))
+
+
+class OnnxPolicy:
+    """Battery and price decision from the observation vector documented in models/policy.md."""
+
+    def __init__(self, path: Path) -> None:
+        self._sess = _session(path)
+        _check(self._sess, path, {"obs": POLICY_OBS}, ("action",))
+        self.path = path
+
+    def decide(self, observation: FloatArray) -> Decision:
+        if observation.shape != (POLICY_OBS,) or not np.all(np.isfinite(observation)):
+            raise ValueError(f"observation must be {POLICY_OBS} finite values")
+        (action,) = self._sess.run(None, {"obs": observation.astype(np.float32)[None, :]})
+        power_kw, position = float(action[0][0]), float(action[0][1])
+        if not (math.isfinite(power_kw) and math.isfinite(position)):
+            raise ValueError("policy returned a non-finite action")
+        return Decision(battery_power_w=power_kw * 1000.0,
+                        price_position=min(1.0, max(0.0, position)))

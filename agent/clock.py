@@ -1,0 +1,53 @@
+"""Wall and accelerated clocks.
+
+Every process of a simulated community (agents, coordinator, device simulators) builds
+the same :class:`SimClock` from the same three numbers, so they agree on simulated time
+without talking to each other: ``sim = start_sim_s + (time.time() - epoch_real_s) * speed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Unix time in seconds, possibly simulated, and a way to wait for a moment of it."""
+
+    def now_s(self) -> float: ...
+
+    async def sleep_until(self, t_s: float) -> None: ...
+
+    def real_duration_s(self, sim_duration_s: float) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WallClock:
+    def now_s(self) -> float:
+        return time.time()
+
+    async def sleep_until(self, t_s: float) -> None:
+        await asyncio.sleep(max(0.0, t_s - time.time()))
+
+    def real_duration_s(self, sim_duration_s: float) -> float:
+        return sim_duration_s
+
+
+@dataclass(frozen=True, slots=True)
+class SimClock:
+    """Simulated time running ``speed`` times faster than the wall, from a shared epoch."""
+
+    epoch_real_s: float
+    start_sim_s: float
+    speed: float
+
+    def now_s(self) -> float:
+        return self.start_sim_s + (time.time() - self.epoch_real_s) * self.speed
+
+    async def sleep_until(self, t_s: float) -> None:
+        await asyncio.sleep(max(0.0, (t_s - self.now_s()) / self.speed))
+
+    def real_duration_s(self, sim_duration_s: float) -> float:
+        return sim_duration_s / self.speed

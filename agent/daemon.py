@@ -1,0 +1,164 @@
+"""`peerwatt run`: compose the agent from its settings and run its supervision tree."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from pathlib import Path
+
+import structlog
+
+from agent.adapters.journal import Journal
+from agent.adapters.lightning import ClnNode
+from agent.adapters.mqtt import LastWill, MqttTransport
+from agent.adapters.onnx import OnnxForecaster, OnnxPolicy, shipped
+from agent.clock import Clock, SimClock, WallClock
+from agent.domain.market import IntervalClock
+from agent.domain.units import Tariff, tariff_from_eur
+from agent.ports import NodeUnavailable, TransientError
+from agent.sdnotify import Notifier
+from agent.services.decision import DecisionStep
+from agent.services.health import Health
+from agent.services.metering import Metering
+from agent.services.negotiation import Negotiation
+from agent.services.settlement import Settlement
+from agent.services.spend import SpendPolicy
+from agent.services.state import AgentState
+from agent.settings import AgentSettings, ClockSettings, MarketSettings
+from agent.supervisor import Child, install_signal_handlers, supervise
+from agent.wire import Presence, Signal, WireError, decode, encode
+from firmware_bridge.device import ModbusDevice
+from firmware_bridge.profile import builtin_profile, load_profile
+
+log = structlog.get_logger("daemon")
+
+
+def make_clock(c: ClockSettings) -> Clock:
+    return WallClock() if c.mode == "wall" else SimClock(c.epoch_real_s, c.start_sim_s, c.speed)
+
+
+def make_tariff(m: MarketSettings) -> Tariff:
+    return tariff_from_eur(m.retail_eur_per_kwh, m.peak_retail_eur_per_kwh,
+                           m.feed_in_eur_per_kwh, m.eur_per_btc)
+
+
+class Agent:
+    """The agent's parts, wired; `run` supervises them until stopped."""
+
+    def __init__(self, s: AgentSettings) -> None:
+        self.s = s
+        self.clock = make_clock(s.clock)
+        self.intervals = IntervalClock(s.market.interval_s, s.market.gate_margin)
+        tariff = make_tariff(s.market)
+        self.state = AgentState(s.agent_id)
+        self.journal = Journal(s.paths.state_dir / "journal.sqlite")
+        prefix = f"peerwatt/v1/{s.market.community}"
+        self.prefix = prefix
+        presence = f"{prefix}/presence/{s.agent_id}"
+        self.transport = MqttTransport(s.broker, f"peerwatt-{s.agent_id}", will=LastWill(
+            presence, encode(Presence(agent_id=s.agent_id, online=False)),
+            encode(Presence(agent_id=s.agent_id, online=True))))
+        self.presence_topic = presence
+        d = s.device
+        profile = load_profile(d.profile) if d.profile.endswith(".toml") else \
+            builtin_profile(d.profile)
+        self.device = ModbusDevice(d.name, d.host, d.port, d.unit, profile,
+                                   timeout_s=d.timeout_s, now_s=self.clock.now_s,
+                                   dry_run=d.dry_run, max_charge_w=s.battery.max_charge_w,
+                                   max_discharge_w=s.battery.max_discharge_w)
+        self.node = ClnNode(s.lightning.rpc_socket, timeout_s=s.lightning.timeout_s)
+        real_interval = self.clock.real_duration_s(s.market.interval_s)
+        self.settlement = Settlement(
+            self.node, self.journal, self.clock, self.state,
+            max_fee_msat=s.lightning.max_fee_msat,
+            invoice_expiry_s=max(60, math.ceil(4 * real_interval)),
+            poll_s=min(1.0, max(0.05, real_interval / 10)))
+        self.negotiation = Negotiation(
+            s.agent_id, s.market.community, s.market.max_rounds, self.state, self.clock,
+            self.intervals, self.transport, self.node, self.journal, self.settlement,
+            SpendPolicy(s.limits, self.journal))
+        self.metering = Metering(self.device, self.state, self.journal, self.clock,
+                                 self.intervals, d.poll_s)
+        self.decision = DecisionStep(
+            s, self.state, self.clock, self.intervals, tariff,
+            OnnxForecaster(s.models.forecast or shipped("forecast.onnx")),
+            OnnxPolicy(s.models.policy or shipped("policy.onnx")),
+            self.device, self.journal, self.transport, self.negotiation)
+        self.health = Health(self.state, self.transport, self.metering, Notifier(),
+                             self.settlement, real_interval)
+
+    async def _lightning(self) -> None:
+        """Learn our node id; keep asking (with backoff) while the node is away."""
+        attempt = 0
+        while True:
+            try:
+                self.state.node_id = await self.node.node_id()
+                log.debug("node_ready", node_id=self.state.node_id)
+                return
+            except NodeUnavailable as exc:
+                attempt += 1
+                (log.warning if attempt == 1 else log.debug)(
+                    "node_unavailable", error=str(exc), attempt=attempt)
+                await asyncio.sleep(min(10.0, 0.2 * 2 ** min(6, attempt)))
+
+    async def _route(self) -> None:
+        signal_topic = f"{self.prefix}/meanfield"
+        await self.transport.subscribe(signal_topic)
+        async for message in self.transport.messages():
+            if message.topic == signal_topic:
+                self._on_signal(message.payload)
+            else:
+                await self.negotiation.handle(message)
+
+    def _on_signal(self, payload: bytes) -> None:
+        try:
+            sig = decode(payload, Signal)
+        except WireError as exc:
+            self.state.counters["signals_invalid"] += 1
+            log.debug("signal_dropped", reason=exc.reason)
+            return
+        current = self.state.signal
+        if current is None or sig.issued_s >= current.issued_s:
+            self.state.signal = sig
+            self.state.signal_received_s = self.clock.now_s()
+            self.state.counters["signals"] += 1
+
+    async def _drain(self) -> None:
+        self.negotiation.draining = True
+        await self.settlement.drain()
+        with contextlib.suppress(TransientError):
+            await self.transport.publish(self.presence_topic, encode(
+                Presence(agent_id=self.s.agent_id, online=False)), retain=True, timeout_s=1)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        children = [
+            Child("mqtt", self.transport.run),
+            Child("router", self._route),
+            Child("lightning", self._lightning),
+            Child("metering", self.metering.run),
+            Child("decision", self.decision.run),
+            Child("negotiation", self.negotiation.run),
+            Child("settlement", self.settlement.run),
+            Child("health", self.health.run),
+        ]
+        started = time.monotonic()
+        try:
+            await supervise(children, stop, drain=self._drain)
+        finally:
+            self.journal.close()
+            log.info("agent_stopped", agent=self.s.agent_id,
+                     uptime_s=round(time.monotonic() - started, 1),
+                     **dict(sorted(self.state.counters.items())))
+
+
+async def run_agent(settings: AgentSettings) -> None:
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    agent = Agent(settings)
+    await agent.run(stop)
+
+
+def state_path(settings: AgentSettings) -> Path:
+    return settings.paths.state_dir / "journal.sqlite"

@@ -1,0 +1,52 @@
+"""The demo's terminal table and its PNG plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def table(s: dict[str, Any]) -> str:
+    lat = s["negotiation_latency_ms"]
+    rows = [
+        ("homes", s["homes"]),
+        ("intervals (15 min)", s["intervals"]),
+        ("trades agreed", s["trades"]),
+        ("energy traded (paid)", f"{s['energy_traded_kwh']:.2f} kWh"),
+        ("payments settled / failed", f"{s['settled_payments']} / {s['failed_payments']}"),
+        ("negotiation latency p50/p95/p99", f"{lat['p50']} / {lat['p95']} / {lat['p99']} ms"),
+        ("peak import baseline → peerwatt",
+         f"{s['peak_import_kw']['baseline']:.2f} → {s['peak_import_kw']['peerwatt']:.2f} kW"),
+        ("peak reduction", f"{s['peak_reduction_pct']} %"),
+        ("community cost baseline → peerwatt",
+         f"€{s['cost_eur']['baseline']:.2f} → €{s['cost_eur']['peerwatt']:.2f}"),
+        ("wall time", f"{s.get('wall_s', '?')} s"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    line = "─" * (width + 28)
+    body = "\n".join(f" {k:<{width}}  {v}" for k, v in rows)
+    return f"{line}\n peerwatt demo\n{line}\n{body}\n{line}"
+
+
+def plot(s: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = s["net_load_kw"]["baseline"]
+    pw = s["net_load_kw"]["peerwatt"]
+    hours = [i * 0.25 for i in range(len(base))]
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=110)
+    ax.plot(hours, base, label="self-consumption, no trading (baseline)", color="#888888")
+    ax.plot(hours, pw, label="peerwatt (signal-driven batteries + trading)", color="#1f77b4")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("hour of the simulated day (UTC)")
+    ax.set_ylabel("community net load, kW (+ import)")
+    ax.set_title(f"{s['homes']} homes, one day: peak import {s['peak_import_kw']['baseline']:.1f}"
+                 f" → {s['peak_import_kw']['peerwatt']:.1f} kW")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,41 @@
+"""Market intervals and the terms of a trade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.domain.units import amount_msat
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalClock:
+    """Maps time to market intervals: interval k covers [k*length, (k+1)*length)."""
+
+    length_s: int
+    gate_margin: float = 0.2  # share of the trading interval kept free before gate closure
+
+    def index(self, t_s: float) -> int:
+        return int(t_s // self.length_s)
+
+    def start_s(self, index: int) -> float:
+        return float(index * self.length_s)
+
+    def deadline_s(self, delivery: int) -> float:
+        """Negotiations for `delivery` must end before its gate closes (its start)."""
+        return self.start_s(delivery) - self.gate_margin * self.length_s
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What both sides of a trade agree to: energy in Wh at a price in msat/kWh."""
+
+    trade_id: str
+    interval: int
+    seller: str
+    buyer: str
+    energy_wh: int
+    price_msat_per_kwh: int
+
+    @property
+    def amount_msat(self) -> int:
+        return amount_msat(self.energy_wh, self.price_msat_per_kwh)

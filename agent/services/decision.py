@@ -1,0 +1,190 @@
+"""Once per interval: forecast → policy → battery set-point and the interval's offer.
+
+At the start of interval k the step applies the set-point decided for k, then decides
+for k+1: it forecasts net load, reads the mean-field price for k+1 (or, when the
+coordinator is silent past the signal's horizon, the grid tariff), asks the policy for
+a battery power, clamps it to what the battery can safely do, and hands the expected
+surplus or deficit to the negotiation service. Stale device data means no offer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import structlog
+
+from agent.adapters.journal import Journal
+from agent.clock import Clock
+from agent.domain.market import IntervalClock
+from agent.domain.units import Tariff
+from agent.ports import (
+    BatteryControl,
+    FloatArray,
+    Forecast,
+    Forecaster,
+    Policy,
+    TransientError,
+    Transport,
+)
+from agent.services.negotiation import Negotiation, Position
+from agent.services.state import AgentState
+from agent.settings import AgentSettings
+from agent.wire import StateReport, encode
+from firmware_bridge.errors import DeviceUnavailable
+
+log = structlog.get_logger("decision")
+
+MIN_TRADE_WH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PricePath:
+    prices: FloatArray  # msat/kWh for steps k+1, k+2, ...
+    source: str         # "signal" or "tariff"
+    seq: int | None
+
+
+class DecisionStep:
+    def __init__(self, settings: AgentSettings, state: AgentState, clock: Clock,
+                 intervals: IntervalClock, tariff: Tariff, forecaster: Forecaster,
+                 policy: Policy, battery: BatteryControl, journal: Journal,
+                 transport: Transport, negotiation: Negotiation) -> None:
+        self._s = settings
+        self._state = state
+        self._clock = clock
+        self._intervals = intervals
+        self._tariff = tariff
+        self._forecaster = forecaster
+        self._policy = policy
+        self._battery = battery
+        self._journal = journal
+        self._transport = transport
+        self._negotiation = negotiation
+        self._planned: dict[int, float] = {}
+        self._topic = f"peerwatt/v1/{settings.market.community}/state/{settings.agent_id}"
+
+    async def run(self) -> None:
+        while True:
+            now = self._clock.now_s()
+            k = self._intervals.index(now)
+            # Act just after each boundary (1% in), so the metering has a fresh sample.
+            await self._clock.sleep_until(self._intervals.start_s(k + 1)
+                                          + 0.01 * self._intervals.length_s)
+            await self.step(k + 1)
+            self._state.heartbeats["decision"] = time.monotonic()
+
+    async def step(self, k: int) -> None:
+        await self._apply(k)
+        now = self._clock.now_s()
+        max_age = self._s.device.max_age_s
+        soc = self._state.fresh("battery_soc_pct", now, max_age)
+        if soc is None or self._state.fresh("grid_power_w", now, max_age) is None:
+            self._state.counters["decision_skipped_stale"] += 1
+            log.warning("decision_skipped", interval=k + 1, reason="no fresh device reading",
+                        max_age_s=max_age)
+            return
+        try:
+            fc = self._forecaster.forecast(self._state.history(),
+                                           self._intervals.start_s(k + 1))
+        except ValueError as exc:
+            self._state.counters["forecast_failed"] += 1
+            log.warning("forecast_failed", interval=k + 1, error=str(exc))
+            return
+        path = self._price_path(k + 1, len(fc.mean_kw))
+        setpoint_w = self._decide_battery(soc, fc, path)
+        self._planned[k + 1] = setpoint_w
+        await self._offer(k + 1, fc, setpoint_w, path)
+        await self._report(k + 1, soc, fc)
+
+    async def _apply(self, k: int) -> None:
+        setpoint = self._planned.pop(k, None)
+        if setpoint is None:
+            return
+        try:
+            applied = await self._battery.set_battery_power(setpoint)
+        except DeviceUnavailable as exc:
+            self._state.counters["setpoint_failed"] += 1
+            log.warning("setpoint_failed", interval=k, setpoint_w=setpoint, error=str(exc))
+            return
+        self._journal.record_applied(k, applied)
+
+    def _price_path(self, k: int, horizon: int) -> PricePath:
+        sig = self._state.signal
+        if sig is not None and sig.interval <= k < sig.interval + len(sig.price_msat_per_kwh):
+            prices = np.asarray(sig.price_msat_per_kwh[k - sig.interval:], dtype=np.float32)
+            return PricePath(prices, "signal", sig.seq)
+        self._state.counters["decisions_on_tariff"] += 1
+        steps = [self._tariff.retail_at(self._intervals.start_s(k + i)) for i in range(horizon)]
+        return PricePath(np.asarray(steps, dtype=np.float32), "tariff", None)
+
+    def _decide_battery(self, soc_pct: float, fc: Forecast, path: PricePath) -> float:
+        b = self._s.battery
+        spread = float(np.std(path.prices))
+        z = 0.0 if spread < 1e-6 else float((path.prices[0] - np.mean(path.prices)) / spread)
+        obs = np.asarray([soc_pct / 100.0, fc.mean_kw[0], fc.std_kw[0], z,
+                          b.max_charge_w / 1000.0, float(np.mean(fc.mean_kw))],
+                         dtype=np.float32)
+        wanted = self._policy.decide(obs).battery_power_w
+        # Safety limits live here, outside the model: power and the SoC window.
+        dt_h = self._intervals.length_s / 3600.0
+        room_wh = max(0.0, (b.max_soc_pct - soc_pct) / 100.0 * b.capacity_wh)
+        avail_wh = max(0.0, (soc_pct - b.min_soc_pct) / 100.0 * b.capacity_wh)
+        hi = min(b.max_charge_w, room_wh / dt_h)
+        lo = -min(b.max_discharge_w, avail_wh / dt_h)
+        return float(min(hi, max(lo, wanted)))
+
+    async def _offer(self, k: int, fc: Forecast, setpoint_w: float, path: PricePath) -> None:
+        dt_h = self._intervals.length_s / 3600.0
+        expected_wh = (float(fc.mean_kw[0]) * 1000.0 + setpoint_w) * dt_h
+        margin_wh = 0.5 * float(fc.std_kw[0]) * 1000.0 * dt_h
+        fair = int(path.prices[0])
+        feed_in = self._tariff.feed_in_msat_per_kwh
+        retail = self._tariff.retail_at(self._intervals.start_s(k))
+        fair = min(max(fair, feed_in), retail)
+        side, energy = "none", 0
+        if expected_wh < 0:
+            energy = int(max(0.0, -expected_wh - margin_wh))
+            side = "sell" if energy >= MIN_TRADE_WH else "none"
+        elif expected_wh > 0:
+            energy = int(expected_wh)
+            side = "buy" if energy >= MIN_TRADE_WH else "none"
+        self._journal.record_decision(
+            k, self._clock.now_s(), forecast_kw=float(fc.mean_kw[0]),
+            forecast_std_kw=float(fc.std_kw[0]), setpoint_w=setpoint_w, side=side,
+            energy_wh=energy if side != "none" else 0, price_msat_per_kwh=fair,
+            signal_seq=path.seq)
+        log.debug("decided", interval=k, side=side, energy_wh=energy, setpoint_w=setpoint_w,
+                  price=fair, price_source=path.source)
+        if side == "none":
+            return
+        # Start on our side of the community price, concede towards the grid alternative.
+        if side == "sell":
+            pos = Position(k, "sell", energy, start=fair + (retail - fair) // 4,
+                           reservation=feed_in)
+        else:
+            pos = Position(k, "buy", energy, start=fair - (fair - feed_in) // 4,
+                           reservation=retail)
+        await self._negotiation.open(pos)
+
+    async def _report(self, k: int, soc_pct: float, fc: Forecast) -> None:
+        if not self._state.node_id:
+            return
+        b = self._s.battery
+        report = StateReport(
+            agent_id=self._s.agent_id, node_id=self._state.node_id, interval=k,
+            soc_pct=soc_pct, battery_wh=b.capacity_wh, battery_max_w=b.max_charge_w,
+            forecast_mean_kw=[_finite(x) for x in fc.mean_kw],
+            forecast_std_kw=[max(0.0, _finite(x)) for x in fc.std_kw])
+        try:
+            await self._transport.publish(self._topic, encode(report), qos=0)
+        except TransientError as exc:
+            self._state.counters["state_report_failed"] += 1
+            log.debug("state_report_failed", error=str(exc))
+
+
+def _finite(x: float) -> float:
+    v = float(x)
+    return v if math.isfinite(v) else 0.0

@@ -1,0 +1,68 @@
+"""Poll the home's device, keep the latest readings, journal one reading per interval."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from agent.adapters.journal import Journal
+from agent.clock import Clock
+from agent.domain.market import IntervalClock
+from agent.ports import DeviceReader, PermanentError
+from agent.services.state import AgentState
+from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
+
+log = structlog.get_logger("metering")
+
+
+class Metering:
+    def __init__(self, device: DeviceReader, state: AgentState, journal: Journal, clock: Clock,
+                 intervals: IntervalClock, poll_s: float) -> None:
+        self._device = device
+        self._state = state
+        self._journal = journal
+        self._clock = clock
+        self._intervals = intervals
+        self._poll_s = poll_s
+        self._journaled_interval: int | None = None
+        self.first_read = asyncio.Event()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                values = await self._device.read()
+            except DeviceUnavailable as exc:
+                failures += 1
+                self._state.counters["device_read_failed"] += 1
+                self._state.device_health = "down" if failures >= 3 else "degraded"
+                (log.warning if failures == 1 else log.debug)(
+                    "device_read_failed", error=str(exc), consecutive=failures)
+                await asyncio.sleep(self._poll_s)
+                continue
+            except DeviceConfigError as exc:
+                raise PermanentError(f"device configuration: {exc}") from exc
+            if failures:
+                log.info("device_recovered", after_failures=failures)
+            failures = 0
+            self._state.device_health = "ok"
+            self._state.readings.update(values)
+            self._state.counters["device_reads"] += 1
+            self._record()
+            self._state.heartbeats["metering"] = time.monotonic()
+            self.first_read.set()
+            await asyncio.sleep(self._poll_s)
+
+    def _record(self) -> None:
+        now = self._clock.now_s()
+        interval = self._intervals.index(now)
+        readings = self._state.readings
+        grid, battery = readings.get("grid_power_w"), readings.get("battery_power_w")
+        if grid is not None and battery is not None:
+            self._state.add_sample(interval, grid.value - battery.value)
+        if interval != self._journaled_interval:
+            self._journal.record_reading(now, interval,
+                                         {k: m.value for k, m in readings.items()})
+            self._journaled_interval = interval

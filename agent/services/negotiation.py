@@ -1,0 +1,329 @@
+"""Negotiation over MQTT: sellers offer, one buyer per offer answers, terms are confirmed.
+
+Matching without broadcast: a seller publishes each offer for delivery interval k to
+`offers/k`; homes that need energy for k hold a *shared* subscription
+(`$share/buyers/.../offers/k`), so the broker hands each offer to exactly one of them.
+Replies go to the other side's `inbox/{agent}`. A seller whose offer meets no buyer, a
+reject or silence re-offers the remainder (a new trade id) until the deadline. An
+agreed trade is journaled — with its invoice — before the confirm is sent (seller) and
+before it is queued for payment (buyer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+import structlog
+
+from agent.adapters.journal import Journal
+from agent.adapters.lightning import decode_invoice
+from agent.clock import Clock
+from agent.domain.market import IntervalClock, Terms
+from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
+from agent.ports import InboundMessage, NodeUnavailable, SettlementNode, TransientError, Transport
+from agent.services.settlement import Settlement
+from agent.services.spend import SpendPolicy
+from agent.services.state import AgentState
+from agent.wire import MoveMsg, WireError, decode, encode
+
+log = structlog.get_logger("negotiation")
+
+MIN_TRADE_WH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    interval: int
+    side: Literal["sell", "buy"]
+    energy_wh: int
+    start: int        # opening price, msat/kWh
+    reservation: int  # the price beyond which this home would rather use the grid
+
+
+@dataclass
+class _Book:
+    position: Position
+    open_wh: int                 # seller: not yet sold; buyer: not yet bought
+    reserved_wh: int = 0         # buyer: promised in an accept/counter still pending
+    subscribed: bool = False
+    live: str | None = None      # seller: the trade id of the offer now out
+
+
+@dataclass
+class _Live:
+    session: SellerSession | BuyerSession
+    peer_node: str = ""
+    started: float = field(default_factory=time.monotonic)
+    last_move: float = field(default_factory=time.monotonic)
+    reserved_wh: int = 0
+
+
+class Negotiation:
+    def __init__(self, agent_id: str, community: str, max_rounds: int, state: AgentState,
+                 clock: Clock, intervals: IntervalClock, transport: Transport,
+                 node: SettlementNode, journal: Journal, settlement: Settlement,
+                 spend: SpendPolicy) -> None:
+        self._me = agent_id
+        self._prefix = f"peerwatt/v1/{community}"
+        self._rounds = max_rounds
+        self._state = state
+        self._clock = clock
+        self._intervals = intervals
+        self._transport = transport
+        self._node = node
+        self._journal = journal
+        self._settlement = settlement
+        self._spend = spend
+        self._books: dict[int, _Book] = {}
+        self._live: dict[str, _Live] = {}
+        self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
+        self.draining = False
+        # Silence longer than this ends a session; a tenth of an interval in real time.
+        self.reply_timeout_s = min(2.0, 0.1 * clock.real_duration_s(intervals.length_s))
+
+    @property
+    def inbox(self) -> str:
+        return f"{self._prefix}/inbox/{self._me}"
+
+    def _offers(self, k: int, shared: bool) -> str:
+        topic = f"{self._prefix}/offers/{k}"
+        return f"$share/buyers/{topic}" if shared else topic
+
+    async def open(self, position: Position) -> None:
+        if self.draining or position.energy_wh < MIN_TRADE_WH:
+            return
+        book = _Book(position, position.energy_wh)
+        self._books[position.interval] = book
+        if position.side == "sell":
+            await self._offer_next(book)
+        else:
+            await self._subscribe(book, True)
+
+    async def _subscribe(self, book: _Book, on: bool) -> None:
+        if book.subscribed == on:
+            return
+        topic = self._offers(book.position.interval, shared=True)
+        try:
+            await (self._transport.subscribe(topic) if on else self._transport.unsubscribe(topic))
+            book.subscribed = on
+        except TransientError as exc:
+            log.debug("offer_subscription_failed", topic=topic, on=on, error=str(exc))
+
+    async def _send(self, move: Move, topic: str) -> None:
+        msg = MoveMsg.of(move, self._state.node_id, self._clock.now_s())
+        try:
+            await self._transport.publish(topic, encode(msg), qos=1)
+        except TransientError as exc:
+            self._state.counters["moves_unsent"] += 1
+            log.debug("move_unsent", kind=move.kind, trade_id=move.trade_id, error=str(exc))
+            return
+        self._state.counters[f"sent_{move.kind}"] += 1
+
+    async def _offer_next(self, book: _Book) -> None:
+        pos = book.position
+        deadline = self._intervals.deadline_s(pos.interval)
+        if self.draining or book.open_wh < MIN_TRADE_WH or self._clock.now_s() >= deadline:
+            return
+        session = SellerSession(uuid.uuid4().hex, pos.interval, self._me, book.open_wh,
+                                pos.start, pos.reservation, deadline, self._rounds)
+        self._live[session.trade_id] = _Live(session)
+        book.live = session.trade_id
+        await self._send(session.offer(), self._offers(pos.interval, shared=False))
+
+    async def handle(self, message: InboundMessage) -> None:
+        try:
+            msg = decode(message.payload, MoveMsg)
+        except WireError as exc:
+            self._state.counters["moves_invalid"] += 1
+            log.debug("move_dropped", topic=message.topic, reason=exc.reason)
+            return
+        move = msg.to_move()
+        now = self._clock.now_s()
+        if move.sender == self._me or move.deadline_s <= now:
+            self._state.counters["moves_ignored"] += 1
+            return
+        if move.kind == "offer":
+            await self._on_offer(move, msg.node_id, now)
+            return
+        live = self._live.get(move.trade_id)
+        if live is None:
+            await self._unmatched(move, msg.node_id)
+            return
+        live.peer_node = live.peer_node or msg.node_id
+        if live.peer_node != msg.node_id:
+            self._state.counters["moves_wrong_node"] += 1
+            return
+        if isinstance(live.session, SellerSession):
+            await self._seller_move(live, live.session, move, now)
+        else:
+            await self._buyer_move(live, live.session, move, now)
+
+    async def _unmatched(self, move: Move, node_id: str) -> None:
+        """A move for no live session. Two of them matter for keeping both sides' books
+        identical: a confirm we can no longer honour (we gave up waiting) is answered
+        with a reject, and a reject of a trade we confirmed cancels it."""
+        self._state.counters["moves_unmatched"] += 1
+        known = self._journal.trade(move.trade_id)
+        if move.kind == "confirm" and known is None:
+            self._state.counters["confirms_declined"] += 1
+            await self._send(Move("reject", move.trade_id, move.interval, self._me, move.sender,
+                                  move.round, move.energy_wh, move.price_msat_per_kwh,
+                                  move.deadline_s), f"{self._prefix}/inbox/{move.sender}")
+        elif (move.kind == "reject" and known is not None and known.role == "seller"
+              and known.state == "agreed" and known.terms.buyer == move.sender
+              and self._confirmed.pop(move.trade_id, None) == node_id):
+            self._journal.set_state(move.trade_id, "cancelled", self._clock.now_s(),
+                                    "buyer declined the confirm")
+            self._state.counters["trades_cancelled"] += 1
+            log.info("trade_cancelled", trade_id=move.trade_id, buyer=move.sender)
+            book = self._books.get(move.interval)
+            if book is not None:
+                book.open_wh += known.terms.energy_wh
+
+    async def _on_offer(self, move: Move, node_id: str, now: float) -> None:
+        book = self._books.get(move.interval)
+        free = 0 if book is None else book.open_wh - book.reserved_wh
+        if book is None or book.position.side != "buy" or free < MIN_TRADE_WH or self.draining:
+            await self._send(Move("reject", move.trade_id, move.interval, self._me, move.sender,
+                                  move.round, move.energy_wh, move.price_msat_per_kwh,
+                                  move.deadline_s), f"{self._prefix}/inbox/{move.sender}")
+            return
+        pos = book.position
+        session = BuyerSession(move.trade_id, move.interval, self._me, move.sender, free,
+                               pos.start, pos.reservation,
+                               self._intervals.deadline_s(move.interval), self._rounds)
+        live = _Live(session, peer_node=node_id)
+        self._live[move.trade_id] = live
+        await self._buyer_move(live, session, move, now)
+
+    async def _buyer_move(self, live: _Live, s: BuyerSession, move: Move, now: float) -> None:
+        book = self._books.get(s.interval)
+        outcome = s.on_move(move, now)
+        if book is not None:
+            book.reserved_wh -= live.reserved_wh
+            live.reserved_wh = s.pending.energy_wh if s.state in (State.OPEN, State.ACCEPTED) \
+                and s.pending is not None else 0
+            book.reserved_wh += live.reserved_wh
+        for reply in outcome.replies:
+            await self._send(reply, f"{self._prefix}/inbox/{reply.receiver}")
+        live.last_move = time.monotonic()
+        if outcome.agreed is not None:
+            await self._buyer_agreed(live, outcome.agreed, move.invoice, book)
+        if s.state is State.CLOSED:
+            self._live.pop(s.trade_id, None)
+
+    async def _buyer_agreed(self, live: _Live, terms: Terms, bolt11: str,
+                            book: _Book | None) -> None:
+        self._live.pop(terms.trade_id, None)
+        problem = self._check_invoice(terms, bolt11, live.peer_node) or self._spend.check(
+            terms, self._clock.now_s(), self._roster())
+        if problem:
+            self._state.counters["trades_refused"] += 1
+            log.warning("trade_refused", trade_id=terms.trade_id, seller=terms.seller,
+                        reason=problem)
+            await self._send(Move("reject", terms.trade_id, terms.interval, self._me,
+                                  terms.seller, 0, terms.energy_wh, terms.price_msat_per_kwh,
+                                  self._intervals.deadline_s(terms.interval)),
+                             f"{self._prefix}/inbox/{terms.seller}")
+            return
+        payment_hash = decode_invoice(bolt11).payment_hash
+        if self._journal.record_trade(terms, "buyer", self._clock.now_s(), bolt11=bolt11,
+                                      payment_hash=payment_hash, latency_ms=None):
+            self._state.counters["trades_bought"] += 1
+            self._settlement.submit(terms.trade_id)
+        if book is not None:
+            book.open_wh -= terms.energy_wh
+            if book.open_wh - book.reserved_wh < MIN_TRADE_WH:
+                await self._subscribe(book, False)
+
+    def _check_invoice(self, terms: Terms, bolt11: str, seller_node: str) -> str:
+        try:
+            inv = decode_invoice(bolt11)
+        except ValueError as exc:
+            return f"undecodable invoice: {exc}"
+        if inv.payee != seller_node:
+            return f"invoice payee {inv.payee[:16]}… is not the seller's node"
+        if inv.amount_msat != terms.amount_msat:
+            return f"invoice amount {inv.amount_msat} msat != agreed {terms.amount_msat} msat"
+        if inv.expires_at <= time.time():
+            return "invoice already expired"
+        return ""
+
+    def _roster(self) -> set[str] | None:
+        sig = self._state.signal
+        return None if sig is None else {e.agent_id for e in sig.roster}
+
+    async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
+        outcome = s.on_move(move, now)
+        for reply in outcome.replies:
+            await self._send(reply, f"{self._prefix}/inbox/{reply.receiver}")
+        live.last_move = time.monotonic()
+        if outcome.agreed is not None:
+            await self._seller_agreed(live, s, outcome.agreed)
+        elif s.state is State.CLOSED:
+            self._live.pop(s.trade_id, None)
+            self._release(s)
+
+    async def _seller_agreed(self, live: _Live, s: SellerSession, terms: Terms) -> None:
+        self._live.pop(terms.trade_id, None)
+        book = self._release(s)
+        try:
+            invoice = await self._settlement.invoice_for(terms)
+        except (NodeUnavailable, TransientError) as exc:
+            self._state.counters["invoice_failed"] += 1
+            log.warning("invoice_failed", trade_id=terms.trade_id, error=str(exc))
+            await self._send(Move("reject", terms.trade_id, terms.interval, self._me,
+                                  terms.buyer, s.round, terms.energy_wh,
+                                  terms.price_msat_per_kwh, s.deadline_s),
+                             f"{self._prefix}/inbox/{terms.buyer}")
+            return
+        latency_ms = (time.monotonic() - live.started) * 1000.0
+        self._journal.record_trade(terms, "seller", self._clock.now_s(), bolt11=invoice.bolt11,
+                                   payment_hash=invoice.payment_hash, latency_ms=latency_ms)
+        self._state.counters["trades_sold"] += 1
+        self._confirmed[terms.trade_id] = live.peer_node
+        await self._send(s.confirm(invoice.bolt11), f"{self._prefix}/inbox/{terms.buyer}")
+        if book is not None:
+            book.open_wh -= terms.energy_wh
+            await self._offer_next(book)
+
+    def _release(self, s: SellerSession) -> _Book | None:
+        """The seller's offer is no longer out; the timer loop offers the rest again."""
+        book = self._books.get(s.interval)
+        if book is not None and book.live == s.trade_id:
+            book.live = None
+        return book
+
+    async def run(self) -> None:
+        """Expire sessions past their deadline or silent too long; re-offer; tidy books."""
+        await self._transport.subscribe(self.inbox)
+        while True:
+            await asyncio.sleep(max(0.01, self.reply_timeout_s / 4))
+            now, mono = self._clock.now_s(), time.monotonic()
+            for trade_id, live in list(self._live.items()):
+                s = live.session
+                # A buyer that accepted waits longer: the seller still has to invoice.
+                patience = self.reply_timeout_s * (
+                    3 if isinstance(s, BuyerSession) and s.state is State.ACCEPTED else 1)
+                silent = mono - live.last_move > patience
+                if s.expire(now) or silent:
+                    self._state.counters["sessions_timed_out" if silent else
+                                         "sessions_expired"] += 1
+                    s.state = State.CLOSED
+                    self._live.pop(trade_id, None)
+                    if isinstance(s, SellerSession):
+                        self._release(s)
+                    elif (book := self._books.get(s.interval)) is not None:
+                        book.reserved_wh -= live.reserved_wh
+            if len(self._confirmed) > 10_000:
+                self._confirmed.clear()  # bounded memory; the journal keeps the record
+            for k, book in list(self._books.items()):
+                if now >= self._intervals.deadline_s(k):
+                    await self._subscribe(book, False)
+                    del self._books[k]
+                elif book.position.side == "sell" and book.live is None:
+                    await self._offer_next(book)

@@ -1,0 +1,175 @@
+"""Agent and coordinator configuration: one TOML file, validated by pydantic.
+
+A bad file never starts a daemon: :func:`load` raises :class:`ConfigError` whose lines
+name each offending key, the value found and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+_M = TypeVar("_M", bound=BaseModel)
+
+DEFAULT_AGENT_CONFIG = Path("/etc/peerwatt/agent.toml")
+DEFAULT_COORDINATOR_CONFIG = Path("/etc/peerwatt/coordinator.toml")
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceSettings(_Section):
+    name: Name = "home"
+    host: str = "127.0.0.1"
+    port: Port = 502
+    unit: Annotated[int, Field(ge=0, le=247)] = 1
+    profile: str = "peerwatt-sim-home"
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
+    poll_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    max_age_s: Annotated[float, Field(gt=0)] = 60.0
+    dry_run: bool = False
+
+
+class BrokerSettings(_Section):
+    url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
+    tls_ca_file: Path | None = None
+    credentials_file: Path | None = None
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+
+    @property
+    def host(self) -> str:
+        return self.url.split("://", 1)[1].rstrip("/").split(":")[0]
+
+    @property
+    def port(self) -> int:
+        rest = self.url.split("://", 1)[1].rstrip("/")
+        default = 8883 if self.url.startswith("mqtts") else 1883
+        return int(rest.split(":")[1]) if ":" in rest else default
+
+    def credentials(self) -> tuple[str, SecretStr] | None:
+        """Read `user:password` from the credentials file (0600), never from the command line."""
+        if self.credentials_file is None:
+            return None
+        text = self.credentials_file.read_text(encoding="utf-8").strip()
+        user, _, password = text.partition(":")
+        return user, SecretStr(password)
+
+
+class LightningSettings(_Section):
+    rpc_socket: Path = Path("/var/lib/lightningd/regtest/lightning-rpc")
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    max_fee_msat: Annotated[int, Field(ge=0)] = 5_000
+
+
+class MarketSettings(_Section):
+    community: Name = "default"
+    interval_s: Annotated[int, Field(ge=1, le=3600)] = 900
+    horizon_steps: Annotated[int, Field(ge=1, le=672)] = 96
+    max_rounds: Annotated[int, Field(ge=1, le=10)] = 3
+    gate_margin: Annotated[float, Field(gt=0, lt=0.9)] = 0.2
+    retail_eur_per_kwh: Annotated[float, Field(gt=0, le=5)] = 0.30
+    peak_retail_eur_per_kwh: Annotated[float, Field(gt=0, le=5)] = 0.40
+    feed_in_eur_per_kwh: Annotated[float, Field(ge=0, le=5)] = 0.08
+    eur_per_btc: Annotated[float, Field(gt=0)] = 90_000.0
+
+    @model_validator(mode="after")
+    def _band(self) -> MarketSettings:
+        if self.feed_in_eur_per_kwh >= self.retail_eur_per_kwh:
+            raise ValueError("feed_in_eur_per_kwh must be below retail_eur_per_kwh")
+        return self
+
+
+class LimitsSettings(_Section):
+    max_trade_msat: Annotated[int, Field(ge=0)] = 2_000_000
+    max_interval_msat: Annotated[int, Field(ge=0)] = 5_000_000
+    max_day_msat: Annotated[int, Field(ge=0)] = 100_000_000
+
+
+class BatterySettings(_Section):
+    capacity_wh: Annotated[float, Field(ge=0)] = 10_000.0
+    max_charge_w: Annotated[float, Field(ge=0)] = 5_000.0
+    max_discharge_w: Annotated[float, Field(ge=0)] = 5_000.0
+    min_soc_pct: Annotated[float, Field(ge=0, le=100)] = 5.0
+    max_soc_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
+
+
+class ModelSettings(_Section):
+    forecast: Path | None = None
+    policy: Path | None = None
+
+
+class PathSettings(_Section):
+    state_dir: Path = Path("/var/lib/peerwatt")
+
+
+class ClockSettings(_Section):
+    """`wall` in production; `sim` runs an accelerated clock shared by a simulated fleet."""
+
+    mode: Literal["wall", "sim"] = "wall"
+    epoch_real_s: float = 0.0
+    start_sim_s: float = 0.0
+    speed: Annotated[float, Field(gt=0, le=100_000)] = 1.0
+
+
+class AgentSettings(_Section):
+    agent_id: Name
+    device: DeviceSettings = DeviceSettings()
+    broker: BrokerSettings = BrokerSettings()
+    lightning: LightningSettings = LightningSettings()
+    market: MarketSettings = MarketSettings()
+    limits: LimitsSettings = LimitsSettings()
+    battery: BatterySettings = BatterySettings()
+    models: ModelSettings = ModelSettings()
+    paths: PathSettings = PathSettings()
+    clock: ClockSettings = ClockSettings()
+
+
+class CoordinatorSettings(_Section):
+    coordinator_id: Name = "coordinator"
+    broker: BrokerSettings = BrokerSettings()
+    market: MarketSettings = MarketSettings()
+    clock: ClockSettings = ClockSettings()
+    signal_expiry_intervals: Annotated[int, Field(ge=1, le=96)] = 4
+    price_slope: Annotated[float, Field(ge=0)] = 1.0
+
+
+class ConfigError(Exception):
+    """A config file that cannot run; `problems` holds one human line per fault."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = problems
+
+
+def _describe(error: Any) -> str:
+    loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key (value {value!r}); check the spelling against examples/"
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    return f"{loc}: value {value!r} is not allowed: {error['msg']}"
+
+
+def load(path: Path, model: type[_M]) -> _M:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found"]) from None
+    except PermissionError:
+        raise ConfigError(path, ["file not readable (permission denied)"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(path, [_describe(e) for e in exc.errors()]) from None

@@ -1,0 +1,107 @@
+"""One asyncio TaskGroup supervision tree.
+
+Each child is a long-running coroutine. A child that raises a `PermanentError` stops
+the whole tree (the daemon exits non-zero and systemd decides); any other exception is
+logged with its context and the child restarts after a full-jitter backoff. A child
+that returns has finished its job. `stop` (set by SIGTERM/SIGINT) first lets the
+`drain` callback finish in-flight work, then cancels everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from agent.ports import PermanentError
+
+log = structlog.get_logger("supervisor")
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    name: str
+    run: Callable[[], Awaitable[None]]
+    restart: bool = True
+
+
+@dataclass
+class ChildStats:
+    restarts: dict[str, int] = field(default_factory=dict)
+
+
+class Stopped(Exception):
+    """Raised inside the group to cancel it after a clean stop."""
+
+
+class FatalError(Exception):
+    def __init__(self, child: str, error: BaseException) -> None:
+        super().__init__(f"{child}: {error}")
+        self.child = child
+        self.error = error
+
+
+async def _supervised(child: Child, stats: ChildStats) -> None:
+    failures = 0
+    while True:
+        started = time.monotonic()
+        try:
+            await child.run()
+            log.debug("child_finished", child=child.name)
+            return
+        except asyncio.CancelledError:
+            raise
+        except PermanentError as exc:
+            log.exception("child_failed_permanently", child=child.name, error=str(exc))
+            raise FatalError(child.name, exc) from exc
+        except Exception as exc:  # the one place that catches everything
+            if not child.restart:
+                log.exception("child_failed", child=child.name)
+                raise FatalError(child.name, exc) from exc
+            failures = 1 if time.monotonic() - started > 60 else failures + 1
+            stats.restarts[child.name] = stats.restarts.get(child.name, 0) + 1
+            delay = random.uniform(0, min(30.0, 0.5 * 2 ** min(6, failures)))
+            log.error("child_crashed", child=child.name, error=repr(exc), restart_in_s=delay,
+                      exc_info=True)
+            await asyncio.sleep(delay)
+
+
+async def supervise(children: list[Child], stop: asyncio.Event, *,
+                    drain: Callable[[], Awaitable[None]] | None = None,
+                    drain_timeout_s: float = 8.0, stats: ChildStats | None = None) -> None:
+    """Run until `stop` is set (returns) or a child fails for good (raises FatalError)."""
+    stats = stats or ChildStats()
+
+    async def stopper() -> None:
+        await stop.wait()
+        if drain is not None:
+            try:
+                async with asyncio.timeout(drain_timeout_s):
+                    await drain()
+            except TimeoutError:
+                log.warning("drain_timed_out", timeout_s=drain_timeout_s)
+        raise Stopped
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for child in children:
+                tg.create_task(_supervised(child, stats), name=child.name)
+            tg.create_task(stopper(), name="stopper")
+    except* Stopped:
+        log.info("stopped")
+    except* FatalError as group:
+        raise group.exceptions[0] from None
+
+
+def install_signal_handlers(stop: asyncio.Event,
+                            on_hup: Callable[[], None] | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if on_hup is not None:
+        loop.add_signal_handler(signal.SIGHUP, on_hup)

@@ -1,0 +1,127 @@
+"""Messages on the wire: versioned pydantic models, JSON, size-capped.
+
+`decode` turns bytes into a model or raises :class:`WireError` with a reason short
+enough for a log line; callers count and drop. (Signatures, replay protection and the
+roster check arrive with the hardened protocol, issue 6.)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.domain.negotiation import Move
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+VERSION: Literal[1] = 1
+
+AgentId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+NodeId = Annotated[str, Field(pattern=r"^(02|03)[0-9a-f]{64}$")]
+TradeId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Kw = Annotated[float, Field(ge=-1e4, le=1e4, allow_inf_nan=False)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: Literal[1] = VERSION
+
+
+class MoveMsg(_Wire):
+    type: Literal["move"] = "move"
+    kind: Literal["offer", "counter", "accept", "confirm", "reject"]
+    trade_id: TradeId
+    interval: Annotated[int, Field(ge=0)]
+    sender: AgentId
+    receiver: AgentId | Literal[""]
+    round: Annotated[int, Field(ge=0, le=32)]
+    energy_wh: Annotated[int, Field(ge=0, le=1_000_000)]
+    price_msat_per_kwh: Annotated[int, Field(ge=0, le=10**10)]
+    deadline_s: Annotated[float, Field(allow_inf_nan=False)]
+    invoice: Annotated[str, Field(max_length=2048)] = ""
+    node_id: NodeId
+    sent_s: Annotated[float, Field(allow_inf_nan=False)]
+
+    def to_move(self) -> Move:
+        return Move(self.kind, self.trade_id, self.interval, self.sender, self.receiver,
+                    self.round, self.energy_wh, self.price_msat_per_kwh, self.deadline_s,
+                    self.invoice)
+
+    @classmethod
+    def of(cls, move: Move, node_id: str, sent_s: float) -> MoveMsg:
+        return cls(kind=move.kind, trade_id=move.trade_id, interval=move.interval,
+                   sender=move.sender, receiver=move.receiver, round=move.round,
+                   energy_wh=move.energy_wh, price_msat_per_kwh=move.price_msat_per_kwh,
+                   deadline_s=move.deadline_s, invoice=move.invoice, node_id=node_id,
+                   sent_s=sent_s)
+
+
+class StateReport(_Wire):
+    """What an agent tells the coordinator each interval."""
+
+    type: Literal["state"] = "state"
+    agent_id: AgentId
+    node_id: NodeId
+    interval: Annotated[int, Field(ge=0)]
+    soc_pct: Annotated[float, Field(ge=0, le=100)]
+    battery_wh: Annotated[float, Field(ge=0, le=1e6)]
+    battery_max_w: Annotated[float, Field(ge=0, le=1e6)]
+    forecast_mean_kw: Annotated[list[Kw], Field(min_length=1, max_length=672)]
+    forecast_std_kw: Annotated[list[Annotated[float, Field(ge=0, le=1e4)]],
+                               Field(min_length=1, max_length=672)]
+
+
+class RosterEntry(_Wire):
+    agent_id: AgentId
+    node_id: NodeId
+
+
+class Signal(_Wire):
+    """The coordinator's mean-field signal for the horizon starting at `interval`."""
+
+    type: Literal["meanfield"] = "meanfield"
+    seq: Annotated[int, Field(ge=0)]
+    interval: Annotated[int, Field(ge=0)]
+    interval_s: Annotated[int, Field(ge=1)]
+    price_msat_per_kwh: Annotated[list[Annotated[int, Field(ge=0)]],
+                                  Field(min_length=1, max_length=672)]
+    net_load_kw: Annotated[list[Kw], Field(min_length=1, max_length=672)]
+    net_load_std_kw: Annotated[list[Annotated[float, Field(ge=0)]],
+                               Field(min_length=1, max_length=672)]
+    agents: Annotated[int, Field(ge=0)]
+    roster: list[RosterEntry]
+    residual: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    issued_s: float
+
+
+class Presence(_Wire):
+    type: Literal["presence"] = "presence"
+    agent_id: AgentId
+    online: bool
+
+
+class WireError(ValueError):
+    """A payload that is not a valid message; `reason` fits in one log line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_W = TypeVar("_W", bound=_Wire)
+
+
+def encode(message: _Wire) -> bytes:
+    return message.model_dump_json().encode()
+
+
+def decode(payload: bytes, model: type[_W]) -> _W:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"oversize payload: {len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise WireError(f"invalid {model.__name__}: {where}: {first['msg']}"
+                        f" ({exc.error_count()} problem(s))") from None

@@ -1,0 +1,175 @@
+"""A Modbus TCP device (meter, inverter, battery or a whole home) driven by a register profile.
+
+Reads decode every register of the profile into SI :class:`Measurement`s; writes set the
+battery power setpoint, clamped to the profile's and the caller's limits and verified by
+reading it back. Health and counters are in :attr:`ModbusDevice.stats`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import structlog
+
+from firmware_bridge.codec import clamp_raw, decode, encode
+from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
+from firmware_bridge.health import DeviceStats, Health
+from firmware_bridge.measurement import MEANINGS, Measurement
+from firmware_bridge.modbus_tcp import ModbusTcpLink
+from firmware_bridge.profile import Profile, RegisterSpec
+from firmware_bridge.sanity import SanityFilter
+
+log = structlog.get_logger(__name__)
+
+SETPOINT = "battery_setpoint_w"
+
+
+class ModbusDevice:
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        unit: int,
+        profile: Profile,
+        *,
+        timeout_s: float = 1.0,
+        retries: int = 2,
+        now_s: Callable[[], float] = time.time,
+        dry_run: bool = False,
+        max_charge_w: float | None = None,
+        max_discharge_w: float | None = None,
+        setpoint_refresh_s: float = 300.0,
+        backoff_base_s: float = 0.05,
+        backoff_max_s: float = 1.0,
+    ) -> None:
+        """``setpoint_refresh_s``: rewrite an unchanged setpoint after this long (on the
+        ``now_s`` clock), so the device's remote-control timeout does not expire."""
+        self.name = name
+        self.label = f"{name}@{host}:{port}/{unit}"
+        self.profile = profile
+        self.stats = DeviceStats()
+        self._now_s = now_s
+        self._dry_run = dry_run
+        self._max_charge_w = _min_limit(profile.max_charge_w, max_charge_w)
+        self._max_discharge_w = _min_limit(profile.max_discharge_w, max_discharge_w)
+        self._setpoint_refresh_s = setpoint_refresh_s
+        self._blocks = profile.blocks()
+        self._sanity = SanityFilter(self.label, self.stats)
+        self._link = ModbusTcpLink(
+            self.label, host, port, unit, timeout_s=timeout_s, retries=retries,
+            stats=self.stats, backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
+        )
+        self._last_raw: float | None = None
+        self._last_write_s = -math.inf
+
+    @property
+    def health(self) -> Health:
+        return self.stats.health
+
+    async def read(self) -> dict[str, Measurement]:
+        """Read every register of the profile; implausible values are left out."""
+        try:
+            words_per_block = [
+                await self._link.read(b.kind, b.address, b.count) for b in self._blocks
+            ]
+        except DeviceUnavailable as exc:
+            self.stats.reads_failed += 1
+            self._record_failure("device_read_failed", str(exc))
+            raise
+        self.stats.reads_ok += 1
+        self._record_success()
+        timestamp_s = self._now_s()
+        result: dict[str, Measurement] = {}
+        for block, words in zip(self._blocks, words_per_block, strict=True):
+            for reg in block.registers:
+                offset = reg.address - block.address
+                value = _to_si(reg, words[offset : offset + reg.width])
+                if self._sanity.accept(reg, value):
+                    result[reg.meaning] = Measurement(
+                        reg.meaning, value, MEANINGS[reg.meaning], timestamp_s,
+                        f"{self.label}#{reg.address}",
+                    )
+        return result
+
+    async def set_battery_power(self, power_w: float) -> float:
+        """Ask for ``power_w`` (+ charge, - discharge); return what the device accepted."""
+        reg = self._setpoint_register()
+        if not math.isfinite(power_w):
+            raise ValueError(f"{self.label}: battery power must be finite, got {power_w}")
+        clamped_w = min(self._max_charge_w, max(-self._max_discharge_w, power_w))
+        if reg.min is not None:
+            clamped_w = max(reg.min, clamped_w)
+        if reg.max is not None:
+            clamped_w = min(reg.max, clamped_w)
+        raw = clamp_raw(clamped_w / reg.scale, reg.type)
+        accepted_w = raw * reg.scale
+        now_s = self._now_s()
+        if raw == self._last_raw and now_s - self._last_write_s < self._setpoint_refresh_s:
+            return accepted_w
+        if self._dry_run:
+            log.info("battery_setpoint_dry_run", device=self.label, requested_w=power_w,
+                     setpoint_w=accepted_w)
+            self._last_raw, self._last_write_s = raw, now_s
+            return accepted_w
+        return await self._write_and_verify(reg, raw, power_w, now_s)
+
+    async def close(self) -> None:
+        await self._link.close()
+
+    async def _write_and_verify(
+        self, reg: RegisterSpec, raw: float, requested_w: float, now_s: float
+    ) -> float:
+        try:
+            await self._link.write(reg.address, encode(raw, reg.type, reg.word_order))
+            words = await self._link.read(reg.kind, reg.address, reg.width)
+        except DeviceUnavailable as exc:
+            self.stats.writes_failed += 1
+            self._last_raw = None
+            self._record_failure("battery_setpoint_failed", str(exc))
+            raise
+        self.stats.writes += 1
+        self._record_success()
+        self._last_raw, self._last_write_s = raw, now_s
+        read_back_w = _to_si(reg, words)
+        if decode(words, reg.type, reg.word_order) != raw:
+            log.warning("battery_setpoint_mismatch", device=self.label,
+                        written_w=raw * reg.scale, read_back_w=read_back_w)
+        else:
+            log.debug("battery_setpoint_written", device=self.label, requested_w=requested_w,
+                      setpoint_w=read_back_w)
+        return read_back_w
+
+    def _setpoint_register(self) -> RegisterSpec:
+        if self.profile.read_only:
+            raise DeviceConfigError(
+                f"{self.label}: profile {self.profile.name!r} is read-only; refusing to write"
+            )
+        reg = self.profile.register(SETPOINT)
+        if reg is None or not reg.writable:
+            raise DeviceConfigError(
+                f"{self.label}: profile {self.profile.name!r} has no writable {SETPOINT}"
+            )
+        return reg
+
+    def _record_failure(self, event: str, error: str) -> None:
+        first = self.stats.failed(error)
+        level = log.warning if first else log.debug
+        level(event, device=self.label, error=error, health=self.stats.health,
+              consecutive_failures=self.stats.consecutive_failures)
+
+    def _record_success(self) -> None:
+        failures = self.stats.consecutive_failures
+        if self.stats.succeeded():
+            log.info("device_recovered", device=self.label, after_failures=failures)
+
+
+def _to_si(reg: RegisterSpec, words: list[int]) -> float:
+    return decode(words, reg.type, reg.word_order) * reg.scale
+
+
+def _min_limit(profile_w: float | None, caller_w: float | None) -> float:
+    limits = [w for w in (profile_w, caller_w) if w is not None]
+    return min(limits) if limits else math.inf

@@ -1,0 +1,178 @@
+"""Pymodbus TCP servers presenting :class:`SimulatedHome`s through a register profile.
+
+One :class:`ModbusTcpServer` per home, all in one event loop. Before every request the
+home is advanced to ``now_s()`` and the registers of the requested block are re-encoded
+from it; a write to the setpoint register is applied to the home. Faults can be switched
+on the :class:`SimHomeSpec` while serving (in-process tests): ``delay_s`` answers late,
+``drop`` closes connections, ``garbage`` serves out-of-range values, ``frozen`` stops the
+energy counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from firmware_bridge.codec import clamp_raw, decode, encode, raw_range
+from firmware_bridge.errors import ProfileError
+from firmware_bridge.profile import Profile, RegisterKind, RegisterSpec, builtin_profile
+from firmware_bridge.sanity import COUNTER_MEANINGS
+from firmware_bridge.simhome import HomeParams, SimulatedHome
+
+log = structlog.get_logger(__name__)
+
+_READ_FCS: dict[int, RegisterKind] = {3: "holding", 4: "input"}
+
+
+@dataclass(slots=True)
+class SimHomeSpec:
+    """One simulated home and where it is served. Fault fields may change while serving."""
+
+    name: str
+    port: int
+    unit: int = 1
+    params: HomeParams = field(default_factory=HomeParams)
+    seed: int = 0
+    profile: str | Profile = "peerwatt-sim-home"  # a built-in profile's name, or a Profile
+    setpoint_timeout_s: float = 1800.0
+    delay_s: float = 0.0
+    drop: bool = False
+    garbage: bool = False
+    frozen: bool = False
+    home: SimulatedHome | None = field(default=None, init=False)  # set while serving
+
+
+class HomeServer:
+    def __init__(self, spec: SimHomeSpec, host: str, now_s: Callable[[], float]) -> None:
+        if not 1 <= spec.unit <= 247:
+            raise ValueError(f"{spec.name}: unit must be 1..247, got {spec.unit}")
+        self.spec = spec
+        self.host = host
+        self._now_s = now_s
+        self.profile = (
+            builtin_profile(spec.profile) if isinstance(spec.profile, str) else spec.profile
+        )
+        self.home = SimulatedHome(spec.params, spec.seed, start_s=now_s(),
+                                  setpoint_timeout_s=spec.setpoint_timeout_s)
+        missing = {r.meaning for r in self.profile.registers} - set(self.home.values())
+        if missing:
+            raise ProfileError(f"profile {self.profile.name!r}: the home has no {sorted(missing)}")
+        spec.home = self.home
+        self._frozen: dict[str, float] | None = None
+        devices = [
+            SimDevice(id=spec.unit, simdata=_simdata(self.profile), action=self._action),
+            # every other unit id: "gateway target device failed to respond"
+            SimDevice(id=0, simdata=_simdata(self.profile), action=_no_such_unit),
+        ]
+        self.server = ModbusTcpServer(devices, address=(host, spec.port))
+
+    async def start(self) -> None:
+        try:
+            await self.server.serve_forever(background=True)
+        except RuntimeError as exc:
+            where = f"{self.host}:{self.spec.port}"
+            raise OSError(f"{self.spec.name}: cannot listen on {where}") from exc
+        log.info("sim_home_serving", home=self.spec.name, host=self.host, port=self.spec.port,
+                 unit=self.spec.unit, seed=self.spec.seed, profile=self.profile.name)
+
+    async def stop(self) -> None:
+        await self.server.shutdown()  # type: ignore[no-untyped-call]
+
+    async def _action(
+        self, function_code: int, start: int, address: int, count: int,
+        registers: list[int], set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        spec = self.spec
+        if spec.delay_s > 0:
+            await asyncio.sleep(spec.delay_s)
+        if spec.drop:
+            for connection in list(self.server.active_connections.values()):
+                connection.close()
+            return ExcCodes.DEVICE_FAILURE  # never arrives: the connection is gone
+        now_s = self._now_s()
+        self.home.advance(now_s)
+        if set_values is not None:
+            self._apply_write(start, address, registers, [int(v) for v in set_values], now_s)
+            return None
+        self._refresh(_READ_FCS.get(function_code, "holding"), start, registers)
+        return None
+
+    def _apply_write(
+        self, start: int, address: int, registers: list[int], values: list[int], now_s: float
+    ) -> None:
+        after = list(registers)
+        after[address - start : address - start + len(values)] = values
+        for reg in self.profile.registers:
+            if reg.writable and reg.address < address + len(values) and address < reg.end:
+                words = after[reg.address - start : reg.end - start]
+                value = decode(words, reg.type, reg.word_order) * reg.scale
+                if reg.meaning == "battery_setpoint_w":
+                    self.home.write_setpoint(value, now_s)
+                log.debug("sim_register_written", home=self.spec.name, meaning=reg.meaning,
+                          value=value)
+
+    def _refresh(self, kind: RegisterKind, start: int, registers: list[int]) -> None:
+        values = self.home.values()
+        if not self.spec.frozen:
+            self._frozen = None
+        elif self._frozen is None:
+            self._frozen = {m: values[m] for m in COUNTER_MEANINGS if m in values}
+        for reg in self.profile.registers:
+            if reg.kind == kind:
+                raw = self._raw(reg, values)
+                registers[reg.address - start : reg.end - start] = encode(
+                    raw, reg.type, reg.word_order
+                )
+
+    def _raw(self, reg: RegisterSpec, values: dict[str, float]) -> float:
+        if self.spec.garbage and not reg.writable:
+            return raw_range(reg.type)[1]
+        value = values[reg.meaning]
+        if self._frozen is not None and reg.meaning in self._frozen:
+            value = self._frozen[reg.meaning]
+        return clamp_raw(value / reg.scale, reg.type)
+
+
+async def _no_such_unit(
+    function_code: int, start: int, address: int, count: int,
+    registers: list[int], set_values: list[int] | list[bool] | None,
+) -> ExcCodes | None:
+    return ExcCodes.GATEWAY_NO_RESPONSE
+
+
+def _simdata(profile: Profile) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
+    """(coils, discrete inputs, holding, input) blocks; gaps between registers are invalid."""
+
+    def regs(kind: RegisterKind) -> list[SimData]:
+        blocks = [
+            SimData(r.address, values=[0] * r.width, datatype=DataType.REGISTERS,
+                    readonly=not r.writable)
+            for r in profile.registers if r.kind == kind
+        ]
+        return blocks or [SimData(0, datatype=DataType.INVALID)]
+
+    bits = [SimData(0, values=False, datatype=DataType.BITS)]
+    return (bits, list(bits), regs("holding"), regs("input"))
+
+
+async def serve_homes(
+    homes: list[SimHomeSpec], *, host: str = "127.0.0.1", now_s: Callable[[], float],
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve every home on its own port until cancelled; set ``ready`` once all listen."""
+    servers = [HomeServer(spec, host, now_s) for spec in homes]
+    try:
+        for server in servers:
+            await server.start()
+        if ready is not None:
+            ready.set()
+        await asyncio.Event().wait()
+    finally:
+        for server in servers:
+            await server.stop()

@@ -1,0 +1,76 @@
+"""Fixtures: a settable clock and real pymodbus simulator servers on free localhost ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from fb_helpers import START_S, FakeClock, MakeDevice, Serve, free_port
+
+from firmware_bridge.device import ModbusDevice
+from firmware_bridge.profile import Profile, builtin_profile
+from firmware_bridge.simhome import HomeParams
+from firmware_bridge.simserver import SimHomeSpec, serve_homes
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START_S)
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def serve() -> AsyncIterator[Serve]:
+    """``await serve(spec, ...)`` starts the specs' servers; all stop at teardown."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(*specs: SimHomeSpec, now_s: Callable[[], float]) -> list[SimHomeSpec]:
+        ready = asyncio.Event()
+        task = asyncio.create_task(serve_homes(list(specs), now_s=now_s, ready=ready))
+        tasks.append(task)
+        ready_wait = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, ready_wait}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        ready_wait.cancel()
+        if task.done():
+            task.result()  # raise the startup error
+        assert ready.is_set(), "simulator did not start"
+        return list(specs)
+
+    yield start
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def sim(serve: Serve, clock: FakeClock) -> SimHomeSpec:
+    """One simulated home (default params, seed 42) on unit 1 of a free port."""
+    spec = SimHomeSpec("home", free_port(), unit=1, params=HomeParams(), seed=42)
+    await serve(spec, now_s=clock)
+    return spec
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def make_device(clock: FakeClock) -> AsyncIterator[MakeDevice]:
+    """Devices with short deadlines and backoff against a spec's server, closed at teardown."""
+    devices: list[ModbusDevice] = []
+
+    def make(spec: SimHomeSpec, profile: Profile | None = None, **kwargs: Any) -> ModbusDevice:
+        if profile is None:
+            named = isinstance(spec.profile, str)
+            profile = builtin_profile(spec.profile) if named else spec.profile
+        options: dict[str, Any] = {
+            "timeout_s": 0.2, "retries": 2, "now_s": clock,
+            "backoff_base_s": 0.01, "backoff_max_s": 0.02,
+        } | kwargs
+        device = ModbusDevice(spec.name, "127.0.0.1", spec.port, spec.unit, profile, **options)
+        devices.append(device)
+        return device
+
+    yield make
+    for device in devices:
+        await device.close()

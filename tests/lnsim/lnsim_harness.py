@@ -1,0 +1,80 @@
+"""Run `agent.lnsim.serve` in a background thread (its own event loop) on a short tmp dir."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyln.client import LightningRpc
+
+from agent.lnsim import serve
+
+
+@dataclass
+class Sim:
+    dir: Path
+    nodes: dict[str, dict[str, Any]]
+    _loop: asyncio.AbstractEventLoop | None = None
+    _task: asyncio.Task[Any] | None = None
+    _thread: threading.Thread | None = None
+    errors: list[BaseException] = field(default_factory=list)
+
+    def path(self, name: str) -> str:
+        return str(self.nodes[name]["rpc"])
+
+    def id(self, name: str) -> str:
+        return str(self.nodes[name]["id"])
+
+    def rpc(self, name: str) -> LightningRpc:
+        return LightningRpc(self.path(name))
+
+    def stop(self) -> None:
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def start_sim(names: list[str], topology: str = "hub", seed: int = 0,
+              channel_sat: int = 2_000_000) -> Sim:
+    directory = Path(tempfile.mkdtemp(prefix="lns", dir="/tmp"))
+    sim = Sim(dir=directory, nodes={})
+    started = threading.Event()
+
+    async def run() -> None:
+        sim._loop = asyncio.get_running_loop()
+        sim._task = asyncio.current_task()
+        ready = asyncio.Event()
+
+        async def signal_ready() -> None:
+            await ready.wait()
+            started.set()
+
+        waiter = asyncio.create_task(signal_ready())
+        try:
+            await serve(directory, names, topology, seed, ready, channel_sat=channel_sat)
+        finally:
+            waiter.cancel()
+
+    def target() -> None:
+        try:
+            asyncio.run(run())
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:
+            sim.errors.append(exc)
+        finally:
+            started.set()
+
+    sim._thread = threading.Thread(target=target, name="lnsim", daemon=True)
+    sim._thread.start()
+    assert started.wait(10), "lnsim did not start"
+    if sim.errors:
+        raise sim.errors[0]
+    sim.nodes = {n["name"]: n for n in json.loads((directory / "nodes.json").read_text())}
+    return sim
