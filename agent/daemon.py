@@ -79,6 +79,7 @@ class Agent:
             s.agent_id, s.market.community, s.market.max_rounds, self.state, self.clock,
             self.intervals, self.transport, self.node, self.journal, self.settlement,
             SpendPolicy(s.limits, self.journal))
+        self.negotiation.shared_subscriptions = s.broker.v5
         self.metering = Metering(self.device, self.state, self.journal, self.clock,
                                  self.intervals, d.poll_s)
         self.decision = DecisionStep(

@@ -6,11 +6,20 @@ name each offending key, the value found and what is allowed.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -42,6 +51,14 @@ class BrokerSettings(_Section):
     tls_ca_file: Path | None = None
     credentials_file: Path | None = None
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+
+    @field_validator("url")
+    @classmethod
+    def _port_in_range(cls, url: str) -> str:
+        rest = url.split("://", 1)[1].rstrip("/")
+        if ":" in rest and not 1 <= int(rest.split(":")[1]) <= 65535:
+            raise ValueError("port must be within 1..65535")
+        return url
 
     @property
     def host(self) -> str:
@@ -79,11 +96,15 @@ class MarketSettings(_Section):
     feed_in_eur_per_kwh: Annotated[float, Field(ge=0, le=5)] = 0.08
     eur_per_btc: Annotated[float, Field(gt=0)] = 90_000.0
 
-    @model_validator(mode="after")
-    def _band(self) -> MarketSettings:
-        if self.feed_in_eur_per_kwh >= self.retail_eur_per_kwh:
-            raise ValueError("feed_in_eur_per_kwh must be below retail_eur_per_kwh")
-        return self
+    @field_validator("feed_in_eur_per_kwh")
+    @classmethod
+    def _below_retail(cls, feed_in: float, info: ValidationInfo) -> float:
+        retail = info.data.get("retail_eur_per_kwh", math.inf)
+        peak = info.data.get("peak_retail_eur_per_kwh", math.inf)
+        if feed_in >= min(retail, peak):
+            raise ValueError(f"must be below retail_eur_per_kwh ({retail}) and "
+                             f"peak_retail_eur_per_kwh ({peak})")
+        return feed_in
 
 
 class LimitsSettings(_Section):
@@ -149,12 +170,24 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def _describe(error: Any) -> str:
+def _known_keys(model: type[BaseModel], section: tuple[Any, ...]) -> str:
+    """The keys allowed in the section at `section` (a loc path without its last key)."""
+    for name in section:
+        field = model.model_fields.get(str(name))
+        if field is None or not (isinstance(field.annotation, type)
+                                 and issubclass(field.annotation, BaseModel)):
+            return "see examples/"
+        model = field.annotation
+    return "allowed: " + ", ".join(model.model_fields)
+
+
+def _describe(error: Any, model: type[BaseModel]) -> str:
     loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        return f"{loc}: unknown key (value {value!r}); check the spelling against examples/"
+        return (f"{loc}: unknown key (value {value!r}); "
+                f"{_known_keys(model, tuple(error['loc'][:-1]))}")
     if kind == "missing":
         return f"{loc}: required key is missing"
     return f"{loc}: value {value!r} is not allowed: {error['msg']}"
@@ -167,9 +200,13 @@ def load(path: Path, model: type[_M]) -> _M:
         raise ConfigError(path, ["file not found"]) from None
     except PermissionError:
         raise ConfigError(path, ["file not readable (permission denied)"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
+    except OSError as exc:
+        raise ConfigError(path, [f"file not readable: {exc.strerror or exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(path, [_describe(e) for e in exc.errors()]) from None
+        raise ConfigError(path, [_describe(e, model) for e in exc.errors()]) from None

@@ -23,7 +23,8 @@ Kw = Annotated[float, Field(ge=-1e4, le=1e4, allow_inf_nan=False)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: JSON's "NaN"/"Infinity"/"1e999" would pass a bare float.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     v: Literal[1] = VERSION
 
 

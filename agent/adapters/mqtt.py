@@ -59,8 +59,10 @@ class MqttTransport:
 
     def _make_client(self) -> aiomqtt.Client:
         creds = self._settings.credentials()
-        connect_props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        connect_props.SessionExpiryInterval = self._session_expiry_s
+        connect_props = None
+        if self._settings.v5:
+            connect_props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            connect_props.SessionExpiryInterval = self._session_expiry_s
         will = None
         if self._will is not None:
             will = aiomqtt.Will(self._will.topic, self._will.payload, qos=1, retain=True)
@@ -72,7 +74,8 @@ class MqttTransport:
             self._settings.host, self._settings.port, identifier=self._client_id,
             username=creds[0] if creds else None,
             password=creds[1].get_secret_value() if creds else None,
-            protocol=aiomqtt.ProtocolVersion.V5, will=will, keepalive=self._settings.keepalive_s,
+            protocol=aiomqtt.ProtocolVersion.V5 if self._settings.v5 else
+            aiomqtt.ProtocolVersion.V311, will=will, keepalive=self._settings.keepalive_s,
             properties=connect_props, socket_options=NODELAY, tls_context=tls, timeout=10,
             max_inflight_messages=1000,
         )
@@ -130,7 +133,7 @@ class MqttTransport:
                       expiry_s: int | None = None, timeout_s: float = 5.0) -> None:
         client = await self._ready_client(timeout_s)
         props = None
-        if expiry_s is not None:
+        if expiry_s is not None and self._settings.v5:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.MessageExpiryInterval = max(1, int(expiry_s))
         try:

@@ -56,14 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--date", default="2026-04-15", help="simulated day (UTC)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, journals)")
+    p.add_argument("--broker", choices=["auto", "embedded"], default="auto",
+                   help="auto: mosquitto if on PATH, else the embedded amqtt (MQTT 3.1.1)")
     return p
 
 
-def _progress(done: int, total: int, trades: int, started: float) -> None:
+def _progress(done: int, total: int, trades: int, started: float, last: list[int]) -> None:
+    """A redrawn bar on a terminal; a line every 12 intervals in a log."""
     width = 30
     filled = int(width * done / total)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] interval {done:3d}/{total}"
-                     f"  trades {trades:5d}  {time.monotonic() - started:5.0f} s")
+    text = (f"[{'#' * filled}{'.' * (width - filled)}] interval {done:3d}/{total}"
+            f"  trades {trades:5d}  {time.monotonic() - started:5.0f} s")
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + text)
+    elif done != last[0] and (done % 12 == 0 or done == total):
+        sys.stderr.write(text + "\n")
+    last[0] = done
     sys.stderr.flush()
 
 
@@ -93,8 +101,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fleet = Fleet(workdir)
     try:
         with fleet.running():
-            broker_port, broker_kind = fleet.broker()
-            print(f"broker: {broker_kind} on 127.0.0.1:{broker_port}", file=sys.stderr)
+            broker_port, broker_kind = fleet.broker(args.broker)
+            broker: dict[str, Any] = {"url": f"mqtt://127.0.0.1:{broker_port}"}
+            if broker_kind == "amqtt":
+                broker["protocol"] = "3.1.1"
+                print("broker: embedded amqtt (MQTT 3.1.1: offers fan out to every buyer; "
+                      "install the Debian package 'mosquitto' for MQTT 5)", file=sys.stderr)
+            else:
+                print(f"broker: mosquitto on 127.0.0.1:{broker_port}", file=sys.stderr)
             rpcs = fleet.lnsim(names)
             base_port = free_ports(args.homes)
             warmup_s = 4.0 + 0.7 * args.homes
@@ -106,7 +120,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 str(base_port), "--seed", str(args.seed), "--speed", str(args.speed),
                 "--epoch-real", str(epoch), "--start-sim", str(start_sim)))
             wait_port(base_port + args.homes - 1, 30.0, sim)
-            broker = {"url": f"mqtt://127.0.0.1:{broker_port}"}
             coord = workdir / "coordinator.toml"
             coord.write_text(to_toml({"broker": broker, "market": {"community": "demo"},
                                       "clock": clock}))
@@ -133,13 +146,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                      params, args.seed + i))
             journals = [h.journal for h in homes]
             end_sim = (first + args.intervals + 1) * INTERVAL_S + 0.3 * INTERVAL_S
-            last_count, last_poll = 0, 0.0
+            last_count, last_poll, last_shown = 0, 0.0, [-1]
             while True:
                 now_sim = start_sim + (time.time() - epoch) * args.speed
                 done = min(args.intervals, max(0, int((now_sim - day_start) // INTERVAL_S)))
                 if time.monotonic() - last_poll > 1.0:
                     last_count, last_poll = _count_trades(journals), time.monotonic()
-                _progress(done, args.intervals, last_count, started)
+                _progress(done, args.intervals, last_count, started, last_shown)
                 dead = [n for n, p in fleet.procs if p.poll() is not None]
                 if dead:
                     raise RuntimeError(f"child process(es) exited early: {', '.join(dead)}; "
@@ -147,7 +160,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if now_sim >= end_sim:
                     break
                 time.sleep(0.2)
-            sys.stderr.write("\n")
+            if sys.stderr.isatty():
+                sys.stderr.write("\n")
             codes = fleet.stop("agent-")
             bad = {n: c for n, c in codes.items() if c != 0}
             if bad:
@@ -158,7 +172,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             lead=LEAD_INTERVALS, start_sim_s=start_sim, tariff=tariff,
                             eur_per_btc=market.eur_per_btc)
         summary["wall_s"] = round(time.monotonic() - started, 1)
-        summary["broker"] = broker_kind.split(" ")[0]
+        summary["broker"] = broker_kind
         summary["agent_exit_codes"] = dict(codes.items())
         return summary
     finally:

@@ -82,6 +82,7 @@ class Negotiation:
         self._live: dict[str, _Live] = {}
         self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
         self.draining = False
+        self.shared_subscriptions = True  # False only on MQTT 3.1.1 brokers (fan-out)
         # Silence longer than this ends a session; a tenth of an interval in real time.
         self.reply_timeout_s = min(2.0, 0.1 * clock.real_duration_s(intervals.length_s))
 
@@ -91,7 +92,7 @@ class Negotiation:
 
     def _offers(self, k: int, shared: bool) -> str:
         topic = f"{self._prefix}/offers/{k}"
-        return f"$share/buyers/{topic}" if shared else topic
+        return f"$share/buyers/{topic}" if shared and self.shared_subscriptions else topic
 
     async def open(self, position: Position) -> None:
         if self.draining or position.energy_wh < MIN_TRADE_WH:

@@ -1,0 +1,248 @@
+"""The SQLite journal on real files: WAL, idempotent trades, terminal states, spend sums."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.adapters.journal import Journal, JournalError, TradeState
+from agent.domain.market import Terms
+from agent.ports import PermanentError
+
+T0 = 1_700_000_000.0
+
+
+def terms(n: int, interval: int = 5, energy_wh: int = 1_000, price: int = 200_000,
+          seller: str = "sam", buyer: str = "bea") -> Terms:
+    return Terms(f"{n:032x}", interval, seller, buyer, energy_wh, price)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    j = Journal(tmp_path / "state" / "journal.sqlite")
+    yield j
+    j.close()
+
+
+def pragma(path: Path, name: str) -> str:
+    with sqlite3.connect(path) as db:
+        return str(db.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def test_wal_mode_and_parent_dirs_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "journal.sqlite"
+    j = Journal(path)
+    try:
+        assert path.is_file()
+        assert pragma(path, "journal_mode") == "wal"
+    finally:
+        j.close()
+
+
+def test_record_trade_is_idempotent(journal: Journal) -> None:
+    t = terms(1)
+    assert journal.record_trade(t, "buyer", T0, bolt11="lnbc1", payment_hash="ab" * 32,
+                                latency_ms=12.5)
+    assert not journal.record_trade(t, "buyer", T0 + 5, bolt11="lnbc2", payment_hash="cd" * 32,
+                                    latency_ms=1.0)
+    rec = journal.trade(t.trade_id)
+    assert rec is not None
+    assert rec.terms == t
+    assert (rec.role, rec.state, rec.bolt11, rec.payment_hash) == ("buyer", "agreed", "lnbc1",
+                                                                   "ab" * 32)
+    assert len(journal.trades()) == 1
+    assert journal.trade("f" * 32) is None
+
+
+# (path of states, final state): paid and cancelled are terminal; failed can still be
+# reconciled to paid (the payment went through after all).
+TRANSITIONS = [
+    (["paying", "paid"], "paid"),
+    (["paying", "paid", "failed"], "paid"),
+    (["paid", "cancelled"], "paid"),
+    (["paid", "agreed"], "paid"),
+    (["cancelled", "paying"], "cancelled"),
+    (["cancelled", "paid"], "cancelled"),
+    (["paying", "failed"], "failed"),
+    (["paying", "failed", "paid"], "paid"),
+    (["failed", "paying", "paid"], "paid"),
+    (["agreed", "cancelled", "agreed"], "cancelled"),
+]
+
+
+@pytest.mark.parametrize(("path", "final"), TRANSITIONS)
+def test_set_state_transitions(journal: Journal, path: list[TradeState],
+                               final: TradeState) -> None:
+    t = terms(2)
+    journal.record_trade(t, "buyer", T0, bolt11=None, payment_hash=None, latency_ms=None)
+    for i, state in enumerate(path):
+        journal.set_state(t.trade_id, state, T0 + i + 1)
+    rec = journal.trade(t.trade_id)
+    assert rec is not None
+    assert rec.state == final
+
+
+STATES: list[TradeState] = ["agreed", "paying", "paid", "failed", "cancelled"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(path=st.lists(st.sampled_from(STATES), max_size=8))
+def test_paid_and_cancelled_are_never_left(tmp_path_factory: pytest.TempPathFactory,
+                                           path: list[TradeState]) -> None:
+    j = Journal(tmp_path_factory.mktemp("j") / "journal.sqlite")
+    try:
+        t = terms(3)
+        j.record_trade(t, "seller", T0, bolt11=None, payment_hash=None, latency_ms=None)
+        terminal: TradeState | None = None
+        for state in path:
+            j.set_state(t.trade_id, state, T0)
+            if terminal is None and state in ("paid", "cancelled"):
+                terminal = state
+        rec = j.trade(t.trade_id)
+        assert rec is not None
+        assert rec.state == (terminal or (path[-1] if path else "agreed"))
+    finally:
+        j.close()
+
+
+def test_error_is_kept_until_replaced(journal: Journal) -> None:
+    t = terms(4)
+    journal.record_trade(t, "buyer", T0, bolt11=None, payment_hash=None, latency_ms=None)
+    journal.set_state(t.trade_id, "failed", T0 + 1, error="no route")
+    journal.set_state(t.trade_id, "paying", T0 + 2)
+    rec = journal.trade(t.trade_id)
+    assert rec is not None
+    assert rec.error == "no route"
+
+
+def test_set_state_of_unknown_trade_changes_nothing(journal: Journal) -> None:
+    journal.set_state("e" * 32, "paid", T0)
+    assert journal.trades() == []
+
+
+def test_spent_msat_counts_committed_buyer_trades(journal: Journal) -> None:
+    def add(n: int, interval: int, amount_kwh_price: int, state: TradeState | None,
+            created_s: float, role: str = "buyer") -> None:
+        t = terms(n, interval=interval, energy_wh=1_000, price=amount_kwh_price)
+        journal.record_trade(t, role, created_s, bolt11=None,  # type: ignore[arg-type]
+                             payment_hash=None, latency_ms=None)
+        if state is not None:
+            journal.set_state(t.trade_id, state, created_s)
+
+    add(1, 5, 100, None, T0)               # agreed: counts
+    add(2, 5, 200, "paying", T0)           # counts
+    add(3, 5, 400, "paid", T0)             # counts
+    add(4, 5, 800, "failed", T0)           # does not
+    add(5, 5, 1_600, "cancelled", T0)      # does not
+    add(6, 5, 3_200, None, T0, "seller")   # we are paid, not paying
+    add(7, 6, 6_400, None, T0 + 900)       # another interval
+    add(8, 4, 12_800, "paid", T0 - 86_400 - 1)  # older than a day
+    assert journal.spent_msat(0.0, 5) == 700
+    assert journal.spent_msat(0.0, 6) == 6_400
+    assert journal.spent_msat(0.0, 4) == 12_800
+    assert journal.spent_msat(T0 - 86_400) == 700 + 6_400
+    assert journal.spent_msat(0.0) == 700 + 6_400 + 12_800
+    assert journal.spent_msat(T0 + 1) == 6_400
+    assert journal.spent_msat(0.0, 99) == 0
+    # A failed payment that reconciles to paid counts again.
+    journal.set_state(f"{4:032x}", "paid", T0 + 10)
+    assert journal.spent_msat(0.0, 5) == 1_500
+
+
+def test_filters(journal: Journal) -> None:
+    journal.record_trade(terms(1), "buyer", T0, bolt11=None, payment_hash=None, latency_ms=None)
+    journal.record_trade(terms(2), "seller", T0 + 1, bolt11=None, payment_hash=None,
+                         latency_ms=None)
+    journal.set_state(terms(2).trade_id, "paid", T0 + 2)
+    assert [r.terms.trade_id for r in journal.trades(role="seller")] == [terms(2).trade_id]
+    assert [r.terms.trade_id for r in journal.trades(states=("agreed", "paying"))] == [
+        terms(1).trade_id]
+    assert [r.terms.trade_id for r in journal.trades()] == [terms(1).trade_id,
+                                                            terms(2).trade_id]
+
+
+def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    j = Journal(path)
+    t = terms(9)
+    j.record_trade(t, "buyer", T0, bolt11="lnbc9", payment_hash="99" * 32, latency_ms=3.0)
+    j.set_state(t.trade_id, "paid", T0 + 1)
+    j.record_reading(T0, 5, {"grid_power_w": 1_200.0, "battery_soc_pct": 50.0})
+    j.record_decision(5, T0, forecast_kw=1.2, forecast_std_kw=0.3, setpoint_w=-500.0,
+                      side="buy", energy_wh=300, price_msat_per_kwh=200_000, signal_seq=4)
+    j.record_applied(5, -480.0)
+    j.close()
+
+    again = Journal(path)
+    try:
+        rec = again.trade(t.trade_id)
+        assert rec is not None
+        assert (rec.terms, rec.state, rec.bolt11) == (t, "paid", "lnbc9")
+        assert again.spent_msat(0.0) == t.amount_msat
+        # The reopened journal keeps working and does not duplicate.
+        assert not again.record_trade(t, "buyer", T0, bolt11=None, payment_hash=None,
+                                      latency_ms=None)
+    finally:
+        again.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT grid_w, soc_pct FROM readings").fetchall() == [(1200.0, 50.0)]
+        assert db.execute("SELECT side, applied_w, signal_seq FROM decisions").fetchall() == [
+            ("buy", -480.0, 4)]
+
+
+def test_decision_rewrite_replaces(journal: Journal) -> None:
+    for setpoint in (100.0, 200.0):
+        journal.record_decision(7, T0, forecast_kw=0.0, forecast_std_kw=0.0,
+                                setpoint_w=setpoint, side="none", energy_wh=0,
+                                price_msat_per_kwh=0, signal_seq=None)
+    journal.close()
+    with sqlite3.connect(journal.path) as db:
+        assert db.execute("SELECT setpoint_w FROM decisions").fetchall() == [(200.0,)]
+    # reopen for the fixture's close
+    journal.__init__(journal.path)  # type: ignore[misc]
+
+
+def test_parent_is_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    path = blocker / "journal.sqlite"
+    with pytest.raises(JournalError) as info:
+        Journal(path)
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, PermanentError)
+
+
+def test_path_is_a_directory(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.mkdir()
+    with pytest.raises(JournalError, match=r"journal .*journal\.sqlite: unable to open"):
+        Journal(path)
+
+
+def test_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.write_bytes(b"this is not a database, just text" * 200)
+    with pytest.raises(JournalError, match="not a database"):
+        Journal(path)
+
+
+def test_read_only_file_cannot_be_written(tmp_path: Path) -> None:
+    """Opened read-only (as on a read-only mount), a write is a JournalError, not a crash."""
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()
+    j = Journal.__new__(Journal)
+    j._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    j.path = path
+    try:
+        with pytest.raises(JournalError, match="readonly"):
+            j.record_trade(terms(1), "buyer", T0, bolt11=None, payment_hash=None,
+                           latency_ms=None)
+        assert not j._db.in_transaction
+    finally:
+        j.close()
