@@ -51,6 +51,11 @@ class BrokerSettings(_Section):
     tls_ca_file: Path | None = None
     credentials_file: Path | None = None
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    protocol: Literal["5", "3.1.1"] = "5"  # 3.1.1 only for brokers without MQTT 5
+
+    @property
+    def v5(self) -> bool:
+        return self.protocol == "5"
 
     @field_validator("url")
     @classmethod

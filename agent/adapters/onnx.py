@@ -70,7 +70,11 @@ class OnnxForecaster:
         self._sess = _session(path)
         _check(self._sess, path, {"history": FORECAST_HISTORY, "calendar": CALENDAR_FEATURES},
                ("mean", "std"))
-        self.horizon = int(self._sess.get_outputs()[0].shape[-1])
+        dims = [o.shape[-1] for o in self._sess.get_outputs()]
+        if not all(isinstance(d, int) and d > 0 for d in dims) or len(set(dims)) != 1:
+            raise ModelError(f"model file {path}: outputs need one fixed horizon as their "
+                             f"last dimension, got {dims}")
+        self.horizon = int(dims[0])
         self.path = path
 
     def forecast(self, history_kw: FloatArray, t_s: float) -> Forecast:

@@ -100,9 +100,12 @@ class Coordinator:
             return None
         means, stds = [], []
         for r in live.values():
-            offset = max(0, first - r.interval)
-            means.append(r.forecast_mean_kw[offset:])
-            stds.append(r.forecast_std_kw[offset:])
+            # Step i of a report is interval r.interval + i: drop the steps before `first`,
+            # or (a report that starts later) add nothing before its first step.
+            offset = first - r.interval
+            pad = [0.0] * max(0, -offset)
+            means.append(pad + r.forecast_mean_kw[max(0, offset):])
+            stds.append(pad + r.forecast_std_kw[max(0, offset):])
         agg = aggregate(Forecasts(means, stds), horizon)
         retail = np.asarray([self._tariff.retail_at(self._intervals.start_s(first + i))
                              for i in range(horizon)], dtype=np.float64)

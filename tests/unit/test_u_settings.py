@@ -76,6 +76,8 @@ def test_credentials_file_is_read(tmp_path: Path) -> None:
     assert "s3cr" not in repr(got[1])
 
 
+FEED_IN = "market.feed_in_eur_per_kwh"
+
 # (toml text, key named in the problem, value named in it, words of what is allowed)
 BAD = [
     pytest.param('agent_id = "a"\n[device]\nprot = 502\n', "device.prot", "502", "port",
@@ -87,12 +89,12 @@ BAD = [
                  "greater than or equal to 1", id="negative-interval"),
     pytest.param('agent_id = "a"\n[device]\npoll_s = -1.0\n', "device.poll_s", "-1.0",
                  "greater than 0", id="negative-poll"),
-    pytest.param('agent_id = "a"\n[market]\nfeed_in_eur_per_kwh = 0.35\n', "market.feed_in_eur_per_kwh", "0.35",
+    pytest.param('agent_id = "a"\n[market]\nfeed_in_eur_per_kwh = 0.35\n', FEED_IN, "0.35",
                  "must be below retail_eur_per_kwh (0.3)", id="feed-in-above-retail"),
-    pytest.param('agent_id = "a"\n[market]\nfeed_in_eur_per_kwh = 0.30\n', "market.feed_in_eur_per_kwh", "0.3",
+    pytest.param('agent_id = "a"\n[market]\nfeed_in_eur_per_kwh = 0.30\n', FEED_IN, "0.3",
                  "must be below retail_eur_per_kwh (0.3)", id="feed-in-equal-retail"),
     pytest.param('agent_id = "a"\n[market]\nretail_eur_per_kwh = 0.5\n'
-                 'peak_retail_eur_per_kwh = 0.1\nfeed_in_eur_per_kwh = 0.2\n', "market.feed_in_eur_per_kwh", "0.2",
+                 'peak_retail_eur_per_kwh = 0.1\nfeed_in_eur_per_kwh = 0.2\n', FEED_IN, "0.2",
                  "peak_retail_eur_per_kwh", id="feed-in-above-peak"),
     pytest.param('agent_id = "Home 1"\n', "agent_id", "'Home 1'", "pattern", id="agent-id-space"),
     pytest.param('agent_id = "-x"\n', "agent_id", "'-x'", "pattern", id="agent-id-dash"),
@@ -108,6 +110,8 @@ BAD = [
                  "mqtt://x:70000", "65535", id="broker-url-port"),
     pytest.param('agent_id = "a"\n[broker]\nurl = "mqtt://x:0"\n', "broker.url",
                  "mqtt://x:0", "65535", id="broker-url-port-0"),
+    pytest.param('agent_id = "a"\n[broker]\nprotocol = "4"\n', "broker.protocol", "'4'",
+                 "3.1.1", id="broker-protocol"),
     pytest.param('agent_id = "a"\n[clock]\nmode = "fast"\n', "clock.mode", "fast", "wall",
                  id="clock-mode"),
     pytest.param('agent_id = "a"\n[limits]\nmax_day_msat = -1\n', "limits.max_day_msat", "-1",
