@@ -76,7 +76,7 @@ class MqttTransport:
             password=creds[1].get_secret_value() if creds else None,
             protocol=aiomqtt.ProtocolVersion.V5 if self._settings.v5 else
             aiomqtt.ProtocolVersion.V311, will=will, keepalive=self._settings.keepalive_s,
-            properties=connect_props, socket_options=NODELAY, tls_context=tls, timeout=10,
+            properties=connect_props, socket_options=NODELAY, tls_context=tls, timeout=4,
             max_inflight_messages=1000,
         )
 

@@ -215,42 +215,80 @@ def start_community(fleet: Fleet, broker_url: str, name: str, *, homes: int = 3,
     return community
 
 
-class SilentServer:
-    """A TCP server that accepts connections and never answers (a hung Modbus device)."""
+class HangingDevice:
+    """A TCP front for a Modbus device that hangs: it accepts connections and, once
+    `hang()` is called (or from the start without an `upstream_port`), never answers.
+    Until then it relays bytes both ways to the real device on `upstream_port`."""
 
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.2)
-        self.port = int(self._sock.getsockname()[1])
+    def __init__(self, upstream_port: int | None = None) -> None:
+        self._upstream = upstream_port
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = int(self._listener.getsockname()[1])
         self.accepted = 0
-        self._conns: list[socket.socket] = []
+        self.hung_at: float | None = None if upstream_port is not None else time.time()
+        self._hung = threading.Event()
+        if upstream_port is None:
+            self._hung.set()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="silent-modbus", daemon=True)
+        self._open: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
 
-    def _serve(self) -> None:
+    def hang(self) -> None:
+        """From now on nothing is relayed; connections stay open, requests unanswered."""
+        self.hung_at = time.time()
+        self._hung.set()
+
+    def _accept_loop(self) -> None:
+        self._listener.settimeout(0.1)
         while not self._stop.is_set():
             try:
-                conn, _ = self._sock.accept()
+                conn, _ = self._listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
             self.accepted += 1
-            self._conns.append(conn)  # held open, never read from or written to
+            self._open.append(conn)  # held open however it ends: a hung device
+            if self._hung.is_set() or self._upstream is None:
+                continue
+            up = socket.create_connection(("127.0.0.1", self._upstream), timeout=5)
+            self._open.append(up)
+            for a, b in ((conn, up), (up, conn)):
+                t = threading.Thread(target=self._relay, args=(a, b), daemon=True)
+                t.start()
+                self._threads.append(t)
 
-    def __enter__(self) -> SilentServer:
-        self._thread.start()
+    def _relay(self, src: socket.socket, dst: socket.socket) -> None:
+        src.settimeout(0.1)
+        while not self._stop.is_set() and not self._hung.is_set():
+            try:
+                data = src.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data or self._hung.is_set():
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def __enter__(self) -> HangingDevice:
+        t = threading.Thread(target=self._accept_loop, name="hanging-device", daemon=True)
+        t.start()
+        self._threads.append(t)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(5)
-        for c in self._conns:
+        for t in self._threads:
+            t.join(5)
+        for c in self._open:
             c.close()
-        self._sock.close()
-
+        self._listener.close()
 
 
 class MqttProbe:

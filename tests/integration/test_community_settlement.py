@@ -40,8 +40,11 @@ def _decided_intervals(home: Home) -> int:
 
 @pytest.fixture
 def community(fleet: Fleet, mosquitto: Any) -> Community:
-    c = start_community(fleet, mosquitto.url, "settle", homes=3, speed=900.0)
+    # Seeds 19..21: two homes without PV (buyers competing for every offer through the
+    # shared subscription) and one with 5.7 kWp (the seller).
+    c = start_community(fleet, mosquitto.url, "settle", homes=3, first_seed=19, speed=900.0)
     assert not c.homes["home-0"].params.pv_kwp, "seed choice: home-0 must have a deficit"
+    assert not c.homes["home-2"].params.pv_kwp, "seed choice: home-2 must have a deficit"
     assert c.homes["home-1"].params.pv_kwp > 0, "seed choice: home-1 must have PV"
     c.start_coordinator()
     for name in c.homes:
@@ -118,8 +121,17 @@ def test_community_trades_settle_exactly_once(community: Community) -> None:
                 assert int(inv["amount_msat"]) == sold[tid][6]
     assert paid_labels >= len(sold)
     assert all(n == 1 for n in complete.values()), complete
-    # Every buyer-journaled payment is one complete payment on the buyer's own node.
+    # Every buyer-journaled payment is one complete payment on the buyer's own node, for
+    # an invoice its seller issued, journaled on the same terms and not given up on.
     for h in homes:
         for tid, row in _paid_trades(h, "buyer").items():
             pays = rpcs[h.name].listsendpays(payment_hash=row[7])["payments"]
             assert [p["status"] for p in pays] == ["complete"], (tid, pays)
+            seller = c.homes[row[2]]
+            on_seller = seller.query(f"SELECT {TRADE_COLUMNS}, payment_hash, state FROM trades"
+                                     " WHERE trade_id=? AND role='seller'", (tid,))
+            assert len(on_seller) == 1, f"trade {tid} paid but not journaled by {seller.name}"
+            assert on_seller[0][:8] == row, (on_seller[0], row)
+            assert on_seller[0][8] in ("agreed", "paid"), on_seller[0]
+            invoices = rpcs[seller.name].listinvoices(label=f"peerwatt-{tid}")["invoices"]
+            assert [i["status"] for i in invoices] == ["paid"], invoices

@@ -1,0 +1,86 @@
+"""`peerwatt run --config bad.toml`: exit code 2 and one stderr line per problem.
+
+Each line names the file, the key, the value found and what is allowed; nothing starts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent.demo.procs import peerwatt_cmd
+
+pytestmark = pytest.mark.integration
+
+GOOD = """agent_id = "home-1"
+
+[device]
+port = 1502
+
+[broker]
+url = "mqtt://127.0.0.1:1883"
+"""
+
+
+def _run(config: Path) -> tuple[int, list[str], str]:
+    proc = subprocess.run(peerwatt_cmd("run", "--config", str(config)), capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    return proc.returncode, proc.stderr.splitlines(), proc.stdout
+
+
+def _problem_lines(stderr: list[str], config: Path) -> list[str]:
+    prefix = f"peerwatt: config error in {config}: "
+    assert all(line.startswith(prefix) for line in stderr), stderr
+    return [line.removeprefix(prefix) for line in stderr]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    pytest.param("typo", GOOD.replace("port = 1502", "prot = 1502"),
+                 [["device.prot", "unknown key", "1502", "port"]], id="typo-key"),
+    pytest.param("range", GOOD.replace("port = 1502", "port = 70000"),
+                 [["device.port", "70000", "65535"]], id="port-out-of-range"),
+    pytest.param("broker-port", GOOD.replace("1883", "70000"),
+                 [["broker.url", "70000", "65535"]], id="broker-port-out-of-range"),
+    pytest.param("missing", GOOD.replace('agent_id = "home-1"', ""),
+                 [["agent_id", "missing"]], id="missing-agent-id"),
+    pytest.param("bad-id", GOOD.replace('"home-1"', '"Home 1"'),
+                 [["agent_id", "'Home 1'", "pattern"]], id="bad-agent-id"),
+    pytest.param("toml", GOOD.replace("port = 1502", "port = = 1502"),
+                 [["not valid TOML", "line 4"]], id="invalid-toml"),
+    pytest.param("three", GOOD.replace('agent_id = "home-1"', "")
+                 .replace("port = 1502", "port = 70000\ntimeout_sec = 2"),
+                 [["agent_id", "missing"], ["device.port", "70000", "65535"],
+                  ["device.timeout_sec", "unknown key", "2", "timeout_s"]],
+                 id="three-problems"),
+])
+def test_daemon_config_error_exits_2(tmp_path: Path, name: str, text: str,
+                                     expected: list[list[str]]) -> None:
+    config = tmp_path / f"{name}.toml"
+    config.write_text(text)
+    code, stderr, stdout = _run(config)
+    assert code == 2, (code, stderr)
+    assert stdout == "", "nothing may start (no log lines) on a config error"
+    lines = _problem_lines(stderr, config)
+    assert len(lines) == len(expected), lines
+    for want in expected:
+        matching = [line for line in lines if all(part in line for part in want)]
+        assert len(matching) == 1, f"no single line with {want} in {lines}"
+
+
+def test_daemon_config_missing_file_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "absent.toml"
+    code, stderr, stdout = _run(config)
+    assert code == 2, (code, stderr)
+    assert _problem_lines(stderr, config) == ["file not found"]
+    assert stdout == ""
+
+
+def test_daemon_good_config_is_accepted(tmp_path: Path) -> None:
+    """The base of the cases above is valid: each case fails only for its own fault."""
+    from agent.settings import AgentSettings, load
+
+    config = tmp_path / "good.toml"
+    config.write_text(GOOD)
+    assert load(config, AgentSettings).device.port == 1502
