@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import structlog
@@ -124,6 +124,11 @@ class Negotiation:
             return
         self._state.counters[f"sent_{move.kind}"] += 1
 
+    async def _reject(self, move: Move) -> None:
+        """Answer `move` with a reject of the same trade, sent back to its sender."""
+        reply = replace(move, kind="reject", sender=self._me, receiver=move.sender, invoice="")
+        await self._send(reply, f"{self._prefix}/inbox/{move.sender}")
+
     async def _offer_next(self, book: _Book) -> None:
         pos = book.position
         deadline = self._intervals.deadline_s(pos.interval)
@@ -171,9 +176,7 @@ class Negotiation:
         known = self._journal.trade(move.trade_id)
         if move.kind == "confirm" and known is None:
             self._state.counters["confirms_declined"] += 1
-            await self._send(Move("reject", move.trade_id, move.interval, self._me, move.sender,
-                                  move.round, move.energy_wh, move.price_msat_per_kwh,
-                                  move.deadline_s), f"{self._prefix}/inbox/{move.sender}")
+            await self._reject(move)
         elif (move.kind == "reject" and known is not None and known.role == "seller"
               and known.state == "agreed" and known.terms.buyer == move.sender
               and self._confirmed.pop(move.trade_id, None) == node_id):
@@ -189,9 +192,7 @@ class Negotiation:
         book = self._books.get(move.interval)
         free = 0 if book is None else book.open_wh - book.reserved_wh
         if book is None or book.position.side != "buy" or free < MIN_TRADE_WH or self.draining:
-            await self._send(Move("reject", move.trade_id, move.interval, self._me, move.sender,
-                                  move.round, move.energy_wh, move.price_msat_per_kwh,
-                                  move.deadline_s), f"{self._prefix}/inbox/{move.sender}")
+            await self._reject(move)
             return
         pos = book.position
         session = BuyerSession(move.trade_id, move.interval, self._me, move.sender, free,
@@ -226,10 +227,9 @@ class Negotiation:
             self._state.counters["trades_refused"] += 1
             log.warning("trade_refused", trade_id=terms.trade_id, seller=terms.seller,
                         reason=problem)
-            await self._send(Move("reject", terms.trade_id, terms.interval, self._me,
-                                  terms.seller, 0, terms.energy_wh, terms.price_msat_per_kwh,
-                                  self._intervals.deadline_s(terms.interval)),
-                             f"{self._prefix}/inbox/{terms.seller}")
+            await self._reject(Move("confirm", terms.trade_id, terms.interval, terms.seller,
+                                    self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
+                                    self._intervals.deadline_s(terms.interval)))
             return
         payment_hash = decode_invoice(bolt11).payment_hash
         if self._journal.record_trade(terms, "buyer", self._clock.now_s(), bolt11=bolt11,
@@ -277,10 +277,9 @@ class Negotiation:
         except (NodeUnavailable, TransientError) as exc:
             self._state.counters["invoice_failed"] += 1
             log.warning("invoice_failed", trade_id=terms.trade_id, error=str(exc))
-            await self._send(Move("reject", terms.trade_id, terms.interval, self._me,
-                                  terms.buyer, s.round, terms.energy_wh,
-                                  terms.price_msat_per_kwh, s.deadline_s),
-                             f"{self._prefix}/inbox/{terms.buyer}")
+            await self._reject(Move("accept", terms.trade_id, terms.interval, terms.buyer,
+                                    self._me, s.round, terms.energy_wh,
+                                    terms.price_msat_per_kwh, s.deadline_s))
             return
         latency_ms = (time.monotonic() - live.started) * 1000.0
         self._journal.record_trade(terms, "seller", self._clock.now_s(), bolt11=invoice.bolt11,
