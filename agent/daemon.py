@@ -15,12 +15,14 @@ from agent.adapters.lightning import ClnNode
 from agent.adapters.mqtt import LastWill, MqttTransport
 from agent.adapters.onnx import OnnxForecaster, OnnxPolicy, shipped
 from agent.clock import Clock, SimClock, WallClock
+from agent.crypto.envelope import Identity
 from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff, tariff_from_eur
 from agent.ports import NodeUnavailable, TransientError
 from agent.sdnotify import Notifier
 from agent.services.decision import DecisionStep
 from agent.services.health import Health
+from agent.services.identity import Bindings
 from agent.services.metering import Metering
 from agent.services.negotiation import Negotiation
 from agent.services.settlement import Settlement
@@ -75,10 +77,12 @@ class Agent:
             max_fee_msat=s.lightning.max_fee_msat,
             invoice_expiry_s=max(60, math.ceil(4 * real_interval)),
             poll_s=min(1.0, max(0.05, real_interval / 10)))
+        self.bindings = Bindings(s.market.community, s.agent_id, Identity.load_or_create(
+            s.paths.state_dir / "identity.ed25519"), self.state)
         self.negotiation = Negotiation(
             s.agent_id, s.market.community, s.market.max_rounds, self.state, self.clock,
             self.intervals, self.transport, self.node, self.journal, self.settlement,
-            SpendPolicy(s.limits, self.journal))
+            SpendPolicy(s.limits, self.journal), self.bindings)
         self.negotiation.shared_subscriptions = s.broker.v5
         self.metering = Metering(self.device, self.state, self.journal, self.clock,
                                  self.intervals, d.poll_s)
@@ -91,14 +95,18 @@ class Agent:
                              self.settlement, real_interval)
 
     async def _lightning(self) -> None:
-        """Learn our node id; keep asking (with backoff) while the node is away."""
+        """Learn our node id and publish our key binding signed by the node; keep trying
+        (with backoff) while node or broker are away."""
         attempt = 0
         while True:
             try:
-                self.state.node_id = await self.node.node_id()
-                log.debug("node_ready", node_id=self.state.node_id)
+                node_id = await self.node.node_id()
+                binding = await self.bindings.own_binding(node_id, self.node)
+                await self.transport.publish(self.bindings.topic, binding, retain=True)
+                self.state.node_id = node_id
+                log.debug("node_ready", node_id=node_id)
                 return
-            except NodeUnavailable as exc:
+            except (NodeUnavailable, TransientError) as exc:
                 attempt += 1
                 (log.warning if attempt == 1 else log.debug)(
                     "node_unavailable", error=str(exc), attempt=attempt)
@@ -106,10 +114,14 @@ class Agent:
 
     async def _route(self) -> None:
         signal_topic = f"{self.prefix}/meanfield"
+        identity_prefix = f"{self.prefix}/identity/"
         await self.transport.subscribe(signal_topic)
+        await self.transport.subscribe(identity_prefix + "+")
         async for message in self.transport.messages():
             if message.topic == signal_topic:
                 self._on_signal(message.payload)
+            elif message.topic.startswith(identity_prefix):
+                self.bindings.on_binding(message.topic, message.payload)
             else:
                 await self.negotiation.handle(message)
 

@@ -120,6 +120,12 @@ class SettlementNode(Protocol):
     async def invoice_status(self, label: str) -> InvoiceStatus | None: ...
 
 
+class MessageSigner(Protocol):
+    async def sign_message(self, message: str) -> str:
+        """The node's signature (zbase32) over `message`, as Core Lightning's `signmessage`."""
+        ...
+
+
 # --- models --------------------------------------------------------------------------
 
 

@@ -42,6 +42,12 @@ class MoveMsg(_Wire):
     invoice: Annotated[str, Field(max_length=2048)] = ""
     node_id: NodeId
     sent_s: Annotated[float, Field(allow_inf_nan=False)]
+    seq: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    sig: Annotated[str, Field(pattern=r"^([0-9a-f]{128})?$")] = ""  # Ed25519 over topic+body
+
+    def unsigned(self) -> dict[str, object]:
+        """The signed part: every field but the signature, as JSON-ready data."""
+        return self.model_dump(mode="json", exclude={"sig"})
 
     def to_move(self) -> Move:
         return Move(self.kind, self.trade_id, self.interval, self.sender, self.receiver,
@@ -93,6 +99,18 @@ class Signal(_Wire):
     roster: list[RosterEntry]
     residual: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     issued_s: float
+
+
+class Binding(_Wire):
+    """An agent's Ed25519 key, vouched for by its Lightning node's signature (`signmessage`
+    over `envelope.binding_statement`); published retained on `identity/{agent}`."""
+
+    type: Literal["binding"] = "binding"
+    community: AgentId
+    agent_id: AgentId
+    node_id: NodeId
+    pubkey: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    zbase: Annotated[str, Field(min_length=100, max_length=110, pattern=r"^[a-z0-9]+$")]
 
 
 class Presence(_Wire):

@@ -201,3 +201,10 @@ class ClnNode:
         if status is None:
             raise PaymentRefused(f"invoice {label!r}: unexpected status {found[0]!r}")
         return status
+
+    async def sign_message(self, message: str) -> str:
+        """The node's `signmessage` signature of `message`, zbase32-encoded."""
+        try:
+            return str((await self._call("signmessage", {"message": message}))["zbase"])
+        except RpcError as exc:
+            raise PaymentRefused(f"signmessage refused: {_message(exc)}") from exc

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from agent.crypto import lnsig
 from agent.lnsim import errors
 from agent.lnsim.errors import MethodError
 from agent.lnsim.graph import Channel
@@ -222,6 +223,26 @@ async def dev_delay_payments(net: Network, node: SimNode, p: Params) -> Json:
     return {"node": target.name, "delay_s": target.delay_s}
 
 
+async def signmessage(net: Network, node: SimNode, p: Params) -> Json:
+    message = p.str_("message", required=True) or ""
+    if len(message) >= 65536:
+        raise MethodError(errors.INVALID_PARAMS, "message: must be less than 65536 characters")
+    return lnsig.sign(node.key.secret, message).as_json()
+
+
+async def checkmessage(net: Network, node: SimNode, p: Params) -> Json:
+    message = p.str_("message", required=True) or ""
+    zbase = p.str_("zbase", required=True) or ""
+    pubkey = p.str_("pubkey")
+    recovered = lnsig.recover(message, zbase)
+    if pubkey is not None:
+        return {"pubkey": pubkey, "verified": recovered == pubkey}
+    # Without a pubkey, CLN only vouches for keys it knows (listnodes): here, the graph's.
+    if recovered is None or recovered not in net.by_id:
+        raise MethodError(errors.LIGHTNINGD, "pubkey not found in the graph")
+    return {"pubkey": recovered, "verified": True}
+
+
 METHODS: dict[str, tuple[tuple[str, ...], Handler]] = {
     "getinfo": ((), getinfo),
     "listpeerchannels": (("id", "short_channel_id", "channel_id"), listpeerchannels),
@@ -239,6 +260,8 @@ METHODS: dict[str, tuple[tuple[str, ...], Handler]] = {
     "xpay": (("invstring", "amount_msat", "maxfee", "layers", "retry_for", "partial_msat",
               "maxdelay", "payer_note", "label", "localinvreqid", "dev_use_shadow"), xpay),
     "notifications": (("enable",), notifications),
+    "signmessage": (("message",), signmessage),
+    "checkmessage": (("message", "zbase", "pubkey"), checkmessage),
     "dev-lnsim-set-offline": (("node", "offline"), dev_set_offline),
     "dev-lnsim-delay-payments": (("delay_s", "node"), dev_delay_payments),
 }

@@ -1,17 +1,20 @@
 """Negotiation over MQTT: sellers offer, one buyer per offer answers, terms are confirmed.
 
 Matching without broadcast: a seller publishes each offer for delivery interval k to
-`offers/k`; homes that need energy for k hold a *shared* subscription
-(`$share/buyers/.../offers/k`), so the broker hands each offer to exactly one of them.
-Replies go to the other side's `inbox/{agent}`. A seller whose offer meets no buyer, a
-reject or silence re-offers the remainder (a new trade id) until the deadline. An
-agreed trade is journaled — with its invoice — before the confirm is sent (seller) and
-before it is queued for payment (buyer).
+`offers/k/{seller}`; homes that need energy for k hold a *shared* subscription
+(`$share/buyers/.../offers/k/+`), so the broker hands each offer to exactly one of them.
+Replies go to the other side's `inbox/{agent}/{sender}`. Every topic a home publishes on
+ends with its own id, so a broker ACL (`pattern write …/%u`) stops impersonation, and
+every move is signed (see `agent.services.identity`). A seller whose offer meets no
+buyer, a reject or silence re-offers the remainder (a new trade id) until the deadline.
+An agreed trade is journaled — with its invoice — before the confirm is sent (seller)
+and before it is queued for payment (buyer).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -25,6 +28,7 @@ from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
 from agent.ports import InboundMessage, NodeUnavailable, SettlementNode, TransientError, Transport
+from agent.services.identity import Bindings
 from agent.services.settlement import Settlement
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
@@ -66,7 +70,7 @@ class Negotiation:
     def __init__(self, agent_id: str, community: str, max_rounds: int, state: AgentState,
                  clock: Clock, intervals: IntervalClock, transport: Transport,
                  node: SettlementNode, journal: Journal, settlement: Settlement,
-                 spend: SpendPolicy) -> None:
+                 spend: SpendPolicy, bindings: Bindings) -> None:
         self._me = agent_id
         self._prefix = f"peerwatt/v1/{community}"
         self._rounds = max_rounds
@@ -78,6 +82,8 @@ class Negotiation:
         self._journal = journal
         self._settlement = settlement
         self._spend = spend
+        self._bindings = bindings
+        self._last_drop_log = 0.0
         self._books: dict[int, _Book] = {}
         self._live: dict[str, _Live] = {}
         self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
@@ -88,11 +94,17 @@ class Negotiation:
 
     @property
     def inbox(self) -> str:
-        return f"{self._prefix}/inbox/{self._me}"
+        return f"{self._prefix}/inbox/{self._me}/+"
+
+    def _to(self, agent: str) -> str:
+        return f"{self._prefix}/inbox/{agent}/{self._me}"
 
     def _offers(self, k: int, shared: bool) -> str:
-        topic = f"{self._prefix}/offers/{k}"
-        return f"$share/buyers/{topic}" if shared and self.shared_subscriptions else topic
+        """Publish on offers/{k}/{me}; buyers hold a shared subscription to offers/{k}/+."""
+        if not shared:
+            return f"{self._prefix}/offers/{k}/{self._me}"
+        topic = f"{self._prefix}/offers/{k}/+"
+        return f"$share/buyers/{topic}" if self.shared_subscriptions else topic
 
     async def open(self, position: Position) -> None:
         if self.draining or position.energy_wh < MIN_TRADE_WH:
@@ -115,9 +127,12 @@ class Negotiation:
             log.debug("offer_subscription_failed", topic=topic, on=on, error=str(exc))
 
     async def _send(self, move: Move, topic: str) -> None:
-        msg = MoveMsg.of(move, self._state.node_id, self._clock.now_s())
+        msg = self._bindings.sign(topic, MoveMsg.of(move, self._state.node_id,
+                                                    self._clock.now_s()))
+        # A move is void after its deadline: let the broker drop it then (MQTT 5 expiry).
+        expiry_s = math.ceil(self._clock.real_duration_s(max(0.0, move.deadline_s - msg.sent_s)))
         try:
-            await self._transport.publish(topic, encode(msg), qos=1)
+            await self._transport.publish(topic, encode(msg), qos=1, expiry_s=max(1, expiry_s))
         except TransientError as exc:
             self._state.counters["moves_unsent"] += 1
             log.debug("move_unsent", kind=move.kind, trade_id=move.trade_id, error=str(exc))
@@ -127,7 +142,7 @@ class Negotiation:
     async def _reject(self, move: Move) -> None:
         """Answer `move` with a reject of the same trade, sent back to its sender."""
         reply = replace(move, kind="reject", sender=self._me, receiver=move.sender, invoice="")
-        await self._send(reply, f"{self._prefix}/inbox/{move.sender}")
+        await self._send(reply, self._to(move.sender))
 
     async def _offer_next(self, book: _Book) -> None:
         pos = book.position
@@ -144,13 +159,20 @@ class Negotiation:
         try:
             msg = decode(message.payload, MoveMsg)
         except WireError as exc:
-            self._state.counters["moves_invalid"] += 1
+            self._drop("moves_invalid", message.topic, "?")
             log.debug("move_dropped", topic=message.topic, reason=exc.reason)
             return
         move = msg.to_move()
         now = self._clock.now_s()
         if move.sender == self._me or move.deadline_s <= now:
             self._state.counters["moves_ignored"] += 1
+            return
+        roster = self._roster()
+        problem = ("moves_wrong_topic" if message.topic.rsplit("/", 1)[-1] != move.sender
+                   else self._bindings.check(message.topic, msg)) or (
+            "moves_off_roster" if roster is not None and move.sender not in roster else "")
+        if problem:
+            self._drop(problem, message.topic, move.sender)
             return
         if move.kind == "offer":
             await self._on_offer(move, msg.node_id, now)
@@ -167,6 +189,14 @@ class Negotiation:
             await self._seller_move(live, live.session, move, now)
         else:
             await self._buyer_move(live, live.session, move, now)
+
+    def _drop(self, counter: str, topic: str, sender: str) -> None:
+        """Count a refused move; log at most one line a second about it."""
+        self._state.counters[counter] += 1
+        if time.monotonic() - self._last_drop_log > 1.0:
+            self._last_drop_log = time.monotonic()
+            log.info("move_refused", reason=counter, topic=topic, sender=sender,
+                     total=self._state.counters[counter])
 
     async def _unmatched(self, move: Move, node_id: str) -> None:
         """A move for no live session. Two of them matter for keeping both sides' books
@@ -211,7 +241,7 @@ class Negotiation:
                 and s.pending is not None else 0
             book.reserved_wh += live.reserved_wh
         for reply in outcome.replies:
-            await self._send(reply, f"{self._prefix}/inbox/{reply.receiver}")
+            await self._send(reply, self._to(reply.receiver))
         live.last_move = time.monotonic()
         if outcome.agreed is not None:
             await self._buyer_agreed(live, outcome.agreed, move.invoice, book)
@@ -261,7 +291,7 @@ class Negotiation:
     async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
         outcome = s.on_move(move, now)
         for reply in outcome.replies:
-            await self._send(reply, f"{self._prefix}/inbox/{reply.receiver}")
+            await self._send(reply, self._to(reply.receiver))
         live.last_move = time.monotonic()
         if outcome.agreed is not None:
             await self._seller_agreed(live, s, outcome.agreed)
@@ -286,7 +316,7 @@ class Negotiation:
                                    payment_hash=invoice.payment_hash, latency_ms=latency_ms)
         self._state.counters["trades_sold"] += 1
         self._confirmed[terms.trade_id] = live.peer_node
-        await self._send(s.confirm(invoice.bolt11), f"{self._prefix}/inbox/{terms.buyer}")
+        await self._send(s.confirm(invoice.bolt11), self._to(terms.buyer))
         if book is not None:
             book.open_wh -= terms.energy_wh
             await self._offer_next(book)

@@ -173,9 +173,9 @@ class Community:
             "run", "--config", str(cfg), "--log-level", "debug"), env=env)
         return home
 
-    def start_coordinator(self) -> None:
+    def start_coordinator(self, **broker: Any) -> None:
         cfg = self.workdir / "coordinator.toml"
-        cfg.write_text(to_toml({"broker": {"url": self.broker_url},
+        cfg.write_text(to_toml({"broker": {"url": self.broker_url, **broker},
                                 "market": {"community": self.name}, "clock": self.clock}))
         self.fleet.start("coordinator", peerwatt_cmd("coordinator", "--config", str(cfg)))
 

@@ -88,7 +88,7 @@ def test_daemon_survives_malformed_mqtt(community: Community) -> None:
         inbox = _garbage(_move(receiver="home-0", kind="accept"))
         signals = _garbage(_signal())
         for payload in inbox:
-            probe.publish(f"{c.prefix}/inbox/home-0", payload)
+            probe.publish(f"{c.prefix}/inbox/home-0/stranger", payload)
         # Offers reach a buyer only while it holds the shared subscription for the next
         # interval: from its decision until it has bought what it needs, a fraction of
         # each interval. Keep sending for three intervals so home-0 is hit in some window.
@@ -97,7 +97,7 @@ def test_daemon_survives_malformed_mqtt(community: Community) -> None:
         while time.monotonic() < until:
             k = c.interval_now()
             for payload in _garbage(_move(interval=k + 1)):
-                probe.publish(f"{c.prefix}/offers/{k + 1}", payload)
+                probe.publish(f"{c.prefix}/offers/{k + 1}/stranger", payload)
             if rounds % 10 == 0:
                 for payload in signals:
                     probe.publish(f"{c.prefix}/meanfield", payload)

@@ -1,0 +1,1 @@
+"""Signatures: Lightning node message signatures and the agents' Ed25519 envelopes."""
