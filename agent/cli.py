@@ -60,17 +60,18 @@ def _cmd_coordinator(args: argparse.Namespace) -> int:
 
 
 def _passthrough(cmd: str, rest: list[str]) -> int:
+    if cmd in ("models", "data"):
+        from models.forecast.cli import data_main, models_main
+
+        return (models_main if cmd == "models" else data_main)(rest)
     if cmd == "lnsim":
         from agent.lnsim.server import main as lnsim_main
 
         return lnsim_main(rest)
     if cmd == "devices":
-        if not rest or rest[0] != "simulate":
-            print("peerwatt devices: usage: peerwatt devices simulate [options]", file=sys.stderr)
-            return EXIT_CONFIG
-        from firmware_bridge.simulator import main as sim_main
+        from firmware_bridge.cli import main as devices_main
 
-        return sim_main(rest[1:])
+        return devices_main(rest)
     from agent.demo.runner import main as demo_main
 
     return demo_main(rest)
@@ -89,18 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=["debug", "info", "warning", "error"])
     for name, helptext in (("demo", "run a simulated community for one day"),
                            ("lnsim", "stand-in Core Lightning nodes on unix sockets"),
-                           ("devices", "device tools: simulate")):
+                           ("devices", "device tools: simulate, scan, read"),
+                           ("models", "forecaster: train, export, evaluate"),
+                           ("data", "fetch the real training data (CityLearn 2022)")):
         sub.add_parser(name, help=helptext)
     return parser
 
 
-PASSTHROUGH = ("demo", "lnsim", "devices")
+PASSTHROUGH = ("demo", "lnsim", "devices", "models", "data")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in PASSTHROUGH:  # these parse their own options
         return _passthrough(argv[0], argv[1:])
+    if argv[:2] == ["coordinator", "bench"]:  # the solver's benchmark, no config needed
+        from agent.coordinator.bench import main as bench_main
+
+        return bench_main(argv[2:])
     args = build_parser().parse_args(argv)
     if args.cmd == "run":
         return _cmd_run(args)

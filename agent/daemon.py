@@ -18,6 +18,7 @@ from agent.clock import Clock, SimClock, WallClock
 from agent.crypto.envelope import Identity
 from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff, tariff_from_eur
+from agent.forecast.calibration import CalibratedForecaster
 from agent.ports import NodeUnavailable, TransientError
 from agent.sdnotify import Notifier
 from agent.services.decision import DecisionStep
@@ -31,8 +32,7 @@ from agent.services.state import AgentState
 from agent.settings import AgentSettings, ClockSettings, MarketSettings
 from agent.supervisor import Child, install_signal_handlers, supervise
 from agent.wire import Presence, Signal, WireError, decode, encode
-from firmware_bridge.device import ModbusDevice
-from firmware_bridge.profile import builtin_profile, load_profile
+from firmware_bridge.factory import open_device
 
 log = structlog.get_logger("daemon")
 
@@ -64,12 +64,8 @@ class Agent:
             encode(Presence(agent_id=s.agent_id, online=True))))
         self.presence_topic = presence
         d = s.device
-        profile = load_profile(d.profile) if d.profile.endswith(".toml") else \
-            builtin_profile(d.profile)
-        self.device = ModbusDevice(d.name, d.host, d.port, d.unit, profile,
-                                   timeout_s=d.timeout_s, now_s=self.clock.now_s,
-                                   dry_run=d.dry_run, max_charge_w=s.battery.max_charge_w,
-                                   max_discharge_w=s.battery.max_discharge_w)
+        self.device = open_device(d, now_s=self.clock.now_s, max_charge_w=s.battery.max_charge_w,
+                                  max_discharge_w=s.battery.max_discharge_w)
         self.node = ClnNode(s.lightning.rpc_socket, timeout_s=s.lightning.timeout_s)
         real_interval = self.clock.real_duration_s(s.market.interval_s)
         self.settlement = Settlement(
@@ -88,7 +84,9 @@ class Agent:
                                  self.intervals, d.poll_s)
         self.decision = DecisionStep(
             s, self.state, self.clock, self.intervals, tariff,
-            OnnxForecaster(s.models.forecast or shipped("forecast.onnx")),
+            CalibratedForecaster(OnnxForecaster(s.models.forecast or shipped("forecast.onnx"),
+                                                s.models.timezone),
+                                 step_s=s.market.interval_s),
             OnnxPolicy(s.models.policy or shipped("policy.onnx")),
             self.device, self.journal, self.transport, self.negotiation)
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
@@ -113,15 +111,13 @@ class Agent:
                 await asyncio.sleep(min(10.0, 0.2 * 2 ** min(6, attempt)))
 
     async def _route(self) -> None:
+        # Peers' key bindings arrive inside their first moves; no identity/+ subscription
+        # (that would cost every home one retained message per home in the community).
         signal_topic = f"{self.prefix}/meanfield"
-        identity_prefix = f"{self.prefix}/identity/"
         await self.transport.subscribe(signal_topic)
-        await self.transport.subscribe(identity_prefix + "+")
         async for message in self.transport.messages():
             if message.topic == signal_topic:
                 self._on_signal(message.payload)
-            elif message.topic.startswith(identity_prefix):
-                self.bindings.on_binding(message.topic, message.payload)
             else:
                 await self.negotiation.handle(message)
 

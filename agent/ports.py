@@ -142,6 +142,9 @@ class Forecaster(Protocol):
 
     def forecast(self, history_kw: FloatArray, t_s: float) -> Forecast: ...
 
+    def observe(self, interval_start_s: float, actual_kw: float) -> None:
+        """The measured mean net load of a completed interval (for online calibration)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

@@ -36,10 +36,16 @@ class _Section(BaseModel):
 
 class DeviceSettings(_Section):
     name: Name = "home"
+    transport: Literal["tcp", "rtu"] = "tcp"
     host: str = "127.0.0.1"
     port: Port = 502
+    serial_port: str = "/dev/ttyUSB0"  # transport = "rtu": the RS-485 adapter
+    baudrate: Annotated[int, Field(ge=1200, le=921600)] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
     unit: Annotated[int, Field(ge=0, le=247)] = 1
-    profile: str = "peerwatt-sim-home"
+    profile: str = "peerwatt-sim-home"  # built-in name, a .toml path, or "sunspec"
+    read_only: bool = False  # never write to the device, whatever its profile says
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
     poll_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     max_age_s: Annotated[float, Field(gt=0)] = 60.0
@@ -129,6 +135,18 @@ class BatterySettings(_Section):
 class ModelSettings(_Section):
     forecast: Path | None = None
     policy: Path | None = None
+    timezone: str = "UTC"  # IANA zone of the home: the forecaster's calendar is local time
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r}") from None
+        return v
 
 
 class PathSettings(_Section):
@@ -163,7 +181,15 @@ class CoordinatorSettings(_Section):
     market: MarketSettings = MarketSettings()
     clock: ClockSettings = ClockSettings()
     signal_expiry_intervals: Annotated[int, Field(ge=1, le=96)] = 4
-    price_slope: Annotated[float, Field(ge=0)] = 1.0
+    price_slope: Annotated[float, Field(ge=0)] = 1.0  # solver = "v0" only
+    # The mean-field-type game (agent/meanfield); "v0" is the first one-pass signal.
+    solver: Literal["mftg", "v0"] = "mftg"
+    soc_points: Annotated[int, Field(ge=5, le=401)] = 51
+    max_types: Annotated[int, Field(ge=1, le=64)] = 16
+    min_type_size: Annotated[int, Field(ge=1)] = 20
+    trim: Annotated[float, Field(ge=0, le=0.5)] = 0.25
+    price_scale_kw_per_home: Annotated[float, Field(gt=0)] = 1.0
+    key_file: Path | None = None  # Ed25519 seed (hex); created when missing; None = ephemeral
 
 
 class ConfigError(Exception):

@@ -28,6 +28,18 @@ class _Wire(BaseModel):
     v: Literal[1] = VERSION
 
 
+class Binding(_Wire):
+    """An agent's Ed25519 key, vouched for by its Lightning node's signature (`signmessage`
+    over `envelope.binding_statement`); published retained on `identity/{agent}`."""
+
+    type: Literal["binding"] = "binding"
+    community: AgentId
+    agent_id: AgentId
+    node_id: NodeId
+    pubkey: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    zbase: Annotated[str, Field(min_length=100, max_length=110, pattern=r"^[a-z0-9]+$")]
+
+
 class MoveMsg(_Wire):
     type: Literal["move"] = "move"
     kind: Literal["offer", "counter", "accept", "confirm", "reject"]
@@ -44,6 +56,9 @@ class MoveMsg(_Wire):
     sent_s: Annotated[float, Field(allow_inf_nan=False)]
     seq: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     sig: Annotated[str, Field(pattern=r"^([0-9a-f]{128})?$")] = ""  # Ed25519 over topic+body
+    # The sender's key binding, carried on first contact (offers, a buyer's first reply) so
+    # peers need no directory of every home: O(1) per trade.
+    binding: Binding | None = None
 
     def unsigned(self) -> dict[str, object]:
         """The signed part: every field but the signature, as JSON-ready data."""
@@ -76,6 +91,9 @@ class StateReport(_Wire):
     forecast_mean_kw: Annotated[list[Kw], Field(min_length=1, max_length=672)]
     forecast_std_kw: Annotated[list[Annotated[float, Field(ge=0, le=1e4)]],
                                Field(min_length=1, max_length=672)]
+    # Type parameters for the coordinator's game (optional; older agents omit them).
+    risk_aversion_per_eur: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 0.0
+    pv_kwp: Annotated[float, Field(ge=0, le=1e4, allow_inf_nan=False)] = 0.0
 
 
 class RosterEntry(_Wire):
@@ -99,18 +117,14 @@ class Signal(_Wire):
     roster: list[RosterEntry]
     residual: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     issued_s: float
-
-
-class Binding(_Wire):
-    """An agent's Ed25519 key, vouched for by its Lightning node's signature (`signmessage`
-    over `envelope.binding_statement`); published retained on `identity/{agent}`."""
-
-    type: Literal["binding"] = "binding"
-    community: AgentId
-    agent_id: AgentId
-    node_id: NodeId
-    pubkey: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    zbase: Annotated[str, Field(min_length=100, max_length=110, pattern=r"^[a-z0-9]+$")]
+    # The mean-field game's outcome (issue 5; defaults keep v0 signals valid).
+    solver: Literal["v0", "mftg"] = "v0"
+    iterations: Annotated[int, Field(ge=0)] = 0
+    exploitability_rel: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    equilibrium_net_load_kw: Annotated[list[Kw], Field(max_length=672)] = []
+    # Ed25519 over the JSON of this signal with `sig` empty (agent.coordinator.signing).
+    coordinator_key: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
+    sig: Annotated[str, Field(pattern=r"^([0-9a-f]{128})?$")] = ""
 
 
 class Presence(_Wire):

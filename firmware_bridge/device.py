@@ -1,4 +1,4 @@
-"""A Modbus TCP device (meter, inverter, battery or a whole home) driven by a register profile.
+"""A Modbus device (meter, inverter, battery or a whole home) driven by a register profile.
 
 Reads decode every register of the profile into SI :class:`Measurement`s; writes set the
 battery power setpoint, clamped to the profile's and the caller's limits and verified by
@@ -14,10 +14,12 @@ from collections.abc import Callable
 import structlog
 
 from firmware_bridge.codec import clamp_raw, decode, encode
+from firmware_bridge.endpoints import Endpoint, TcpEndpoint
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
+from firmware_bridge.freeze import FrozenCounters
 from firmware_bridge.health import DeviceStats, Health
 from firmware_bridge.measurement import MEANINGS, Measurement
-from firmware_bridge.modbus_tcp import ModbusTcpLink
+from firmware_bridge.modbus_link import ModbusLink
 from firmware_bridge.profile import Profile, RegisterSpec
 from firmware_bridge.sanity import SanityFilter
 
@@ -44,12 +46,17 @@ class ModbusDevice:
         setpoint_refresh_s: float = 300.0,
         backoff_base_s: float = 0.05,
         backoff_max_s: float = 1.0,
+        endpoint: Endpoint | None = None,
+        read_only: bool = False,
     ) -> None:
         """``setpoint_refresh_s``: rewrite an unchanged setpoint after this long (on the
-        ``now_s`` clock), so the device's remote-control timeout does not expire."""
+        ``now_s`` clock), so the device's remote-control timeout does not expire.
+        ``endpoint`` (e.g. a :class:`SerialEndpoint` for RTU) replaces ``host``/``port``."""
         self.name = name
-        self.label = f"{name}@{host}:{port}/{unit}"
+        endpoint = endpoint or TcpEndpoint(host, port)
+        self.label = f"{name}@{endpoint}/{unit}"
         self.profile = profile
+        self.read_only = read_only or profile.read_only
         self.stats = DeviceStats()
         self._now_s = now_s
         self._dry_run = dry_run
@@ -58,8 +65,9 @@ class ModbusDevice:
         self._setpoint_refresh_s = setpoint_refresh_s
         self._blocks = profile.blocks()
         self._sanity = SanityFilter(self.label, self.stats)
-        self._link = ModbusTcpLink(
-            self.label, host, port, unit, timeout_s=timeout_s, retries=retries,
+        self._frozen = FrozenCounters(self.label, self.stats)
+        self._link = ModbusLink(
+            self.label, endpoint, unit, timeout_s=timeout_s, retries=retries,
             stats=self.stats, backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
         )
         self._last_raw: float | None = None
@@ -92,7 +100,7 @@ class ModbusDevice:
                         reg.meaning, value, MEANINGS[reg.meaning], timestamp_s,
                         f"{self.label}#{reg.address}",
                     )
-        return result
+        return self._frozen.check(result)
 
     async def set_battery_power(self, power_w: float) -> float:
         """Ask for ``power_w`` (+ charge, - discharge); return what the device accepted."""
@@ -143,10 +151,9 @@ class ModbusDevice:
         return read_back_w
 
     def _setpoint_register(self) -> RegisterSpec:
-        if self.profile.read_only:
-            raise DeviceConfigError(
-                f"{self.label}: profile {self.profile.name!r} is read-only; refusing to write"
-            )
+        if self.read_only:
+            why = f"profile {self.profile.name!r}" if self.profile.read_only else "device"
+            raise DeviceConfigError(f"{self.label}: {why} is read-only; refusing to write")
         reg = self.profile.register(SETPOINT)
         if reg is None or not reg.writable:
             raise DeviceConfigError(

@@ -17,6 +17,7 @@ class DeviceStats:
     reads_failed: int = 0
     timeouts: int = 0  # request attempts that hit the deadline
     rejected_values: int = 0
+    frozen_counters: int = 0  # readings where a counter stood still while power flowed
     writes: int = 0
     writes_failed: int = 0
     consecutive_failures: int = 0

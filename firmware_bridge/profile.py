@@ -70,6 +70,7 @@ class Profile(BaseModel):
 
     name: str
     description: str = ""
+    source: str = ""  # where the register map is documented
     read_only: bool = False
     max_charge_w: float | None = Field(default=None, ge=0)
     max_discharge_w: float | None = Field(default=None, ge=0)

@@ -32,33 +32,41 @@ class SanityFilter:
 
     def accept(self, reg: RegisterSpec, value: float) -> bool:
         """True when ``value`` is plausible for ``reg``; otherwise count and log it."""
-        reason = self._problem(reg, value)
+        return self.accept_value(reg.meaning, value, reg.min, reg.max, reg.address)
+
+    def accept_value(
+        self, meaning: str, value: float, low: float | None, high: float | None, address: int
+    ) -> bool:
+        """True when ``value`` is plausible for ``meaning`` within [low, high]."""
+        reason = self._problem(meaning, value, low, high)
         if reason is None:
-            if reg.meaning in COUNTER_MEANINGS:
-                self._last_counter[reg.meaning] = value
-                self._backward_runs.pop(reg.meaning, None)
-            if reg.meaning in self._rejecting:
-                self._rejecting.discard(reg.meaning)
-                log.info("device_value_accepted_again", device=self._label, meaning=reg.meaning)
+            if meaning in COUNTER_MEANINGS:
+                self._last_counter[meaning] = value
+                self._backward_runs.pop(meaning, None)
+            if meaning in self._rejecting:
+                self._rejecting.discard(meaning)
+                log.info("device_value_accepted_again", device=self._label, meaning=meaning)
             return True
         self._stats.rejected_values += 1
-        level = log.debug if reg.meaning in self._rejecting else log.warning
-        self._rejecting.add(reg.meaning)
-        level("device_value_rejected", device=self._label, meaning=reg.meaning,
-              address=reg.address, value=value, reason=reason)
+        level = log.debug if meaning in self._rejecting else log.warning
+        self._rejecting.add(meaning)
+        level("device_value_rejected", device=self._label, meaning=meaning,
+              address=address, value=value, reason=reason)
         return False
 
-    def _problem(self, reg: RegisterSpec, value: float) -> str | None:
+    def _problem(
+        self, meaning: str, value: float, low: float | None, high: float | None
+    ) -> str | None:
         if not math.isfinite(value):
             return "not a finite number"
-        if reg.min is not None and value < reg.min:
-            return f"below min {reg.min}"
-        if reg.max is not None and value > reg.max:
-            return f"above max {reg.max}"
-        if reg.meaning == "battery_soc_pct" and not 0.0 <= value <= 100.0:
+        if low is not None and value < low:
+            return f"below min {low}"
+        if high is not None and value > high:
+            return f"above max {high}"
+        if meaning == "battery_soc_pct" and not 0.0 <= value <= 100.0:
             return "state of charge outside 0..100 %"
-        if reg.meaning in COUNTER_MEANINGS:
-            return self._counter_problem(reg.meaning, value)
+        if meaning in COUNTER_MEANINGS:
+            return self._counter_problem(meaning, value)
         return None
 
     def _counter_problem(self, meaning: str, value: float) -> str | None:

@@ -191,6 +191,7 @@ class SimulatedHome:
         self.now_s = start_s
         self.import_wh = 0.0
         self.export_wh = 0.0
+        self.pv_wh = 0.0  # PV generation since start
         self.setpoint_w = 0.0
         self.setpoint_at_s: float | None = None
         self.load_w = self.profile.load_w(start_s)
@@ -225,6 +226,7 @@ class SimulatedHome:
         target_w = self.setpoint_w if self.remote_control(t_s) else self.pv_w - self.load_w
         self.battery_w = self.battery.step(target_w, dt_s)
         grid_wh = self.grid_w * dt_s / 3600.0
+        self.pv_wh += self.pv_w * dt_s / 3600.0
         if grid_wh > 0:
             self.import_wh += grid_wh
         else:

@@ -1,6 +1,7 @@
-"""Pymodbus TCP servers presenting :class:`SimulatedHome`s through a register profile.
+"""Pymodbus servers presenting :class:`SimulatedHome`s through a register profile (or the
+SunSpec map, :mod:`firmware_bridge.sunspec_sim`).
 
-One :class:`ModbusTcpServer` per home, all in one event loop. Before every request the
+One server per home (TCP, or RTU on a serial line), all in one event loop. Before every request the
 home is advanced to ``now_s()`` and the registers of the requested block are re-encoded
 from it; a write to the setpoint register is applied to the home. Faults can be switched
 on the :class:`SimHomeSpec` while serving (in-process tests): ``delay_s`` answers late,
@@ -12,40 +13,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import structlog
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from firmware_bridge.codec import clamp_raw, decode, encode, raw_range
 from firmware_bridge.errors import ProfileError
 from firmware_bridge.profile import Profile, RegisterKind, RegisterSpec, builtin_profile
 from firmware_bridge.sanity import COUNTER_MEANINGS
-from firmware_bridge.simhome import HomeParams, SimulatedHome
+from firmware_bridge.simhome import SimulatedHome
+from firmware_bridge.simspec import SUNSPEC, SimHomeSpec, listen, no_such_unit, shared_faults
+from firmware_bridge.sunspec_sim import SunSpecHomeServer
+
+__all__ = ["HomeServer", "SimHomeSpec", "serve_homes"]
 
 log = structlog.get_logger(__name__)
 
 _READ_FCS: dict[int, RegisterKind] = {3: "holding", 4: "input"}
-
-
-@dataclass(slots=True)
-class SimHomeSpec:
-    """One simulated home and where it is served. Fault fields may change while serving."""
-
-    name: str
-    port: int
-    unit: int = 1
-    params: HomeParams = field(default_factory=HomeParams)
-    seed: int = 0
-    profile: str | Profile = "peerwatt-sim-home"  # a built-in profile's name, or a Profile
-    setpoint_timeout_s: float = 1800.0
-    delay_s: float = 0.0
-    drop: bool = False
-    garbage: bool = False
-    frozen: bool = False
-    home: SimulatedHome | None = field(default=None, init=False)  # set while serving
 
 
 class HomeServer:
@@ -68,17 +53,16 @@ class HomeServer:
         devices = [
             SimDevice(id=spec.unit, simdata=_simdata(self.profile), action=self._action),
             # every other unit id: "gateway target device failed to respond"
-            SimDevice(id=0, simdata=_simdata(self.profile), action=_no_such_unit),
+            SimDevice(id=0, simdata=_simdata(self.profile), action=no_such_unit),
         ]
-        self.server = ModbusTcpServer(devices, address=(host, spec.port))
+        self.server = listen(devices, host, spec)
 
     async def start(self) -> None:
         try:
             await self.server.serve_forever(background=True)
         except RuntimeError as exc:
-            where = f"{self.host}:{self.spec.port}"
-            raise OSError(f"{self.spec.name}: cannot listen on {where}") from exc
-        log.info("sim_home_serving", home=self.spec.name, host=self.host, port=self.spec.port,
+            raise OSError(f"{self.spec.name}: cannot listen on {self.spec.where}") from exc
+        log.info("sim_home_serving", home=self.spec.name, host=self.host, port=self.spec.where,
                  unit=self.spec.unit, seed=self.spec.seed, profile=self.profile.name)
 
     async def stop(self) -> None:
@@ -88,13 +72,9 @@ class HomeServer:
         self, function_code: int, start: int, address: int, count: int,
         registers: list[int], set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
-        spec = self.spec
-        if spec.delay_s > 0:
-            await asyncio.sleep(spec.delay_s)
-        if spec.drop:
-            for connection in list(self.server.active_connections.values()):
-                connection.close()
-            return ExcCodes.DEVICE_FAILURE  # never arrives: the connection is gone
+        fault = await shared_faults(self.spec, self.server)
+        if fault is not None:
+            return fault
         now_s = self._now_s()
         self.home.advance(now_s)
         if set_values is not None:
@@ -139,13 +119,6 @@ class HomeServer:
         return clamp_raw(value / reg.scale, reg.type)
 
 
-async def _no_such_unit(
-    function_code: int, start: int, address: int, count: int,
-    registers: list[int], set_values: list[int] | list[bool] | None,
-) -> ExcCodes | None:
-    return ExcCodes.GATEWAY_NO_RESPONSE
-
-
 def _simdata(profile: Profile) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
     """(coils, discrete inputs, holding, input) blocks; gaps between registers are invalid."""
 
@@ -166,7 +139,10 @@ async def serve_homes(
     ready: asyncio.Event | None = None,
 ) -> None:
     """Serve every home on its own port until cancelled; set ``ready`` once all listen."""
-    servers = [HomeServer(spec, host, now_s) for spec in homes]
+    servers = [
+        SunSpecHomeServer(spec, host, now_s) if spec.profile == SUNSPEC
+        else HomeServer(spec, host, now_s) for spec in homes
+    ]
     try:
         for server in servers:
             await server.start()

@@ -1,8 +1,12 @@
-"""Build the first shipped models: `forecast.onnx` (fitted) and `policy.onnx` (a stated rule).
+"""Build `policy.onnx` (a stated rule) and, on request, the retired v0 forecaster.
 
-    python -m models.build_v0 [--seed 0] [--out models/]
+    python -m models.build_v0 [--seed 0] [--out models/] [--forecast-v0]
 
-forecast.onnx — a heteroscedastic linear forecaster of a home's net load (load − PV,
+The shipped `forecast.onnx` now comes from `peerwatt models train forecast` (models/forecast/,
+trained on measured CityLearn data, see models/forecast.md). `--forecast-v0` still writes
+the first linear model, as `forecast_v0.onnx`, for comparison.
+
+forecast_v0.onnx — a heteroscedastic linear forecaster of a home's net load (load − PV,
 kW, 15-minute means) for the next 96 steps. Inputs: `history` [N, 96] (the last 96
 interval means, oldest first) and `calendar` [N, 25] (one-hot hour of the first step, a
 weekend flag). Outputs: `mean` [N, 96] and `std` [N, 96]. The mean is ridge regression;
@@ -126,7 +130,13 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.3)
     ap.add_argument("--homes", type=int, default=48)
     ap.add_argument("--days", type=int, default=28)
+    ap.add_argument("--forecast-v0", action="store_true",
+                    help="also fit and write the retired linear forecaster (forecast_v0.onnx)")
     args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    onnx.save(policy_graph(args.alpha), args.out / "policy.onnx")
+    if not args.forecast_v0:
+        return
     rng = np.random.default_rng(args.seed)
     series = [home_series(1000 + i, args.days, rng) for i in range(args.homes)]
     n_train = int(0.75 * args.homes)  # held out: the last quarter of homes
@@ -147,9 +157,7 @@ def main() -> None:
         "coverage_80": float((np.abs(yt - mean) <= z80 * std).mean()),
         "coverage_95": float((np.abs(yt - mean) <= 1.96 * std).mean()),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    onnx.save(forecast_graph(wm, bm, wv, bv), args.out / "forecast.onnx")
-    onnx.save(policy_graph(args.alpha), args.out / "policy.onnx")
+    onnx.save(forecast_graph(wm, bm, wv, bv), args.out / "forecast_v0.onnx")
     (args.out / "forecast_v0_eval.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

@@ -8,8 +8,10 @@ clear start-up failure rather than a crash mid-interval.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import onnxruntime as ort
@@ -55,7 +57,9 @@ def _check(sess: ort.InferenceSession, path: Path, inputs: dict[str, int],
 
 
 def calendar(t_s: float) -> FloatArray:
-    """Features of the time `t_s` (UTC): one-hot hour of day, then a weekend flag."""
+    """Features of the time `t_s`: one-hot hour of day, then a weekend flag. `t_s` counts
+    seconds from 1970-01-01 00:00 in the clock whose hours are wanted: `OnnxForecaster`
+    passes the home's local time (`local_s`), training passed the data's local time."""
     feats = np.zeros(CALENDAR_FEATURES, dtype=np.float32)
     feats[int(t_s // 3600) % 24] = 1.0
     day = (int(t_s // 86400) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
@@ -66,7 +70,8 @@ def calendar(t_s: float) -> FloatArray:
 class OnnxForecaster:
     """Net-load forecaster: mean and standard deviation for the next `horizon` steps."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timezone: str = "UTC") -> None:
+        self._zone = ZoneInfo(timezone)  # the calendar features are the home's local time
         self._sess = _session(path)
         _check(self._sess, path, {"history": FORECAST_HISTORY, "calendar": CALENDAR_FEATURES},
                ("mean", "std"))
@@ -83,10 +88,18 @@ class OnnxForecaster:
                              f"got shape {history_kw.shape}")
         mean, std = self._sess.run(None, {
             "history": history_kw.astype(np.float32)[None, :],
-            "calendar": calendar(t_s)[None, :],
+            "calendar": calendar(self.local_s(t_s))[None, :],
         })
         return Forecast(mean_kw=np.asarray(mean[0], dtype=np.float32),
                         std_kw=np.asarray(std[0], dtype=np.float32))
+
+    def local_s(self, t_s: float) -> float:
+        """`t_s` (UTC epoch seconds) shifted by the home's UTC offset at that instant."""
+        offset = datetime.fromtimestamp(t_s, UTC).astimezone(self._zone).utcoffset()
+        return t_s + (offset.total_seconds() if offset is not None else 0.0)
+
+    def observe(self, interval_start_s: float, actual_kw: float) -> None:
+        """The raw model does not learn online; `CalibratedForecaster` wraps it for that."""
 
 
 class OnnxPolicy:

@@ -1,5 +1,9 @@
 """`peerwatt coordinator`: gather state reports, publish the mean-field signal each interval.
 
+Each interval it solves the mean-field-type game (`agent.coordinator.game`, in a worker
+thread on a snapshot of the reports, warm-started from the last solution) and signs the
+signal with its Ed25519 key; `solver = "v0"` publishes the first one-pass price instead.
+
 It holds no money and makes no trades. The signal is published retained with an MQTT 5
 message expiry, so an agent that (re)connects gets the current one and a stale one
 disappears by itself; agents keep trading on their last signal while it is silent.
@@ -9,16 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import Clock
+from agent.coordinator.game import GameConfig, Report, exploitability_rel, solve_reports
 from agent.coordinator.signal import Forecasts, aggregate, price_path
+from agent.coordinator.signing import sign_signal
 from agent.domain.market import IntervalClock
-from agent.domain.units import Tariff
+from agent.domain.units import MSAT_PER_BTC, Tariff
 from agent.ports import InboundMessage, TransientError
 from agent.settings import CoordinatorSettings
 from agent.wire import RosterEntry, Signal, StateReport, WireError, decode, encode
@@ -31,12 +41,18 @@ class CoordinatorStats:
     reports: int = 0
     reports_invalid: int = 0
     signals: int = 0
+    solve_s: float = 0.0
 
 
 class Coordinator:
     def __init__(self, settings: CoordinatorSettings, transport: MqttTransport, clock: Clock,
-                 tariff: Tariff) -> None:
+                 tariff: Tariff, key: Ed25519PrivateKey | None = None) -> None:
         self._s = settings
+        self._key = key
+        self._game = GameConfig(points=settings.soc_points, max_types=settings.max_types,
+                                min_type_size=settings.min_type_size, trim=settings.trim,
+                                price_scale_kw=settings.price_scale_kw_per_home,
+                                dt_h=settings.market.interval_s / 3600)
         self._transport = transport
         self._clock = clock
         self._tariff = tariff
@@ -44,6 +60,7 @@ class Coordinator:
         self._prefix = f"peerwatt/v1/{settings.market.community}"
         self._reports: dict[str, StateReport] = {}
         self._seq = 0
+        self._warm: tuple[int, npt.NDArray[np.float64]] | None = None  # (first, per-home z)
         self.stats = CoordinatorStats()
 
     async def run(self) -> None:
@@ -76,7 +93,8 @@ class Coordinator:
             # Mid-interval: the agents' reports from this interval's start are in.
             await self._clock.sleep_until(self._intervals.start_s(k) +
                                           0.5 * self._intervals.length_s)
-            signal = self.compute(k + 1)
+            # The solve takes a fraction of a second: off the event loop, on a snapshot.
+            signal = await asyncio.to_thread(self._compute, dict(self._reports), k + 1)
             if signal is None:
                 await self._clock.sleep_until(self._intervals.start_s(k + 1))
                 continue
@@ -93,9 +111,14 @@ class Coordinator:
             await self._clock.sleep_until(self._intervals.start_s(k + 1))
 
     def compute(self, first: int) -> Signal | None:
+        return self._compute(self._reports, first)
+
+    def _compute(self, reports: dict[str, StateReport], first: int) -> Signal | None:
         horizon = self._s.market.horizon_steps
-        live = {a: r for a, r in self._reports.items() if r.interval >= first - 2}
-        self._reports = live
+        live = {a: r for a, r in reports.items() if r.interval >= first - 2}
+        for gone in set(reports) - set(live):
+            if self._reports.get(gone) is reports[gone]:  # not replaced by a newer report
+                del self._reports[gone]
         if not live:
             return None
         means, stds = [], []
@@ -109,12 +132,54 @@ class Coordinator:
         agg = aggregate(Forecasts(means, stds), horizon)
         retail = np.asarray([self._tariff.retail_at(self._intervals.start_s(first + i))
                              for i in range(horizon)], dtype=np.float64)
-        prices = price_path(agg, retail, self._tariff.feed_in_msat_per_kwh, self._s.price_slope)
+        roster = [RosterEntry(agent_id=a, node_id=r.node_id) for a, r in sorted(live.items())]
+        common: dict[str, Any] = {"interval": first, "interval_s": self._intervals.length_s,
+                  "net_load_kw": [float(x) for x in agg.mean_kw],
+                  "net_load_std_kw": [float(x) for x in agg.std_kw], "agents": agg.agents,
+                  "roster": roster, "issued_s": self._clock.now_s()}
+        if self._s.solver == "v0":
+            prices = price_path(agg, retail, self._tariff.feed_in_msat_per_kwh,
+                                self._s.price_slope)
+            self._seq += 1
+            signal = Signal(seq=self._seq, price_msat_per_kwh=[int(p) for p in prices],
+                            residual=0.0, **common)
+        else:
+            signal = self._solve(list(live.values()), means, stds, retail, common)
+        return sign_signal(signal, self._key) if self._key is not None else signal
+
+    def _solve(self, live: list[StateReport], means: list[list[float]],
+               stds: list[list[float]], retail_msat: npt.NDArray[np.float64],
+               common: dict[str, Any]) -> Signal:
+        horizon = self._s.market.horizon_steps
+        eur = self._s.market.eur_per_btc / MSAT_PER_BTC  # € per msat
+
+        def path(values: list[float]) -> npt.NDArray[np.float64]:
+            out = np.zeros(horizon)
+            out[: min(horizon, len(values))] = values[:horizon]
+            return out
+
+        reports = [Report(r.soc_pct, r.battery_wh, r.battery_max_w, path(m), path(s),
+                          r.risk_aversion_per_eur, r.pv_kwp)
+                   for r, m, s in zip(live, means, stds, strict=True)]
+        first = int(common["interval"])
+        start = None
+        if self._warm is not None and 0 <= first - self._warm[0] < horizon:
+            # Last interval's mean field, moved on by the steps that have passed.
+            shift, z = first - self._warm[0], self._warm[1]
+            start = np.concatenate([z[shift:horizon], np.full(shift, z[horizon - 1]), [0.0]])
+        started = time.perf_counter()
+        outcome = solve_reports(reports, retail_msat * eur,
+                                self._tariff.feed_in_msat_per_kwh * eur, self._game, start)
+        self.stats.solve_s = time.perf_counter() - started
+        self._warm = (first, outcome.per_home_kw)
+        prices = np.clip(np.rint(outcome.price / eur), self._tariff.feed_in_msat_per_kwh,
+                         retail_msat)
+        sol = outcome.solution
         self._seq += 1
-        return Signal(
-            seq=self._seq, interval=first, interval_s=self._intervals.length_s,
-            price_msat_per_kwh=[int(p) for p in prices],
-            net_load_kw=[float(x) for x in agg.mean_kw],
-            net_load_std_kw=[float(x) for x in agg.std_kw], agents=agg.agents,
-            roster=[RosterEntry(agent_id=a, node_id=r.node_id) for a, r in sorted(live.items())],
-            residual=0.0, issued_s=self._clock.now_s())
+        log.debug("game_solved", seq=self._seq, iterations=sol.iterations,
+                  residual=sol.residual, solve_s=round(self.stats.solve_s, 3))
+        return Signal(seq=self._seq, price_msat_per_kwh=[int(p) for p in prices],
+                      residual=float(sol.residual), solver="mftg", iterations=sol.iterations,
+                      exploitability_rel=max(0.0, exploitability_rel(outcome)),
+                      equilibrium_net_load_kw=[float(x) for x in outcome.net_load_kw],
+                      **common)

@@ -86,6 +86,9 @@ class DecisionStep:
             log.warning("decision_skipped", interval=k + 1, reason="no fresh device reading",
                         max_age_s=max_age)
             return
+        done = self._state.last_completed
+        if done is not None:  # lets the forecaster recalibrate its spread on this home
+            self._forecaster.observe(self._intervals.start_s(done[0]), done[1])
         try:
             fc = self._forecaster.forecast(self._state.history(),
                                            self._intervals.start_s(k + 1))

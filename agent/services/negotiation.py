@@ -27,7 +27,14 @@ from agent.adapters.lightning import decode_invoice
 from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
-from agent.ports import InboundMessage, NodeUnavailable, SettlementNode, TransientError, Transport
+from agent.ports import (
+    DecodedInvoice,
+    InboundMessage,
+    NodeUnavailable,
+    SettlementNode,
+    TransientError,
+    Transport,
+)
 from agent.services.identity import Bindings
 from agent.services.settlement import Settlement
 from agent.services.spend import SpendPolicy
@@ -64,6 +71,7 @@ class _Live:
     started: float = field(default_factory=time.monotonic)
     last_move: float = field(default_factory=time.monotonic)
     reserved_wh: int = 0
+    introduced: bool = False  # buyer: our binding went out with our first reply
 
 
 class Negotiation:
@@ -126,9 +134,9 @@ class Negotiation:
         except TransientError as exc:
             log.debug("offer_subscription_failed", topic=topic, on=on, error=str(exc))
 
-    async def _send(self, move: Move, topic: str) -> None:
+    async def _send(self, move: Move, topic: str, *, introduce: bool = False) -> None:
         msg = self._bindings.sign(topic, MoveMsg.of(move, self._state.node_id,
-                                                    self._clock.now_s()))
+                                                    self._clock.now_s()), introduce=introduce)
         # A move is void after its deadline: let the broker drop it then (MQTT 5 expiry).
         expiry_s = math.ceil(self._clock.real_duration_s(max(0.0, move.deadline_s - msg.sent_s)))
         try:
@@ -142,7 +150,7 @@ class Negotiation:
     async def _reject(self, move: Move) -> None:
         """Answer `move` with a reject of the same trade, sent back to its sender."""
         reply = replace(move, kind="reject", sender=self._me, receiver=move.sender, invoice="")
-        await self._send(reply, self._to(move.sender))
+        await self._send(reply, self._to(move.sender), introduce=True)
 
     async def _offer_next(self, book: _Book) -> None:
         pos = book.position
@@ -153,7 +161,8 @@ class Negotiation:
                                 pos.start, pos.reservation, deadline, self._rounds)
         self._live[session.trade_id] = _Live(session)
         book.live = session.trade_id
-        await self._send(session.offer(), self._offers(pos.interval, shared=False))
+        await self._send(session.offer(), self._offers(pos.interval, shared=False),
+                         introduce=True)
 
     async def handle(self, message: InboundMessage) -> None:
         try:
@@ -241,7 +250,8 @@ class Negotiation:
                 and s.pending is not None else 0
             book.reserved_wh += live.reserved_wh
         for reply in outcome.replies:
-            await self._send(reply, self._to(reply.receiver))
+            await self._send(reply, self._to(reply.receiver), introduce=not live.introduced)
+            live.introduced = True
         live.last_move = time.monotonic()
         if outcome.agreed is not None:
             await self._buyer_agreed(live, outcome.agreed, move.invoice, book)
@@ -251,9 +261,13 @@ class Negotiation:
     async def _buyer_agreed(self, live: _Live, terms: Terms, bolt11: str,
                             book: _Book | None) -> None:
         self._live.pop(terms.trade_id, None)
-        problem = self._check_invoice(terms, bolt11, live.peer_node) or self._spend.check(
-            terms, self._clock.now_s(), self._roster())
-        if problem:
+        try:
+            invoice = decode_invoice(bolt11)
+            problem = _invoice_problem(terms, invoice, live.peer_node)
+        except ValueError as exc:
+            invoice, problem = None, f"undecodable invoice: {exc}"
+        problem = problem or self._spend.check(terms, self._clock.now_s(), self._roster())
+        if problem or invoice is None:
             self._state.counters["trades_refused"] += 1
             log.warning("trade_refused", trade_id=terms.trade_id, seller=terms.seller,
                         reason=problem)
@@ -261,7 +275,7 @@ class Negotiation:
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
                                     self._intervals.deadline_s(terms.interval)))
             return
-        payment_hash = decode_invoice(bolt11).payment_hash
+        payment_hash = invoice.payment_hash
         if self._journal.record_trade(terms, "buyer", self._clock.now_s(), bolt11=bolt11,
                                       payment_hash=payment_hash, latency_ms=None):
             self._state.counters["trades_bought"] += 1
@@ -270,19 +284,6 @@ class Negotiation:
             book.open_wh -= terms.energy_wh
             if book.open_wh - book.reserved_wh < MIN_TRADE_WH:
                 await self._subscribe(book, False)
-
-    def _check_invoice(self, terms: Terms, bolt11: str, seller_node: str) -> str:
-        try:
-            inv = decode_invoice(bolt11)
-        except ValueError as exc:
-            return f"undecodable invoice: {exc}"
-        if inv.payee != seller_node:
-            return f"invoice payee {inv.payee[:16]}… is not the seller's node"
-        if inv.amount_msat != terms.amount_msat:
-            return f"invoice amount {inv.amount_msat} msat != agreed {terms.amount_msat} msat"
-        if inv.expires_at <= time.time():
-            return "invoice already expired"
-        return ""
 
     def _roster(self) -> set[str] | None:
         sig = self._state.signal
@@ -300,6 +301,8 @@ class Negotiation:
             self._release(s)
 
     async def _seller_agreed(self, live: _Live, s: SellerSession, terms: Terms) -> None:
+        # Negotiation latency: offer published → agreement. Invoicing is settlement's.
+        latency_ms = (time.monotonic() - live.started) * 1000.0
         self._live.pop(terms.trade_id, None)
         book = self._release(s)
         try:
@@ -311,7 +314,6 @@ class Negotiation:
                                     self._me, s.round, terms.energy_wh,
                                     terms.price_msat_per_kwh, s.deadline_s))
             return
-        latency_ms = (time.monotonic() - live.started) * 1000.0
         self._journal.record_trade(terms, "seller", self._clock.now_s(), bolt11=invoice.bolt11,
                                    payment_hash=invoice.payment_hash, latency_ms=latency_ms)
         self._state.counters["trades_sold"] += 1
@@ -336,9 +338,10 @@ class Negotiation:
             now, mono = self._clock.now_s(), time.monotonic()
             for trade_id, live in list(self._live.items()):
                 s = live.session
-                # A buyer that accepted waits longer: the seller still has to invoice.
+                # A buyer that accepted waits longer: the seller still has to invoice, and a
+                # buyer that gives up costs a trade (the seller cancels on its reject).
                 patience = self.reply_timeout_s * (
-                    3 if isinstance(s, BuyerSession) and s.state is State.ACCEPTED else 1)
+                    10 if isinstance(s, BuyerSession) and s.state is State.ACCEPTED else 1)
                 silent = mono - live.last_move > patience
                 if s.expire(now) or silent:
                     self._state.counters["sessions_timed_out" if silent else
@@ -357,3 +360,14 @@ class Negotiation:
                     del self._books[k]
                 elif book.position.side == "sell" and book.live is None:
                     await self._offer_next(book)
+
+
+def _invoice_problem(terms: Terms, inv: DecodedInvoice, seller_node: str) -> str:
+    """Why this invoice cannot pay for these terms, or an empty string."""
+    if inv.payee != seller_node:
+        return f"invoice payee {inv.payee[:16]}… is not the seller's node"
+    if inv.amount_msat != terms.amount_msat:
+        return f"invoice amount {inv.amount_msat} msat != agreed {terms.amount_msat} msat"
+    if inv.expires_at <= time.time():
+        return "invoice already expired"
+    return ""

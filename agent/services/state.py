@@ -42,11 +42,13 @@ class AgentState:
     counters: Counter[str] = field(default_factory=Counter)
     heartbeats: dict[str, float] = field(default_factory=dict)
     device_health: str = "unknown"
+    last_completed: tuple[int, float] | None = None  # (interval, mean kW) last appended
 
     def add_sample(self, interval: int, net_w: float) -> None:
         if self.current is None or self.current.interval != interval:
             if self.current is not None and self.current.samples:
                 self.history_kw.append(self.current.mean_kw)
+                self.last_completed = (self.current.interval, self.current.mean_kw)
             self.current = IntervalAverage(interval)
         self.current.add(net_w)
 

@@ -12,9 +12,11 @@ import pytest_asyncio
 from fb_helpers import START_S, FakeClock, MakeDevice, Serve, free_port
 
 from firmware_bridge.device import ModbusDevice
+from firmware_bridge.endpoints import TcpEndpoint
 from firmware_bridge.profile import Profile, builtin_profile
 from firmware_bridge.simhome import HomeParams
 from firmware_bridge.simserver import SimHomeSpec, serve_homes
+from firmware_bridge.sunspec_device import SunSpecDevice
 
 
 @pytest.fixture
@@ -68,6 +70,26 @@ async def make_device(clock: FakeClock) -> AsyncIterator[MakeDevice]:
             "backoff_base_s": 0.01, "backoff_max_s": 0.02,
         } | kwargs
         device = ModbusDevice(spec.name, "127.0.0.1", spec.port, spec.unit, profile, **options)
+        devices.append(device)
+        return device
+
+    yield make
+    for device in devices:
+        await device.close()
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def make_sunspec(clock: FakeClock) -> AsyncIterator[Callable[..., SunSpecDevice]]:
+    """SunSpec devices with short deadlines against a spec's TCP server (or ``endpoint=``)."""
+    devices: list[SunSpecDevice] = []
+
+    def make(spec: SimHomeSpec, **kwargs: Any) -> SunSpecDevice:
+        endpoint = kwargs.pop("endpoint", TcpEndpoint("127.0.0.1", spec.port))
+        options: dict[str, Any] = {
+            "timeout_s": 0.3, "retries": 2, "now_s": clock,
+            "backoff_base_s": 0.01, "backoff_max_s": 0.02,
+        } | kwargs
+        device = SunSpecDevice(spec.name, endpoint, spec.unit, **options)
         devices.append(device)
         return device
 

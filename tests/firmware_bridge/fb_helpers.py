@@ -8,9 +8,11 @@ from collections.abc import Awaitable, Callable
 # `firmware_bridge` is not installed in the venv: make the repository root importable.
 from firmware_bridge.device import ModbusDevice
 from firmware_bridge.simserver import SimHomeSpec
+from firmware_bridge.sunspec_device import SunSpecDevice
 
 Serve = Callable[..., Awaitable[list[SimHomeSpec]]]
 MakeDevice = Callable[..., ModbusDevice]
+MakeSunSpec = Callable[..., SunSpecDevice]
 
 START_S = 1_711_972_800.0  # 2024-04-01 12:00 UTC: midday, PV surplus
 

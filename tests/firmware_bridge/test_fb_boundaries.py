@@ -26,7 +26,7 @@ def test_never_imports_agent() -> None:
 
 def test_pymodbus_client_only_in_the_link() -> None:
     users = {p.name for p in PACKAGE.rglob("*.py") if "pymodbus.client" in _imports(p)}
-    assert users == {"modbus_tcp.py"}
+    assert users == {"modbus_link.py"}
 
 
 def test_simulated_home_is_pure() -> None:

@@ -126,19 +126,24 @@ async def test_counter_reset_is_accepted_after_repeated_readings(
     assert device.stats.rejected_values == 2
 
 
-async def test_frozen_counters_stop(sim: SimHomeSpec, clock: FakeClock,
-                                    make_device: MakeDevice) -> None:
+async def test_frozen_counter_is_detected_and_withheld(sim: SimHomeSpec, clock: FakeClock,
+                                                       make_device: MakeDevice) -> None:
     device = make_device(sim)
-    clock.t_s += 3 * 3600.0
+    clock.t_s += 3 * 3600.0  # exporting
     sim.frozen = True
     before = await device.read()
-    clock.t_s += 1800.0
+    clock.t_s += 60.0  # ~40 Wh of export: within tolerance, a standing counter is plausible
+    assert (await device.read())["export_energy_wh"].value == before["export_energy_wh"].value
+    clock.t_s += 1800.0  # the grid power says ~1 kWh left; the counter did not move
     during = await device.read()
-    assert during["export_energy_wh"].value == before["export_energy_wh"].value
+    assert "export_energy_wh" not in during  # stale, not passed on as fresh
+    assert "import_energy_wh" in during  # no import flowed: standing still is right
     assert during["pv_power_w"].timestamp_s == clock.t_s
+    assert device.stats.frozen_counters == 1
     sim.frozen = False
     after = await device.read()
     assert after["export_energy_wh"].value > before["export_energy_wh"].value
+    assert device.stats.frozen_counters == 1
 
 
 async def test_illegal_address_is_permanent(sim: SimHomeSpec, make_device: MakeDevice) -> None:

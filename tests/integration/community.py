@@ -196,7 +196,7 @@ class Community:
 
 def start_community(fleet: Fleet, broker_url: str, name: str, *, homes: int = 3,
                     first_seed: int = FIRST_SEED, speed: float = 900.0,
-                    warmup_s: float = 3.0) -> Community:
+                    warmup_s: float = 3.0, sim_args: tuple[str, ...] = ()) -> Community:
     """lnsim and the device simulator for `homes` homes on one clock; agents not started."""
     names = [f"home-{i}" for i in range(homes)]
     rpcs = fleet.lnsim(names)
@@ -205,7 +205,8 @@ def start_community(fleet: Fleet, broker_url: str, name: str, *, homes: int = 3,
     sim = fleet.start("devices", peerwatt_cmd(
         "devices", "simulate", "--homes", str(homes), "--base-port", str(base_port),
         "--seed", str(first_seed), "--speed", str(speed),
-        "--epoch-real", str(clock["epoch_real_s"]), "--start-sim", str(clock["start_sim_s"])))
+        "--epoch-real", str(clock["epoch_real_s"]), "--start-sim", str(clock["start_sim_s"]),
+        *sim_args))
     wait_port(base_port + homes - 1, 30.0, sim)
     community = Community(fleet, broker_url, name, clock)
     for i, n in enumerate(names):
@@ -323,3 +324,25 @@ class MqttProbe:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def assert_books_agree(c: Community) -> int:
+    """No trade lost or duplicated across the homes' journals: every trade a buyer holds is
+    held by exactly one seller with identical terms, and every trade a seller was paid for
+    is paid on the buyer's side. Returns the number of paid trades."""
+    cols = "trade_id, interval, seller, buyer, energy_wh, price_msat_per_kwh, amount_msat"
+    sold: dict[str, tuple[Any, ...]] = {}
+    bought: dict[str, tuple[Any, ...]] = {}
+    paid_sold, paid_bought = set(), set()
+    for h in c.homes.values():
+        for row in h.query(f"SELECT {cols}, role, state FROM trades"):
+            terms, role, state = row[:7], row[7], row[8]
+            book = sold if role == "seller" else bought
+            assert row[0] not in book, f"trade {row[0]} journaled twice as {role}"
+            book[row[0]] = terms
+            if state == "paid":
+                (paid_sold if role == "seller" else paid_bought).add(row[0])
+    for trade_id, terms in bought.items():
+        assert sold.get(trade_id) == terms, f"buyer's trade {trade_id} differs from seller's"
+    assert paid_sold <= paid_bought, f"paid to sellers but not by buyers: {paid_sold - paid_bought}"
+    return len(paid_bought)

@@ -118,4 +118,4 @@ def test_agents_trade_through_the_acl_broker(acl_broker: AclBroker, fleet: Fleet
 
     wait_for("a trade settled through the ACL broker", lambda: paid() > 0, 40.0, alive)
     assert c.stop_agents() == {"agent-home-0": 0, "agent-home-1": 0}
-    assert c.stopped_counters("home-0").get("bindings", 0) >= 2
+    assert c.stopped_counters("home-0").get("bindings", 0) >= 1

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from community import Community, MqttProbe, start_community, wait_for
+from community import Community, MqttProbe, assert_books_agree, start_community, wait_for
 
 from agent.demo.procs import Fleet
 
@@ -80,3 +80,4 @@ def test_daemon_rides_out_broker_restart(fleet: Fleet, own_broker: Any) -> None:
     assert codes == {"agent-home-0": 0, "agent-home-1": 0}
     for name in c.homes:
         assert not c.homes[name].events("child_crashed"), name
+    assert assert_books_agree(c) >= 2  # nothing lost or duplicated across the outage

@@ -135,3 +135,33 @@ async def test_bindings_refuse_false_node_signatures(tmp_path: Path) -> None:
     bob.on_binding("peerwatt/v1/c/identity/alice", b"{not json")
     assert state.counters["bindings_invalid"] == 3
     assert state.counters["bindings"] == 0
+
+
+async def test_a_binding_carried_in_a_move_introduces_its_sender(tmp_path: Path) -> None:
+    alice = Bindings("c", "alice", Identity.load_or_create(tmp_path / "a"), AgentState("alice"))
+    await alice.own_binding(NODE, _NodeKey(SECRET))
+    bob_state = AgentState("bob")
+    bob = Bindings("c", "bob", Identity.load_or_create(tmp_path / "b"), bob_state)
+    topic = "peerwatt/v1/c/offers/5/alice"
+    plain = alice.sign(topic, _move("alice", NODE))
+    assert plain.binding is None
+    assert bob.check(topic, plain) == "moves_unbound"
+    first = alice.sign(topic, _move("alice", NODE), introduce=True)
+    assert first.binding is not None
+    assert bob.check(topic, first) == ""
+    assert bob.check(topic, alice.sign(topic, _move("alice", NODE))) == ""  # now cached
+    # A binding for someone else, or one whose node signature is false, is refused.
+    mallory = Bindings("c", "mallory", Identity.load_or_create(tmp_path / "m"),
+                       AgentState("mallory"))
+    await mallory.own_binding(NODE, _NodeKey(b"\x05" * 32))
+    forged = mallory.sign(topic, _move("mallory", NODE), introduce=True)
+    assert bob.check(topic, forged) == "moves_bad_binding"
+    assert bob_state.counters["bindings"] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=130))
+def test_our_zbase32_agrees_with_pyln(data: bytes) -> None:
+    encoded = zbase32.encode(data).decode()
+    assert lnsig.zbase32_encode(data) == encoded
+    assert lnsig.zbase32_decode(encoded) == zbase32.decode(encoded)

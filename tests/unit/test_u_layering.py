@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"asyncio", "aiomqtt", "paho", "pymodbus", "pyln", "onnxruntime", "sqlite3",
              "socket", "structlog"}
 OWN = ("agent", "firmware_bridge", "models")
-PURE = [*sorted((ROOT / "agent" / "domain").glob("*.py")), ROOT / "agent/coordinator/signal.py"]
+PURE = [*sorted((ROOT / "agent" / "domain").glob("*.py")), ROOT / "agent/coordinator/signal.py",
+        *sorted((ROOT / "agent" / "meanfield").glob("*.py")),
+        ROOT / "agent/coordinator/game.py", ROOT / "agent/coordinator/robustness.py"]
 
 
 def module_file(name: str) -> Path | None:

@@ -246,3 +246,33 @@ def test_shipped_policy_is_not_a_forecaster() -> None:
         OnnxForecaster(shipped("policy.onnx"))
     with pytest.raises(ModelError, match="inputs"):
         OnnxPolicy(shipped("forecast.onnx"))
+
+
+# --- local time --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("zone", "t_s", "offset_h"), [
+    ("UTC", T0, 0),
+    ("Europe/Berlin", 1_705_000_000.0, 1),        # January: CET
+    ("Europe/Berlin", 1_720_000_000.0, 2),        # July: CEST
+    ("America/Los_Angeles", 1_720_000_000.0, -7),
+])
+def test_forecaster_calendar_is_local_time(zone: str, t_s: float, offset_h: int) -> None:
+    local = OnnxForecaster(shipped("forecast.onnx"), zone)
+    utc = OnnxForecaster(shipped("forecast.onnx"))
+    assert local.local_s(t_s) == t_s + offset_h * 3600
+    history = np.sin(np.arange(FORECAST_HISTORY) / 8.0).astype(np.float32)
+    a = local.forecast(history, t_s)
+    b = utc.forecast(history, t_s + offset_h * 3600)
+    assert np.array_equal(a.mean_kw, b.mean_kw)
+    assert np.array_equal(a.std_kw, b.std_kw)
+
+
+def test_timezone_setting_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from agent.settings import ModelSettings
+
+    assert ModelSettings(timezone="Europe/Berlin").timezone == "Europe/Berlin"
+    with pytest.raises(ValidationError, match="unknown IANA time zone 'Mars/Olympus'"):
+        ModelSettings(timezone="Mars/Olympus")

@@ -1,9 +1,8 @@
-"""One Modbus TCP connection to one unit: a deadline on every request, bounded retries with
-full-jitter backoff, and a fresh connection after any failure.
+"""One Modbus connection (TCP, or RTU on a serial line) to one unit: a deadline on every
+request, bounded retries with full-jitter backoff, and a fresh connection after any failure.
 
 This is the only module that touches ``pymodbus.client``; every pymodbus outcome becomes a
 word list, :class:`DeviceUnavailable` (transient) or :class:`DeviceConfigError` (permanent).
-A Modbus RTU link would sit beside it with the same three methods.
 """
 
 from __future__ import annotations
@@ -13,10 +12,11 @@ import random
 from collections.abc import Awaitable, Callable
 
 import structlog
-from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
+from firmware_bridge.endpoints import Endpoint, TcpEndpoint
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
 from firmware_bridge.health import DeviceStats
 from firmware_bridge.profile import RegisterKind
@@ -30,7 +30,10 @@ _TRANSIENT_CODES = {
     10: "gateway path unavailable", 11: "gateway target failed to respond",
 }
 
-Call = Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
+Client = AsyncModbusTcpClient | AsyncModbusSerialClient
+Call = Callable[[Client], Awaitable[ModbusPDU]]
+
+
 
 
 class _AttemptError(Exception):
@@ -40,12 +43,11 @@ class _AttemptError(Exception):
         self.permanent = permanent
 
 
-class ModbusTcpLink:
+class ModbusLink:
     def __init__(
         self,
         label: str,
-        host: str,
-        port: int,
+        endpoint: Endpoint,
         unit: int,
         *,
         timeout_s: float,
@@ -55,20 +57,20 @@ class ModbusTcpLink:
         backoff_max_s: float = 1.0,
     ) -> None:
         self.label = label
-        self.host, self.port, self.unit = host, port, unit
+        self.endpoint, self.unit = endpoint, unit
         self._timeout_s = timeout_s
         self._attempts = retries + 1
         self._stats = stats
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
-        self._client: AsyncModbusTcpClient | None = None
+        self._client: Client | None = None
         self._lock = asyncio.Lock()
 
     async def read(self, kind: RegisterKind, address: int, count: int) -> list[int]:
         """Read ``count`` registers of ``kind`` starting at protocol ``address``."""
         what = f"reading {count} {kind} registers at {address}"
 
-        def call(client: AsyncModbusTcpClient) -> Awaitable[ModbusPDU]:
+        def call(client: Client) -> Awaitable[ModbusPDU]:
             if kind == "input":
                 return client.read_input_registers(address, count=count, device_id=self.unit)
             return client.read_holding_registers(address, count=count, device_id=self.unit)
@@ -130,16 +132,24 @@ class ModbusTcpLink:
             raise _AttemptError(f"exception {code} ({_TRANSIENT_CODES.get(code, 'unknown')})")
         return response
 
-    async def _connected(self) -> AsyncModbusTcpClient:
+    async def _connected(self) -> Client:
         if self._client is not None and self._client.connected:
             return self._client
         self._drop_client()
         # pymodbus' own timeout is a backstop; ours (asyncio.timeout) fires first. No
         # pymodbus retries or background reconnects: this class owns both.
-        client = AsyncModbusTcpClient(
-            self.host, port=self.port, timeout=self._timeout_s * 2 + 1.0, retries=0,
-            reconnect_delay=0,
-        )
+        backstop_s = self._timeout_s * 2 + 1.0
+        end = self.endpoint
+        client: Client
+        if isinstance(end, TcpEndpoint):
+            client = AsyncModbusTcpClient(
+                end.host, port=end.port, timeout=backstop_s, retries=0, reconnect_delay=0,
+            )
+        else:
+            client = AsyncModbusSerialClient(
+                end.path, baudrate=end.baudrate, parity=end.parity, stopbits=end.stopbits,
+                bytesize=end.bytesize, timeout=backstop_s, retries=0, reconnect_delay=0,
+            )
         if not await client.connect():
             client.close()
             raise _AttemptError("cannot connect (refused or unreachable)")

@@ -1,0 +1,1 @@
+"""Forecast post-processing that runs in the daemon (no torch): online calibration."""

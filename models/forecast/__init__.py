@@ -1,0 +1,1 @@
+"""The forecaster's training pipeline: data, windows, network, training, export, evaluation."""
