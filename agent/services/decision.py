@@ -33,7 +33,7 @@ from agent.services.negotiation import Negotiation, Position
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
 from agent.wire import StateReport, encode
-from firmware_bridge.errors import DeviceUnavailable
+from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
 
 log = structlog.get_logger("decision")
 
@@ -64,6 +64,7 @@ class DecisionStep:
         self._transport = transport
         self._negotiation = negotiation
         self._planned: dict[int, float] = {}
+        self._battery_writable = True
         self._topic = f"peerwatt/v1/{settings.market.community}/state/{settings.agent_id}"
 
     async def run(self) -> None:
@@ -104,13 +105,20 @@ class DecisionStep:
 
     async def _apply(self, k: int) -> None:
         setpoint = self._planned.pop(k, None)
-        if setpoint is None:
+        if setpoint is None or not self._battery_writable:
             return
         try:
             applied = await self._battery.set_battery_power(setpoint)
         except DeviceUnavailable as exc:
             self._state.counters["setpoint_failed"] += 1
             log.warning("setpoint_failed", interval=k, setpoint_w=setpoint, error=str(exc))
+            return
+        except DeviceConfigError as exc:
+            # Permanent (read-only profile, a device that refuses the control): stop asking,
+            # keep reading and trading on what the battery does by itself.
+            self._battery_writable = False
+            self._state.counters["setpoint_refused"] += 1
+            log.error("battery_not_controllable", interval=k, error=str(exc))  # noqa: TRY400
             return
         self._journal.record_applied(k, applied)
 
