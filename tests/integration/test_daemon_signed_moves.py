@@ -53,10 +53,14 @@ def test_agent_refuses_replayed_forged_and_unbound_moves(community: Community) -
         def captured(part: str) -> list[Any]:
             return [m for m in probe.received if part in m.topic]
 
-        wait_for("a captured move to home-0 and a captured offer",
-                 lambda: captured("/inbox/home-0/") and captured("/offers/"), 30.0, alive)
-        to_home0 = captured("/inbox/home-0/")[0]
-        offer = captured("/offers/")[0]
+        def offers_of_home1() -> list[Any]:
+            return [m for m in captured("/offers/") if m.topic.endswith("/home-1")]
+
+        wait_for("a captured move to home-0 and an offer of home-1",
+                 lambda: captured("/inbox/home-0/") and offers_of_home1(), 30.0, alive)
+        # The newest of each, so their deadlines (a move is void after it) are still ahead.
+        to_home0 = captured("/inbox/home-0/")[-1]
+        offer = offers_of_home1()[-1]  # home-0's own offers it would just ignore
         payload = bytes(to_home0.payload)
         inbox = to_home0.topic  # …/inbox/home-0/home-1
 
