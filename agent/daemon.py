@@ -15,6 +15,7 @@ from agent.adapters.lightning import ClnNode
 from agent.adapters.mqtt import LastWill, MqttTransport
 from agent.adapters.onnx import OnnxForecaster, OnnxPolicy, shipped
 from agent.clock import Clock, SimClock, WallClock
+from agent.coordinator.signing import verify_signal
 from agent.crypto.envelope import Identity
 from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff, tariff_from_eur
@@ -127,6 +128,11 @@ class Agent:
         except WireError as exc:
             self.state.counters["signals_invalid"] += 1
             log.debug("signal_dropped", reason=exc.reason)
+            return
+        trusted = self.s.market.coordinator_key
+        if trusted is not None and not verify_signal(sig, trusted):
+            self.state.counters["signals_unverified"] += 1
+            log.debug("signal_dropped", reason="not signed by the pinned coordinator key")
             return
         current = self.state.signal
         if current is None or sig.issued_s >= current.issued_s:

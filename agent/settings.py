@@ -106,6 +106,9 @@ class MarketSettings(_Section):
     peak_retail_eur_per_kwh: Annotated[float, Field(gt=0, le=5)] = 0.40
     feed_in_eur_per_kwh: Annotated[float, Field(ge=0, le=5)] = 0.08
     eur_per_btc: Annotated[float, Field(gt=0)] = 90_000.0
+    # The coordinator's Ed25519 public key (hex). When set, agents accept only signals it
+    # signed; when unset they accept any well-formed signal (not for production).
+    coordinator_key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
     @field_validator("feed_in_eur_per_kwh")
     @classmethod

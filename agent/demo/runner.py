@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.coordinator.signing import load_or_create_key, public_hex
 from agent.demo.procs import Fleet, free_ports, peerwatt_cmd, wait_port
 from agent.demo.report import plot, table
 from agent.demo.summary import HomeRun, summarise
@@ -121,8 +122,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "--epoch-real", str(epoch), "--start-sim", str(start_sim)))
             wait_port(base_port + args.homes - 1, 30.0, sim)
             coord = workdir / "coordinator.toml"
+            key_file = workdir / "coordinator.key"
+            coordinator_key = public_hex(load_or_create_key(key_file))
             coord.write_text(to_toml({"broker": broker, "market": {"community": "demo"},
-                                      "clock": clock}))
+                                      "clock": clock, "key_file": str(key_file)}))
             fleet.start("coordinator", peerwatt_cmd("coordinator", "--config", str(coord)))
             homes: list[HomeRun] = []
             for i, name in enumerate(names):
@@ -134,7 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                "max_age_s": 4 * INTERVAL_S * 0.1},
                     "broker": broker,
                     "lightning": {"rpc_socket": rpcs[name]},
-                    "market": {"community": "demo"},
+                    "market": {"community": "demo", "coordinator_key": coordinator_key},
                     "battery": {"capacity_wh": params.battery_kwh * 1000.0,
                                 "max_charge_w": params.battery_max_w,
                                 "max_discharge_w": params.battery_max_w},

@@ -173,10 +173,12 @@ class Community:
             "run", "--config", str(cfg), "--log-level", "debug"), env=env)
         return home
 
-    def start_coordinator(self, **broker: Any) -> None:
+    def start_coordinator(self, key_file: Path | None = None, **broker: Any) -> None:
         cfg = self.workdir / "coordinator.toml"
+        extra = {} if key_file is None else {"key_file": str(key_file)}
         cfg.write_text(to_toml({"broker": {"url": self.broker_url, **broker},
-                                "market": {"community": self.name}, "clock": self.clock}))
+                                "market": {"community": self.name}, "clock": self.clock,
+                                **extra}))
         self.fleet.start("coordinator", peerwatt_cmd("coordinator", "--config", str(cfg)))
 
     def stop_agents(self, timeout_s: float = 10.0) -> dict[str, int | None]:
