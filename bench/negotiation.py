@@ -98,6 +98,7 @@ def main() -> None:
         "trades_per_s": round(trades / window, 2) if window else None,
         "cpu_s_per_home": round(sum(p["cpu_s"] for p in parts) / args.homes, 4),
         "moves_refused": sum(p["refused"] for p in parts),
+        "energy_beyond_positions_wh": sum(p["over_wh"] for p in parts),
         "offers": offers, "moves_sent": sent,
         "counters": {k: sum(p["counters"].get(k, 0) for p in parts)
                      for k in sorted({k for p in parts for k in p["counters"]})},

@@ -66,6 +66,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
              for n, rpc in spec["homes"].items()]
     rng = random.Random(spec["seed"])
     supply, demand = [0.0] * spec["intervals"], [0.0] * spec["intervals"]
+    positions: dict[tuple[str, int], int] = {}
     async with asyncio.TaskGroup() as tg:
         tasks = []
         for i, h in enumerate(homes):
@@ -93,6 +94,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                     demand[k] += energy
                     pos = Position(delivery, "buy", energy, FAIR - (FAIR - FEED_IN) // 4, RETAIL)
                 opens.append(h.negotiation.open(pos))
+                positions[(h.name, delivery)] = pos.energy_wh
             # Each home decides on its own gateway at the same moment: open them together,
             # buyers (who subscribe) first so the first offers find someone.
             await asyncio.gather(*opens)
@@ -103,13 +105,19 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             t.cancel()
     latencies, traded_wh, sent, offers, refused = [], 0, 0, 0, 0
     totals: dict[str, int] = {}
+    over_wh = 0  # energy a home bought or sold beyond its position (must stay 0)
     for h in homes:
+        done: dict[int, int] = {}
+        for rec in h.journal.trades(states=("agreed", "paying", "paid")):
+            done[rec.terms.interval] = done.get(rec.terms.interval, 0) + rec.terms.energy_wh
+        over_wh += sum(max(0, e - positions.get((h.name, k), 0)) for k, e in done.items())
         for key, v in h.state.counters.items():
             totals[key] = totals.get(key, 0) + v
         for rec in h.journal.trades(role="seller", states=("agreed", "paying", "paid")):
             if rec.latency_ms is not None:
                 latencies.append(rec.latency_ms)
-            traded_wh += rec.terms.energy_wh
+        # Matched energy from the buyers' side: what a buyer journaled it will pay for.
+        traded_wh += sum(r.terms.energy_wh for r in h.journal.trades(role="buyer"))
         c = h.state.counters
         sent += sum(v for k, v in c.items() if k.startswith("sent_"))
         offers += c["sent_offer"]
@@ -119,7 +127,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     return {"latencies_ms": latencies, "trades": len(latencies), "traded_wh": traded_wh,
             "moves_sent": sent, "offers": offers, "refused": refused, "cpu_s": cpu,
-            "window_s": window, "supply_wh": supply, "demand_wh": demand, "counters": totals}
+            "window_s": window, "supply_wh": supply, "demand_wh": demand, "counters": totals,
+            "over_wh": over_wh}
 
 
 def main() -> None:

@@ -261,8 +261,11 @@ class Negotiation:
     async def _buyer_agreed(self, live: _Live, terms: Terms, bolt11: str,
                             book: _Book | None) -> None:
         self._live.pop(terms.trade_id, None)
+        if book is not None:  # count it bought before any await, so no offer over-fills us
+            book.open_wh -= terms.energy_wh
         try:
-            invoice = decode_invoice(bolt11)
+            # pyln-proto's BOLT11 decoder costs ~7 ms of CPU: keep it off the event loop.
+            invoice = await asyncio.to_thread(decode_invoice, bolt11)
             problem = _invoice_problem(terms, invoice, live.peer_node)
         except ValueError as exc:
             invoice, problem = None, f"undecodable invoice: {exc}"
@@ -271,6 +274,8 @@ class Negotiation:
             self._state.counters["trades_refused"] += 1
             log.warning("trade_refused", trade_id=terms.trade_id, seller=terms.seller,
                         reason=problem)
+            if book is not None:
+                book.open_wh += terms.energy_wh
             await self._reject(Move("confirm", terms.trade_id, terms.interval, terms.seller,
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
                                     self._intervals.deadline_s(terms.interval)))
@@ -280,10 +285,8 @@ class Negotiation:
                                       payment_hash=payment_hash, latency_ms=None):
             self._state.counters["trades_bought"] += 1
             self._settlement.submit(terms.trade_id)
-        if book is not None:
-            book.open_wh -= terms.energy_wh
-            if book.open_wh - book.reserved_wh < MIN_TRADE_WH:
-                await self._subscribe(book, False)
+        if book is not None and book.open_wh - book.reserved_wh < MIN_TRADE_WH:
+            await self._subscribe(book, False)
 
     def _roster(self) -> set[str] | None:
         sig = self._state.signal
@@ -305,10 +308,14 @@ class Negotiation:
         latency_ms = (time.monotonic() - live.started) * 1000.0
         self._live.pop(terms.trade_id, None)
         book = self._release(s)
+        if book is not None:  # sold before any await, so the re-offer cannot oversell
+            book.open_wh -= terms.energy_wh
         try:
             invoice = await self._settlement.invoice_for(terms)
         except (NodeUnavailable, TransientError) as exc:
             self._state.counters["invoice_failed"] += 1
+            if book is not None:
+                book.open_wh += terms.energy_wh
             log.warning("invoice_failed", trade_id=terms.trade_id, error=str(exc))
             await self._reject(Move("accept", terms.trade_id, terms.interval, terms.buyer,
                                     self._me, s.round, terms.energy_wh,
@@ -319,8 +326,7 @@ class Negotiation:
         self._state.counters["trades_sold"] += 1
         self._confirmed[terms.trade_id] = live.peer_node
         await self._send(s.confirm(invoice.bolt11), self._to(terms.buyer))
-        if book is not None:
-            book.open_wh -= terms.energy_wh
+        if book is not None and book.live is None:  # the timer may have re-offered meanwhile
             await self._offer_next(book)
 
     def _release(self, s: SellerSession) -> _Book | None:
