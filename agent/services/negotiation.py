@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,8 @@ class _Book:
     reserved_wh: int = 0         # buyer: promised in an accept/counter still pending
     subscribed: bool = False
     live: str | None = None      # seller: the trade id of the offer now out
+    unanswered: int = 0          # seller: offers in a row that met only silence
+    retry_at: float = 0.0        # seller: no new offer before this (monotonic), backoff
 
 
 @dataclass
@@ -293,6 +296,8 @@ class Negotiation:
         return None if sig is None else {e.agent_id for e in sig.roster}
 
     async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
+        if (book := self._books.get(s.interval)) is not None:
+            book.unanswered = 0  # someone is there
         outcome = s.on_move(move, now)
         for reply in outcome.replies:
             await self._send(reply, self._to(reply.receiver))
@@ -355,7 +360,13 @@ class Negotiation:
                     s.state = State.CLOSED
                     self._live.pop(trade_id, None)
                     if isinstance(s, SellerSession):
-                        self._release(s)
+                        book = self._release(s)
+                        if book is not None and silent and s.round == 0:
+                            # Nobody answered: back off (full jitter, capped) rather than
+                            # offer into an overloaded broker or an empty buyer group.
+                            book.unanswered += 1
+                            book.retry_at = mono + self.reply_timeout_s * random.uniform(
+                                0, 2 ** min(4, book.unanswered))
                     elif (book := self._books.get(s.interval)) is not None:
                         book.reserved_wh -= live.reserved_wh
             if len(self._confirmed) > 10_000:
@@ -364,7 +375,8 @@ class Negotiation:
                 if now >= self._intervals.deadline_s(k):
                     await self._subscribe(book, False)
                     del self._books[k]
-                elif book.position.side == "sell" and book.live is None:
+                elif (book.position.side == "sell" and book.live is None
+                      and mono >= book.retry_at):
                     await self._offer_next(book)
 
 
