@@ -65,6 +65,7 @@ class ModbusLink:
         self._backoff_max_s = backoff_max_s
         self._client: Client | None = None
         self._lock = asyncio.Lock()
+        self._abandoned: set[asyncio.Future[ModbusPDU]] = set()
 
     async def read(self, kind: RegisterKind, address: int, count: int) -> list[int]:
         """Read ``count`` registers of ``kind`` starting at protocol ``address``."""
@@ -114,10 +115,26 @@ class ModbusLink:
             )
 
     async def _once(self, call: Call) -> ModbusPDU:
+        # The request runs as its own task and we stop waiting at the deadline whatever it
+        # does: pymodbus 3.16 can swallow a cancellation mid-request (seen here as a poll
+        # that never returned and a daemon that could not stop). Dropping the client closes
+        # the transport, which ends the abandoned request.
+        async def attempt() -> ModbusPDU:
+            client = await self._connected()
+            return await call(client)
+
+        task = asyncio.ensure_future(attempt())
         try:
-            async with asyncio.timeout(self._timeout_s):
-                client = await self._connected()
-                response = await call(client)
+            done, _ = await asyncio.wait({task}, timeout=self._timeout_s)
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
+        if not done:
+            self._abandon(task)
+            self._stats.timeouts += 1
+            raise _AttemptError(f"no response within {self._timeout_s} s")
+        try:
+            response = task.result()
         except TimeoutError:
             self._stats.timeouts += 1
             raise _AttemptError(f"no response within {self._timeout_s} s") from None
@@ -155,6 +172,13 @@ class ModbusLink:
             raise _AttemptError("cannot connect (refused or unreachable)")
         self._client = client
         return client
+
+    def _abandon(self, task: asyncio.Future[ModbusPDU]) -> None:
+        self._drop_client()
+        task.cancel()
+        self._abandoned.add(task)
+        task.add_done_callback(self._abandoned.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # no "never retrieved"
 
     def _drop_client(self) -> None:
         if self._client is not None:
