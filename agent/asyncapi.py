@@ -36,13 +36,23 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], str, str]] = {
                "each offer reaches one of them."),
     "inbox": ("inbox/{agent}/{sender}", MoveMsg, "agent",
               "Counter, accept, reject and confirm moves from `sender` to `agent`."),
+    "coordinator_reports": ("coordinators/reports/{coordinator}", StateReport, "coordinator",
+                            "Group mode: state reports a coordinator received through the "
+                            "shared subscription $share/coordinators/…/state/+, forwarded "
+                            "so every coordinator of the group has them all."),
+    "coordinator_presence": ("coordinators/presence/{coordinator}", Presence, "coordinator",
+                             "Group mode: retained liveness with a Last Will; the live "
+                             "coordinator with the lowest id publishes the signal."),
 }
+# Channels only a coordinator group uses (a single coordinator never sends on them).
+GROUP_CHANNELS = {"coordinator_reports", "coordinator_presence"}
 
 PARAMETERS = {
     "community": "Community id.",
     "agent": "Agent id (the broker username under the shipped ACL).",
     "sender": "Agent id of the sender; the ACL only lets a home publish under its own id.",
     "interval": "Delivery interval index: floor(unix time / interval length).",
+    "coordinator": "Coordinator id (coordinator_id in its config).",
 }
 
 

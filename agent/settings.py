@@ -193,6 +193,10 @@ class CoordinatorSettings(_Section):
     trim: Annotated[float, Field(ge=0, le=0.5)] = 0.25
     price_scale_kw_per_home: Annotated[float, Field(gt=0)] = 1.0
     key_file: Path | None = None  # Ed25519 seed (hex); created when missing; None = ephemeral
+    # Run as one of several coordinators of the community (a shared-subscription group):
+    # reports are shared out by the broker, forwarded between coordinators so each has them
+    # all, and the live coordinator with the lowest id publishes. All must share key_file.
+    group: bool = False
 
 
 class ConfigError(Exception):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 
-from agent.adapters.mqtt import MqttTransport
+from agent.adapters.mqtt import LastWill, MqttTransport
+from agent.coordinator.group import PRESENCE
 from agent.coordinator.service import Coordinator
 from agent.coordinator.signing import load_or_create_key, public_hex
 from agent.daemon import make_clock, make_tariff
+from agent.ports import TransientError
 from agent.sdnotify import Notifier
 from agent.settings import CoordinatorSettings
 from agent.supervisor import Child, install_signal_handlers, supervise
+from agent.wire import Presence, encode
 
 log = structlog.get_logger("coordinator")
 
@@ -20,7 +24,13 @@ log = structlog.get_logger("coordinator")
 async def run_coordinator(settings: CoordinatorSettings) -> None:
     stop = asyncio.Event()
     install_signal_handlers(stop)
-    transport = MqttTransport(settings.broker, f"peerwatt-{settings.coordinator_id}")
+    will = None
+    if settings.group:  # the group sees this coordinator die through its Last Will
+        topic = f"peerwatt/v1/{settings.market.community}/{PRESENCE}/{settings.coordinator_id}"
+        will = LastWill(topic, encode(Presence(agent_id=settings.coordinator_id, online=False)),
+                        encode(Presence(agent_id=settings.coordinator_id, online=True)))
+    transport = MqttTransport(settings.broker, f"peerwatt-{settings.coordinator_id}",
+                              will=will)
     key = load_or_create_key(settings.key_file)
     coordinator = Coordinator(settings, transport, make_clock(settings.clock),
                               make_tariff(settings.market), key=key)
@@ -31,5 +41,11 @@ async def run_coordinator(settings: CoordinatorSettings) -> None:
         await transport.connected.wait()
         notifier.notify("READY=1", "STATUS=publishing the mean-field signal")
 
+    async def drain() -> None:
+        # A clean stop sends no Last Will: say we are gone, so another coordinator leads.
+        if will is not None:
+            with contextlib.suppress(TransientError):
+                await transport.publish(will.topic, will.payload, retain=True, timeout_s=2)
+
     await supervise([Child("mqtt", transport.run), Child("coordinator", coordinator.run),
-                     Child("ready", ready)], stop)
+                     Child("ready", ready)], stop, drain=drain)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import Clock
 from agent.coordinator.game import GameConfig, Report, exploitability_rel, solve_reports
+from agent.coordinator.group import FORWARDED, PRESENCE, Group
 from agent.coordinator.signal import Forecasts, aggregate, price_path
 from agent.coordinator.signing import sign_signal
 from agent.domain.market import IntervalClock
@@ -40,7 +41,9 @@ log = structlog.get_logger("coordinator")
 class CoordinatorStats:
     reports: int = 0
     reports_invalid: int = 0
+    reports_forwarded: int = 0
     signals: int = 0
+    signals_withheld: int = 0  # computed but not published: another coordinator leads
     solve_s: float = 0.0
 
 
@@ -61,31 +64,57 @@ class Coordinator:
         self._reports: dict[str, StateReport] = {}
         self._seq = 0
         self._warm: tuple[int, npt.NDArray[np.float64]] | None = None  # (first, per-home z)
+        self.group = Group(settings.coordinator_id) if settings.group else None
         self.stats = CoordinatorStats()
 
     async def run(self) -> None:
-        await self._transport.subscribe(f"{self._prefix}/state/+", qos=0)
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._receive(), name="coordinator-receive")
-            tg.create_task(self._publish_loop(), name="coordinator-publish")
+        state = f"{self._prefix}/state/+"
+        if self.group is None:
+            await self._transport.subscribe(state, qos=0)
+        else:
+            await self._transport.subscribe(f"$share/coordinators/{state}", qos=0)
+            await self._transport.subscribe(f"{self._prefix}/{FORWARDED}/+", qos=0)
+            await self._transport.subscribe(f"{self._prefix}/{PRESENCE}/+", qos=1)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._receive(), name="coordinator-receive")
+                tg.create_task(self._publish_loop(), name="coordinator-publish")
+        finally:
+            log.info("coordinator_stopped", **asdict(self.stats))
 
     async def _receive(self) -> None:
         async for message in self._transport.messages():
-            self.on_report(message)
+            if self.group is None:
+                self.on_report(message)
+            elif f"/{PRESENCE}/" in message.topic:
+                self.group.on_presence(message.topic, message.payload)
+            elif f"/{FORWARDED}/" in message.topic:
+                if not message.topic.endswith(f"/{self._s.coordinator_id}"):  # not our echo
+                    self.on_report(message, forwarded=True)
+            elif self.on_report(message):
+                # Our share of the reports: pass it on so every coordinator sees them all.
+                try:
+                    await self._transport.publish(
+                        f"{self._prefix}/{FORWARDED}/{self._s.coordinator_id}",
+                        message.payload, qos=0)
+                    self.stats.reports_forwarded += 1
+                except TransientError as exc:
+                    log.debug("report_not_forwarded", error=str(exc))
 
-    def on_report(self, message: InboundMessage) -> None:
+    def on_report(self, message: InboundMessage, *, forwarded: bool = False) -> bool:
         try:
             report = decode(message.payload, StateReport)
         except WireError as exc:
             self.stats.reports_invalid += 1
             log.debug("report_dropped", topic=message.topic, reason=exc.reason)
-            return
-        if not message.topic.endswith(f"/state/{report.agent_id}"):
+            return False
+        if not forwarded and not message.topic.endswith(f"/state/{report.agent_id}"):
             self.stats.reports_invalid += 1
             log.debug("report_dropped", topic=message.topic, reason="agent id != topic")
-            return
+            return False
         self.stats.reports += 1
         self._reports[report.agent_id] = report
+        return True
 
     async def _publish_loop(self) -> None:
         while True:
@@ -96,6 +125,10 @@ class Coordinator:
             # The solve takes a fraction of a second: off the event loop, on a snapshot.
             signal = await asyncio.to_thread(self._compute, dict(self._reports), k + 1)
             if signal is None:
+                await self._clock.sleep_until(self._intervals.start_s(k + 1))
+                continue
+            if self.group is not None and not self.group.leads():
+                self.stats.signals_withheld += 1
                 await self._clock.sleep_until(self._intervals.start_s(k + 1))
                 continue
             expiry = math.ceil(self._clock.real_duration_s(
