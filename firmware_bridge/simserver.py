@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from pymodbus.constants import ExcCodes
-from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator import DataType, SimData
 
 from firmware_bridge.codec import clamp_raw, decode, encode, raw_range
 from firmware_bridge.errors import ProfileError
 from firmware_bridge.profile import Profile, RegisterKind, RegisterSpec, builtin_profile
 from firmware_bridge.sanity import COUNTER_MEANINGS
-from firmware_bridge.simhome import SimulatedHome
-from firmware_bridge.simspec import SUNSPEC, SimHomeSpec, listen, no_such_unit, shared_faults
+from firmware_bridge.simbase import SimBlocks, SimServerBase
+from firmware_bridge.simspec import SUNSPEC, SimHomeSpec
 from firmware_bridge.sunspec_sim import SunSpecHomeServer
 
 __all__ = ["HomeServer", "SimHomeSpec", "serve_homes"]
@@ -33,54 +34,30 @@ log = structlog.get_logger(__name__)
 _READ_FCS: dict[int, RegisterKind] = {3: "holding", 4: "input"}
 
 
-class HomeServer:
+class HomeServer(SimServerBase):
     def __init__(self, spec: SimHomeSpec, host: str, now_s: Callable[[], float]) -> None:
-        if not 1 <= spec.unit <= 247:
-            raise ValueError(f"{spec.name}: unit must be 1..247, got {spec.unit}")
-        self.spec = spec
-        self.host = host
-        self._now_s = now_s
+        super().__init__(spec, host, now_s)
         self.profile = (
             builtin_profile(spec.profile) if isinstance(spec.profile, str) else spec.profile
         )
-        self.home = SimulatedHome(spec.params, spec.seed, start_s=now_s(),
-                                  setpoint_timeout_s=spec.setpoint_timeout_s)
         missing = {r.meaning for r in self.profile.registers} - set(self.home.values())
         if missing:
             raise ProfileError(f"profile {self.profile.name!r}: the home has no {sorted(missing)}")
-        spec.home = self.home
         self._frozen: dict[str, float] | None = None
-        devices = [
-            SimDevice(id=spec.unit, simdata=_simdata(self.profile), action=self._action),
-            # every other unit id: "gateway target device failed to respond"
-            SimDevice(id=0, simdata=_simdata(self.profile), action=no_such_unit),
-        ]
-        self.server = listen(devices, host, spec)
+        self._listen(lambda: _simdata(self.profile))
 
-    async def start(self) -> None:
-        try:
-            await self.server.serve_forever(background=True)
-        except RuntimeError as exc:
-            raise OSError(f"{self.spec.name}: cannot listen on {self.spec.where}") from exc
-        log.info("sim_home_serving", home=self.spec.name, host=self.host, port=self.spec.where,
-                 unit=self.spec.unit, seed=self.spec.seed, profile=self.profile.name)
+    def _serving_info(self) -> dict[str, Any]:
+        return {"profile": self.profile.name}
 
-    async def stop(self) -> None:
-        await self.server.shutdown()  # type: ignore[no-untyped-call]
-
-    async def _action(
-        self, function_code: int, start: int, address: int, count: int,
-        registers: list[int], set_values: list[int] | list[bool] | None,
-    ) -> ExcCodes | None:
-        fault = await shared_faults(self.spec, self.server)
-        if fault is not None:
-            return fault
-        now_s = self._now_s()
-        self.home.advance(now_s)
-        if set_values is not None:
-            self._apply_write(start, address, registers, [int(v) for v in set_values], now_s)
-            return None
+    def _on_read(self, function_code: int, start: int, address: int, count: int,
+                 registers: list[int]) -> ExcCodes | None:
         self._refresh(_READ_FCS.get(function_code, "holding"), start, registers)
+        return None
+
+    def _on_write(
+        self, start: int, address: int, registers: list[int], values: list[int], now_s: float
+    ) -> ExcCodes | None:
+        self._apply_write(start, address, registers, values, now_s)
         return None
 
     def _apply_write(
@@ -119,7 +96,7 @@ class HomeServer:
         return clamp_raw(value / reg.scale, reg.type)
 
 
-def _simdata(profile: Profile) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
+def _simdata(profile: Profile) -> SimBlocks:
     """(coils, discrete inputs, holding, input) blocks; gaps between registers are invalid."""
 
     def regs(kind: RegisterKind) -> list[SimData]:

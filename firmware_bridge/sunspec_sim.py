@@ -11,13 +11,14 @@ counters still.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from pymodbus.constants import ExcCodes
-from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator import DataType, SimData
 
-from firmware_bridge.simhome import SimulatedHome
-from firmware_bridge.simspec import SimHomeSpec, listen, no_such_unit, shared_faults
+from firmware_bridge.simbase import SimBlocks, SimServerBase
+from firmware_bridge.simspec import SimHomeSpec
 from firmware_bridge.sunspec_codec import decode_model
 from firmware_bridge.sunspec_image import (
     Placed,
@@ -33,27 +34,19 @@ from firmware_bridge.sunspec_map import setpoint_w
 log = structlog.get_logger(__name__)
 
 
-class SunSpecHomeServer:
+class SunSpecHomeServer(SimServerBase):
     def __init__(self, spec: SimHomeSpec, host: str, now_s: Callable[[], float]) -> None:
-        if not 1 <= spec.unit <= 247:
-            raise ValueError(f"{spec.name}: unit must be 1..247, got {spec.unit}")
-        self.spec = spec
-        self.host = host
-        self._now_s = now_s
-        self.home = SimulatedHome(spec.params, spec.seed, start_s=now_s(),
-                                  setpoint_timeout_s=spec.setpoint_timeout_s)
-        spec.home = self.home
+        super().__init__(spec, host, now_s)
         self.state = SimState(unit=spec.unit, seed=spec.seed)
         self.base = spec.layout.base
         self.placed = place(spec.layout)
         self.image = self._build()
-        devices = [
-            SimDevice(id=spec.unit, simdata=self._simdata(), action=self._action),
-            SimDevice(id=0, simdata=self._simdata(), action=no_such_unit),
-        ]
-        self.server = listen(devices, host, spec)
+        self._listen(self._simdata)
 
-    def _simdata(self) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
+    def _serving_info(self) -> dict[str, Any]:
+        return {"profile": "sunspec", "models": [p.model.id for p in self.placed]}
+
+    def _simdata(self) -> SimBlocks:
         bits = [SimData(0, values=False, datatype=DataType.BITS)]
         holding = [SimData(self.base, values=list(self.image), datatype=DataType.REGISTERS)]
         return (bits, list(bits), holding, [SimData(0, datatype=DataType.INVALID)])
@@ -66,29 +59,8 @@ class SunSpecHomeServer:
         assert len(words) == image_length(self.placed, self.base)
         return words
 
-    async def start(self) -> None:
-        try:
-            await self.server.serve_forever(background=True)
-        except RuntimeError as exc:
-            raise OSError(f"{self.spec.name}: cannot listen on {self.spec.where}") from exc
-        log.info("sim_home_serving", home=self.spec.name, host=self.host, port=self.spec.where,
-                 unit=self.spec.unit, seed=self.spec.seed, profile="sunspec",
-                 models=[p.model.id for p in self.placed])
-
-    async def stop(self) -> None:
-        await self.server.shutdown()  # type: ignore[no-untyped-call]
-
-    async def _action(
-        self, function_code: int, start: int, address: int, count: int,
-        registers: list[int], set_values: list[int] | list[bool] | None,
-    ) -> ExcCodes | None:
-        fault = await shared_faults(self.spec, self.server)
-        if fault is not None:
-            return fault
-        now_s = self._now_s()
-        self.home.advance(now_s)
-        if set_values is not None:
-            return self._write(start, address, registers, [int(v) for v in set_values], now_s)
+    def _on_read(self, function_code: int, start: int, address: int, count: int,
+                 registers: list[int]) -> ExcCodes | None:
         self._refresh_state()
         for p in self.placed:
             if p.address < address + count and address < p.end:
@@ -104,7 +76,7 @@ class SunSpecHomeServer:
             h = self.home
             self.state.frozen_wh = {"import": h.import_wh, "export": h.export_wh, "pv": h.pv_wh}
 
-    def _write(
+    def _on_write(
         self, start: int, address: int, registers: list[int], values: list[int], now_s: float
     ) -> ExcCodes | None:
         storage = next((p for p in self.placed if p.model.id == 124), None)
