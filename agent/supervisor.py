@@ -10,6 +10,7 @@ that returns has finished its job. `stop` (set by SIGTERM/SIGINT) first lets the
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import random
 import signal
 import time
@@ -99,9 +100,20 @@ async def supervise(children: list[Child], stop: asyncio.Event, *,
 
 
 def install_signal_handlers(stop: asyncio.Event,
-                            on_hup: Callable[[], None] | None = None) -> None:
+                            on_hup: Callable[[], None] | None = None, *,
+                            stall_dump_s: float = 15.0) -> None:
+    """SIGTERM/SIGINT set `stop`. From then on, should the process still be alive after
+    `stall_dump_s` (a child that ignores its cancellation, a blocked event loop), every
+    thread's stack goes to stderr so the hang can be diagnosed; it repeats until exit.
+    faulthandler runs in its own C thread, so it works even when the loop is stuck."""
     loop = asyncio.get_running_loop()
+
+    def request_stop() -> None:
+        if not stop.is_set():
+            faulthandler.dump_traceback_later(stall_dump_s, repeat=True)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop)
     if on_hup is not None:
         loop.add_signal_handler(signal.SIGHUP, on_hup)

@@ -100,6 +100,13 @@ class MqttTransport:
                     async for message in client.messages:
                         self._enqueue(InboundMessage(str(message.topic), _as_bytes(message)))
             except aiomqtt.MqttError as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # An MqttError raised while we are being cancelled (aiomqtt's exit
+                    # can time out waiting for the disconnect and raise in place of the
+                    # cancellation) must not be taken for a lost broker: that would
+                    # reconnect instead of stopping.
+                    raise asyncio.CancelledError from exc
                 self.connected.clear()
                 self._client = None
                 self.stats.disconnects += 1

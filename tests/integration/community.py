@@ -181,8 +181,12 @@ class Community:
                                 **extra}))
         self.fleet.start("coordinator", peerwatt_cmd("coordinator", "--config", str(cfg)))
 
-    def stop_agents(self, timeout_s: float = 10.0) -> dict[str, int | None]:
-        """SIGTERM every agent; their exit codes (None: had to be killed after the timeout)."""
+    def stop_agents(self, timeout_s: float = 30.0) -> dict[str, int | None]:
+        """SIGTERM every agent; their exit codes (None: had to be killed after the timeout).
+
+        The property is "exits 0 on SIGTERM", not a speed: the timeout is generous because
+        CI machines are shared (a stop normally takes well under a second). An agent still
+        alive 15 s after SIGTERM dumps every thread's stack into its log (faulthandler)."""
         return self.fleet.stop("agent-", timeout_s=timeout_s)
 
     def wait_ready(self, names: list[str], timeout_s: float = 30.0) -> None:

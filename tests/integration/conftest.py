@@ -27,7 +27,7 @@ def fleet(request: pytest.FixtureRequest) -> Iterator[Fleet]:
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
             for log in sorted((workdir / "logs").glob("*.log")):
-                tail = log.read_text(errors="replace")[-4000:]
+                tail = log.read_text(errors="replace")[-8000:]
                 print(f"===== {log.name} (tail) =====\n{tail}")
         shutil.rmtree(workdir, ignore_errors=True)
 

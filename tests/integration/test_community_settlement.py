@@ -66,8 +66,8 @@ def test_community_trades_settle_exactly_once(community: Community) -> None:
              and min(_decided_intervals(h) for h in homes) >= MIN_INTERVALS,
              timeout_s=45.0, alive=alive, every_s=0.5)
 
-    codes = c.stop_agents(timeout_s=10.0)
-    assert codes == {f"agent-{h.name}": 0 for h in homes}, "agents must exit 0 within 10 s"
+    codes = c.stop_agents()
+    assert codes == {f"agent-{h.name}": 0 for h in homes}, "agents must exit 0 on SIGTERM"
 
     # The journals: intact, in WAL mode.
     for h in homes:

@@ -76,7 +76,7 @@ def test_daemon_rides_out_broker_restart(fleet: Fleet, own_broker: Any) -> None:
     paid_before = _paid(c)
     wait_for("a paid trade after the restart", lambda: _paid(c) > paid_before, 40.0, alive)
 
-    codes = c.stop_agents(timeout_s=10.0)
+    codes = c.stop_agents()
     assert codes == {"agent-home-0": 0, "agent-home-1": 0}
     for name in c.homes:
         assert not c.homes[name].events("child_crashed"), name

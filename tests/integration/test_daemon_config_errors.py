@@ -1,4 +1,4 @@
-"""`peerwatt run --config bad.toml`: exit code 2 and one stderr line per problem.
+"""`peerwatt run --config bad.toml`: exit code 78 (EX_CONFIG) and one stderr line per problem.
 
 Each line names the file, the key, the value found and what is allowed; nothing starts.
 """
@@ -55,12 +55,12 @@ def _problem_lines(stderr: list[str], config: Path) -> list[str]:
                   ["device.timeout_sec", "unknown key", "2", "timeout_s"]],
                  id="three-problems"),
 ])
-def test_daemon_config_error_exits_2(tmp_path: Path, name: str, text: str,
+def test_daemon_config_error_exits_78(tmp_path: Path, name: str, text: str,
                                      expected: list[list[str]]) -> None:
     config = tmp_path / f"{name}.toml"
     config.write_text(text)
     code, stderr, stdout = _run(config)
-    assert code == 2, (code, stderr)
+    assert code == 78, (code, stderr)
     assert stdout == "", "nothing may start (no log lines) on a config error"
     lines = _problem_lines(stderr, config)
     assert len(lines) == len(expected), lines
@@ -69,10 +69,10 @@ def test_daemon_config_error_exits_2(tmp_path: Path, name: str, text: str,
         assert len(matching) == 1, f"no single line with {want} in {lines}"
 
 
-def test_daemon_config_missing_file_exits_2(tmp_path: Path) -> None:
+def test_daemon_config_missing_file_exits_78(tmp_path: Path) -> None:
     config = tmp_path / "absent.toml"
     code, stderr, stdout = _run(config)
-    assert code == 2, (code, stderr)
+    assert code == 78, (code, stderr)
     assert _problem_lines(stderr, config) == ["file not found"]
     assert stdout == ""
 

@@ -42,7 +42,7 @@ def _skipped(home: Home, after_s: float, n: int) -> list[dict[str, Any]]:
 
 
 def _stop(c: Community) -> dict[str, Any]:
-    assert c.stop_agents(timeout_s=10.0) == {"agent-home-0": 0}
+    assert c.stop_agents() == {"agent-home-0": 0}
     return c.stopped_counters("home-0")
 
 

@@ -123,7 +123,7 @@ def test_daemon_survives_malformed_mqtt(community: Community) -> None:
     assert "Invalid JSON" in reasons
     assert "v: Input should be 1" in reasons
 
-    codes = c.stop_agents(timeout_s=10.0)
+    codes = c.stop_agents()
     assert codes == {"agent-home-0": 0, "agent-home-1": 0}
     final = c.stopped_counters("home-0")
     assert final["moves_invalid"] >= len(inbox), final

@@ -84,7 +84,7 @@ def test_agent_refuses_replayed_forged_and_unbound_moves(community: Community) -
 
     after = _bought(c)
     wait_for("home-0 to trade again", lambda: _bought(c) > after, 30.0, alive)
-    codes = c.stop_agents(timeout_s=10.0)
+    codes = c.stop_agents()
     assert codes == {"agent-home-0": 0, "agent-home-1": 0}
     final = c.stopped_counters("home-0")
     assert final.get("moves_replayed", 0) >= 1, final

@@ -1,0 +1,102 @@
+"""The systemd watchdog sees a frozen event loop (a real NOTIFY_SOCKET listener).
+
+The loop is frozen the way an SD card that stalls would freeze it: the agent's journal
+writes are synchronous SQLite calls on the event loop, and the test holds the journal's
+write lock (``BEGIN IMMEDIATE`` from another connection), so the agent's next write waits
+inside SQLite's busy timeout (5 s) and nothing else on the loop runs. Held 3.5 s, with a
+1 s watchdog (a ping every 0.5 s): systemd would have killed the agent. Released, the
+pings resume and the agent carries on without a restart or a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from community import start_community, wait_for
+
+from agent.demo.procs import Fleet
+
+pytestmark = pytest.mark.integration
+
+HOLD_S = 3.5
+WATCHDOG_USEC = 1_000_000
+
+
+@pytest.fixture
+def listener(fleet: Fleet) -> Iterator[socket.socket]:
+    path = fleet.workdir / "notify.sock"
+    assert len(os.fsencode(path)) < 108
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(0.05)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def _drain(sock: socket.socket, into: list[tuple[float, list[str]]]) -> None:
+    while True:
+        try:
+            data = sock.recv(4096)
+        except TimeoutError:
+            return
+        into.append((time.monotonic(), data.decode().split("\n")))
+
+
+def _pings(received: list[tuple[float, list[str]]]) -> list[float]:
+    return [t for t, fields in received if "WATCHDOG=1" in fields]
+
+
+def test_watchdog_stops_while_the_loop_is_frozen(fleet: Fleet, mosquitto: Any,
+                                                 listener: socket.socket,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    c = start_community(fleet, mosquitto.url, "watchdog", homes=1, speed=900.0)
+    home = c.start_agent("home-0", env={"NOTIFY_SOCKET": str(listener.getsockname()),
+                                        "WATCHDOG_USEC": str(WATCHDOG_USEC)})
+    received: list[tuple[float, list[str]]] = []
+
+    def pings_since(t: float) -> int:
+        _drain(listener, received)
+        return sum(1 for p in _pings(received) if p > t)
+
+    wait_for("READY=1 and 4 watchdog pings", lambda: pings_since(0.0) >= 4, 60.0, home.alive,
+             every_s=0.05)
+    wait_for("the journal", lambda: Path(home.journal).exists(), 10.0, home.alive)
+
+    blocker = sqlite3.connect(home.journal, isolation_level=None, timeout=10.0)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # the journal's write lock
+        locked_at = time.monotonic()
+        while time.monotonic() - locked_at < HOLD_S:
+            _drain(listener, received)
+        blocker.execute("ROLLBACK")
+        released_at = time.monotonic()
+    finally:
+        blocker.close()
+
+    wait_for("watchdog pings again", lambda: pings_since(released_at) >= 3, 30.0, home.alive,
+             every_s=0.05)
+    pings = _pings(received)
+    # The agent writes to its journal at least once a market interval (1 s real here), so
+    # from 1.5 s into the hold its loop is stuck inside SQLite: not one ping gets out.
+    frozen = [p for p in pings if locked_at + 1.5 < p < released_at]
+    assert frozen == [], f"pings while the loop was frozen: {frozen}"
+    gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+    assert max(gaps) > WATCHDOG_USEC / 1e6, \
+        f"no gap longer than WatchdogSec: systemd would not have noticed ({gaps})"
+    # Before and after the freeze the pings come (no restart, the same process).
+    assert any(p < locked_at for p in pings) and any(p > released_at for p in pings)
+    home.alive()
+    assert c.stop_agents() == {"agent-home-0": 0}
+    counters = c.stopped_counters("home-0")
+    assert counters.get("device_reads", 0) > 0
+    assert not home.events("child_crashed"), home.events("child_crashed")

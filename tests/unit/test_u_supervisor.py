@@ -1,0 +1,119 @@
+"""The supervision tree: restart on crash, stop the tree on a permanent error, drain then
+cancel on stop, and a stack dump when a stop hangs."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from agent.ports import PermanentError
+from agent.supervisor import Child, ChildStats, FatalError, supervise
+
+
+async def test_a_crashing_child_restarts_and_others_keep_running() -> None:
+    runs = 0
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def flaky() -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 3:
+            raise RuntimeError("boom")
+        stop.set()
+
+    async def steady() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    stats = ChildStats()
+    async with asyncio.timeout(20):
+        await supervise([Child("flaky", flaky), Child("steady", steady)], stop, stats=stats)
+    assert runs == 3
+    assert stats.restarts == {"flaky": 2}
+    assert ticks > 0
+
+
+async def test_a_permanent_error_stops_the_whole_tree() -> None:
+    cancelled = asyncio.Event()
+
+    async def broken() -> None:
+        raise PermanentError("bad config")
+
+    async def other() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cancelled.set()
+
+    with pytest.raises(FatalError) as info:
+        async with asyncio.timeout(5):
+            await supervise([Child("broken", broken), Child("other", other)], asyncio.Event())
+    assert info.value.child == "broken"
+    assert cancelled.is_set()
+
+
+async def test_stop_drains_first_then_cancels() -> None:
+    order: list[str] = []
+    stop = asyncio.Event()
+
+    async def worker() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            order.append("cancelled")
+
+    async def drain() -> None:
+        await asyncio.sleep(0.05)
+        order.append("drained")
+
+    stop.set()
+    async with asyncio.timeout(5):
+        await supervise([Child("worker", worker)], stop, drain=drain)
+    assert order == ["drained", "cancelled"]
+
+
+async def test_a_drain_that_hangs_is_cut_at_its_timeout() -> None:
+    stop = asyncio.Event()
+    stop.set()
+
+    async def stuck_drain() -> None:
+        await asyncio.sleep(3600)
+
+    async def worker() -> None:
+        await asyncio.sleep(3600)
+
+    async with asyncio.timeout(5):
+        await supervise([Child("worker", worker)], stop, drain=stuck_drain,
+                        drain_timeout_s=0.1)
+
+
+def test_a_stop_that_hangs_dumps_every_stack_to_stderr() -> None:
+    """SIGTERM, then a blocked event loop: faulthandler (its own thread) still reports
+    where the process is stuck, so a hung stop in CI or on a gateway can be diagnosed."""
+    code = textwrap.dedent("""
+        import asyncio, os, signal, time
+        from agent.supervisor import install_signal_handlers
+
+        def stuck_in_a_blocking_call() -> None:
+            time.sleep(1.5)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            install_signal_handlers(stop, stall_dump_s=0.3)
+            os.kill(os.getpid(), signal.SIGTERM)
+            await stop.wait()
+            stuck_in_a_blocking_call()
+
+        asyncio.run(main())
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "stuck_in_a_blocking_call" in done.stderr, done.stderr
