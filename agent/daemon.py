@@ -69,17 +69,20 @@ class Agent:
                                   max_discharge_w=s.battery.max_discharge_w)
         self.node = ClnNode(s.lightning.rpc_socket, timeout_s=s.lightning.timeout_s)
         real_interval = self.clock.real_duration_s(s.market.interval_s)
+        self.spend = SpendPolicy(s.limits, self.journal, max_fee_msat=s.lightning.max_fee_msat,
+                                 interval_s=s.market.interval_s)
         self.settlement = Settlement(
             self.node, self.journal, self.clock, self.state,
             max_fee_msat=s.lightning.max_fee_msat,
             invoice_expiry_s=max(60, math.ceil(4 * real_interval)),
-            poll_s=min(1.0, max(0.05, real_interval / 10)))
+            poll_s=min(1.0, max(0.05, real_interval / 10)), spend=self.spend,
+            intervals=self.intervals, worker=s.agent_id, lease_s=s.lightning.timeout_s + 30)
         self.bindings = Bindings(s.market.community, s.agent_id, Identity.load_or_create(
             s.paths.state_dir / "identity.ed25519"), self.state)
         self.negotiation = Negotiation(
             s.agent_id, s.market.community, s.market.max_rounds, self.state, self.clock,
             self.intervals, self.transport, self.node, self.journal, self.settlement,
-            SpendPolicy(s.limits, self.journal), self.bindings)
+            self.spend, self.bindings)
         self.negotiation.shared_subscriptions = s.broker.v5
         self.metering = Metering(self.device, self.state, self.journal, self.clock,
                                  self.intervals, d.poll_s)

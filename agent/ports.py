@@ -73,6 +73,11 @@ class PaymentRefused(PermanentError):
     """The node (or its signer) refused for good: policy, unknown invoice, expired."""
 
 
+class PolicyRefused(PaymentRefused):
+    """A spend policy said no: the agent's own, or the node's external signer (VLS).
+    Never retried; alert."""
+
+
 @dataclass(frozen=True, slots=True)
 class Invoice:
     label: str
@@ -101,6 +106,7 @@ class PaymentOutcome:
     amount_sent_msat: int | None = None
     error_code: int | None = None
     message: str = ""
+    retryable: bool = True  # failed: worth another try with the same bolt11 (route, fee)
 
 
 InvoiceStatus = Literal["unpaid", "paid", "expired"]

@@ -125,6 +125,18 @@ class LimitsSettings(_Section):
     max_trade_msat: Annotated[int, Field(ge=0)] = 2_000_000
     max_interval_msat: Annotated[int, Field(ge=0)] = 5_000_000
     max_day_msat: Annotated[int, Field(ge=0)] = 100_000_000
+    # Highest routing-fee cap the policy accepts ([lightning] max_fee_msat must not pass it).
+    max_fee_msat: Annotated[int, Field(ge=0)] = 50_000
+    # Paid or promised to one seller for energy not yet delivered.
+    max_exposure_msat: Annotated[int, Field(ge=0)] = 10_000_000
+    # A counterparty that failed to pay or deliver this often within the window is refused
+    # for default_for_s after its last failure.
+    default_after_failures: Annotated[int, Field(ge=1)] = 3
+    default_window_s: Annotated[float, Field(gt=0)] = 86_400.0
+    default_for_s: Annotated[float, Field(ge=0)] = 21_600.0
+    # Refuse to pay while no coordinator roster is known (off: trade on the roster when
+    # there is one, as before).
+    require_roster: bool = False
 
 
 class BatterySettings(_Section):

@@ -38,7 +38,12 @@ CREATE TABLE IF NOT EXISTS trades (
     bolt11 TEXT, payment_hash TEXT, latency_ms REAL, error TEXT,
     created_s REAL NOT NULL, updated_s REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS trades_state ON trades(state);
+CREATE TABLE IF NOT EXISTS peer_events (
+    peer TEXT NOT NULL, kind TEXT NOT NULL, trade_id TEXT NOT NULL, t_s REAL NOT NULL,
+    UNIQUE (peer, kind, trade_id));
 """
+# Columns added after the first release: (name, SQL type), added in place on open.
+_LATER_COLUMNS = (("claimed_by", "TEXT"), ("claimed_until", "REAL"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,10 @@ class Journal:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(trades)")}
+            for name, kind in _LATER_COLUMNS:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE trades ADD COLUMN {name} {kind}")
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"journal {path}: {exc}") from exc
         self.path = path
@@ -112,7 +121,10 @@ class Journal:
         """Journal an agreed trade; False if this trade id was already journaled."""
         with self._tx() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO trades VALUES (?,?,?,?,?,?,?,?,'agreed',?,?,?,NULL,?,?)",
+                "INSERT OR IGNORE INTO trades (trade_id, interval, role, seller, buyer, "
+                "energy_wh, price_msat_per_kwh, amount_msat, state, bolt11, payment_hash, "
+                "latency_ms, error, created_s, updated_s) "
+                "VALUES (?,?,?,?,?,?,?,?,'agreed',?,?,?,NULL,?,?)",
                 (terms.trade_id, terms.interval, role, terms.seller, terms.buyer,
                  terms.energy_wh, terms.price_msat_per_kwh, terms.amount_msat, bolt11,
                  payment_hash, latency_ms, now_s, now_s),
@@ -127,6 +139,46 @@ class Journal:
                 "WHERE trade_id=? AND state NOT IN ('paid', 'cancelled')",
                 (state, error, now_s, trade_id),
             )
+
+    def claim(self, trade_id: str, worker: str, now_s: float, lease_s: float) -> bool:
+        """Take the buyer trade for paying (state `paying`, held by `worker` for `lease_s`).
+
+        False if another worker holds an unexpired claim, or the trade is not payable: of
+        two workers racing on one trade, exactly one gets it. `now_s` is wall time."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE trades SET state='paying', claimed_by=?, claimed_until=?, updated_s=? "
+                "WHERE trade_id=? AND role='buyer' AND state IN ('agreed', 'paying') AND "
+                "(claimed_by IS NULL OR claimed_by=? OR COALESCE(claimed_until, 0) < ?)",
+                (worker, now_s + lease_s, now_s, trade_id, worker, now_s))
+            return cur.rowcount == 1
+
+    def release(self, trade_id: str, worker: str) -> None:
+        """Give up `worker`'s claim on the trade (its outcome is journaled, or it waits)."""
+        with self._tx() as db:
+            db.execute("UPDATE trades SET claimed_until=0 WHERE trade_id=? AND claimed_by=?",
+                       (trade_id, worker))
+
+    def record_peer_event(self, peer: str, kind: str, trade_id: str, t_s: float) -> bool:
+        """Journal a counterparty's failure (`kind`) once per trade; False if known."""
+        with self._tx() as db:
+            cur = db.execute("INSERT OR IGNORE INTO peer_events VALUES (?,?,?,?)",
+                             (peer, kind, trade_id, t_s))
+            return cur.rowcount == 1
+
+    def peer_events(self, peer: str, since_s: float) -> list[tuple[str, float]]:
+        """(kind, time) of `peer`'s failures since `since_s`, oldest first."""
+        rows = self._db.execute("SELECT kind, t_s FROM peer_events WHERE peer=? AND t_s >= ? "
+                                "ORDER BY t_s", (peer, since_s)).fetchall()
+        return [(str(r[0]), float(r[1])) for r in rows]
+
+    def exposure_msat(self, seller: str, from_interval: int, exclude: str | None = None) -> int:
+        """Paid or promised to `seller` for energy not yet delivered (interval ≥ from)."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(amount_msat), 0) FROM trades WHERE role='buyer' AND seller=?"
+            " AND state IN ('agreed', 'paying', 'paid') AND interval >= ? AND trade_id != ?",
+            (seller, from_interval, exclude or "")).fetchone()
+        return int(row[0])
 
     def trades(self, *, states: tuple[TradeState, ...] | None = None,
                role: Role | None = None, trade_id: str | None = None) -> list[TradeRecord]:
@@ -153,11 +205,13 @@ class Journal:
         found = self.trades(trade_id=trade_id)
         return found[0] if found else None
 
-    def spent_msat(self, since_s: float, interval: int | None = None) -> int:
-        """What this home committed to pay (not failed or cancelled) since `since_s`."""
+    def spent_msat(self, since_s: float, interval: int | None = None,
+                   exclude: str | None = None) -> int:
+        """What this home committed to pay (not failed or cancelled) since `since_s`,
+        leaving out the trade `exclude` (the one being checked)."""
         sql = ("SELECT COALESCE(SUM(amount_msat), 0) FROM trades WHERE role='buyer'"
-               " AND state NOT IN ('failed', 'cancelled') AND created_s >= ?")
-        args: list[object] = [since_s]
+               " AND state NOT IN ('failed', 'cancelled') AND created_s >= ? AND trade_id != ?")
+        args: list[object] = [since_s, exclude or ""]
         if interval is not None:
             sql += " AND interval=?"
             args.append(interval)

@@ -1,14 +1,17 @@
 """SettlementNode on a Core Lightning node, through pyln-client's unix-socket RPC.
 
 Every blocking call runs in a thread under a deadline. Errors are translated here:
-unreachable or silent node -> NodeUnavailable; refusals for good -> PaymentRefused;
-no route / temporary failure -> a "failed" PaymentOutcome; already paid (219) or a
-reported failure that in fact completed -> reconciled through `listsendpays`.
+unreachable or silent node -> NodeUnavailable; a spend-policy refusal (the signer's) ->
+PolicyRefused; other refusals for good -> PaymentRefused; no route / fee over the cap ->
+a retryable "failed" PaymentOutcome; expired or refused by the payee -> a final one. Any
+error is first checked against `listsendpays`: a payment that completed or is still in
+flight is reported as such (see agent/adapters/cln_errors.py and docs/settlement.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 from pyln.client import LightningRpc, RpcError
 from pyln.proto.invoice import Invoice as Bolt11
 
+from agent.adapters import cln_errors as errs
 from agent.ports import (
     DecodedInvoice,
     Invoice,
@@ -23,15 +27,9 @@ from agent.ports import (
     NodeUnavailable,
     PaymentOutcome,
     PaymentRefused,
+    PolicyRefused,
 )
 
-METHOD_NOT_FOUND = -32601  # common/jsonrpc_errors.h
-PAY_IN_PROGRESS = 200  # common/jsonrpc_errors.h; FIELD-NOTES: concurrent pay refused
-INVOICE_ALREADY_PAID = 219  # doc/schemas/xpay.json
-LABEL_ALREADY_EXISTS = 900  # doc/schemas/invoice.json
-# pay.json / xpay.json / sendpay.json: worth another try later (new route, more liquidity,
-# a higher fee budget); -1 is the catch-all.
-RETRYABLE = frozenset({-1, 204, 205, 206, 209, 210})
 MSAT_PER_BTC = 100_000_000_000
 BOLT11_DEFAULT_EXPIRY_S = 3600
 _INVOICE_STATUSES: dict[str, InvoiceStatus] = {"unpaid": "unpaid", "paid": "paid",
@@ -57,6 +55,17 @@ def decode_invoice(bolt11: str) -> DecodedInvoice:
     expiry_s = dict(inv.tags).get("x", BOLT11_DEFAULT_EXPIRY_S)
     return DecodedInvoice(payee=inv.hexpubkey, payment_hash=inv.hexpaymenthash,
                           amount_msat=amount_msat, expires_at=int(inv.date) + int(expiry_s))
+
+
+def _check_preimage(payment_hash: str, preimage: str) -> None:
+    """A payment is complete only with the preimage of its hash (the proof of payment)."""
+    try:
+        ok = hashlib.sha256(bytes.fromhex(preimage)).hexdigest() == payment_hash
+    except ValueError:
+        ok = False
+    if not ok:
+        raise PaymentRefused(f"payment {payment_hash}: node reported preimage {preimage!r} "
+                             "that does not hash to it")
 
 
 def _code(err: RpcError) -> int | None:
@@ -110,7 +119,7 @@ class ClnNode:
             res = await self._call("invoice", {"amount_msat": amount_msat, "label": label,
                                                "description": description, "expiry": expiry_s})
         except RpcError as exc:
-            if _code(exc) != LABEL_ALREADY_EXISTS:
+            if _code(exc) != errs.LABEL_ALREADY_EXISTS:
                 raise PaymentRefused(f"invoice {label!r}: {_message(exc)}") from exc
             return await self._existing_invoice(label, amount_msat)
         return Invoice(label=label, bolt11=res["bolt11"], payment_hash=res["payment_hash"],
@@ -128,6 +137,11 @@ class ClnNode:
                        amount_msat=amount_msat, expires_at=int(inv["expires_at"]))
 
     async def pay(self, bolt11: str, max_fee_msat: int) -> PaymentOutcome:
+        """Pay `bolt11` (xpay, else pay) with at most `max_fee_msat` in fees.
+
+        Whatever the node answers, a claim of failure is checked against `listsendpays`
+        first: a payment that completed (or still has parts in flight) is never reported
+        as failed, so the caller never retries one that went out."""
         try:
             payment_hash = decode_invoice(bolt11).payment_hash
         except ValueError as exc:
@@ -142,8 +156,9 @@ class ClnNode:
             return known
         except RpcError as exc:
             return await self._outcome_of_error(payment_hash, exc)
-        return PaymentOutcome(status="complete", payment_hash=payment_hash,
-                              preimage=res["payment_preimage"],
+        preimage = str(res["payment_preimage"])
+        _check_preimage(payment_hash, preimage)
+        return PaymentOutcome(status="complete", payment_hash=payment_hash, preimage=preimage,
                               amount_sent_msat=int(res["amount_sent_msat"]))
 
     async def _send(self, bolt11: str, max_fee_msat: int) -> dict[str, Any]:
@@ -152,7 +167,7 @@ class ClnNode:
                 return await self._call("xpay", {"invstring": bolt11, "maxfee": max_fee_msat},
                                         self._pay_timeout_s)
             except RpcError as exc:
-                if _code(exc) != METHOD_NOT_FOUND:
+                if _code(exc) != errs.METHOD_NOT_FOUND:
                     raise
                 self._has_xpay = False
         return await self._call("pay", {"bolt11": bolt11, "maxfee": max_fee_msat},
@@ -160,19 +175,24 @@ class ClnNode:
 
     async def _outcome_of_error(self, payment_hash: str, exc: RpcError) -> PaymentOutcome:
         code, message = _code(exc), _message(exc)
-        if code == PAY_IN_PROGRESS:
+        known = await self.payment_status(payment_hash)
+        if known is not None and known.status != "failed":
+            return known  # completed or still in flight, whatever the error said
+        meaning = errs.meaning(code, message)
+        if meaning == "policy":
+            raise PolicyRefused(f"payment {payment_hash} refused by policy ({code}): {message}")
+        if meaning == "in_progress":
             return PaymentOutcome(status="pending", payment_hash=payment_hash,
                                   error_code=code, message=message)
-        if code == INVOICE_ALREADY_PAID or code in RETRYABLE:
-            known = await self.payment_status(payment_hash)
-            if known is not None and known.status != "failed":
-                return known
-            if code in RETRYABLE:
-                return PaymentOutcome(status="failed", payment_hash=payment_hash,
-                                      error_code=code, message=message)
+        if meaning in errs.RETRYABLE or meaning in ("expired", "destination"):
+            return PaymentOutcome(status="failed", payment_hash=payment_hash, error_code=code,
+                                  message=f"{meaning}: {message}",
+                                  retryable=meaning in errs.RETRYABLE)
+        # already_paid without a completed payment of ours, bad parameters, unknown codes
         raise PaymentRefused(f"payment {payment_hash} refused ({code}): {message}") from exc
 
     async def payment_status(self, payment_hash: str) -> PaymentOutcome | None:
+        """What the node did with `payment_hash`: None if it never tried to pay it."""
         try:
             pays = (await self._call("listsendpays", {"payment_hash": payment_hash}))["payments"]
         except RpcError as exc:
@@ -181,9 +201,11 @@ class ClnNode:
             return None
         complete = [p for p in pays if p.get("status") == "complete"]
         if complete:
+            preimage = complete[0].get("payment_preimage")
+            if preimage is not None:
+                _check_preimage(payment_hash, str(preimage))
             return PaymentOutcome(
-                status="complete", payment_hash=payment_hash,
-                preimage=complete[0].get("payment_preimage"),
+                status="complete", payment_hash=payment_hash, preimage=preimage,
                 amount_sent_msat=sum(int(p["amount_sent_msat"]) for p in complete))
         if any(p.get("status") == "pending" for p in pays):
             return PaymentOutcome(status="pending", payment_hash=payment_hash)

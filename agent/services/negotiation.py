@@ -32,6 +32,7 @@ from agent.ports import (
     DecodedInvoice,
     InboundMessage,
     NodeUnavailable,
+    PaymentRefused,
     SettlementNode,
     TransientError,
     Transport,
@@ -317,7 +318,7 @@ class Negotiation:
             book.open_wh -= terms.energy_wh
         try:
             invoice = await self._settlement.invoice_for(terms)
-        except (NodeUnavailable, TransientError) as exc:
+        except (NodeUnavailable, TransientError, PaymentRefused) as exc:
             self._state.counters["invoice_failed"] += 1
             if book is not None:
                 book.open_wh += terms.energy_wh

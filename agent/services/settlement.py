@@ -1,36 +1,56 @@
 """Settlement: pay each agreed trade exactly once, and notice when ours are paid.
 
-Buyer side: a trade is journaled with its bolt11 and payment hash before it reaches this
-queue. The worker marks it `paying`, asks the node to pay (always the same bolt11) and
-journals the outcome. A pending outcome is watched until final. On start, every
-unfinished trade is reconciled against the node (`listsendpays` by hash) before any
-new payment: a payment the node already made is never made again.
+Buyer side: a trade is journaled with its bolt11 and payment hash (the intent) before it
+reaches this queue. The worker claims it in the journal (state `paying`, a lease held by
+this worker), checks the spend policy again, asks the node to pay (always the same
+bolt11) and journals the outcome. Before any attempt that might follow an earlier one
+it asks the node (`listsendpays`) what became of it. A pending outcome is watched until
+final. On start, every unfinished trade, bought or sold, is reconciled against the node
+before any new payment. Rules and the error table: docs/settlement.md.
 
-Seller side: agreed trades wait for their invoice to be paid (`listinvoices`), or to
-expire, which fails the trade.
+Seller side: agreed trades wait for their invoice to be paid (`listinvoices` by label),
+or to expire, which fails the trade and counts against the buyer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import structlog
 
 from agent.adapters.journal import Journal, TradeRecord
 from agent.clock import Clock
-from agent.domain.market import Terms
-from agent.ports import Invoice, NodeUnavailable, PaymentRefused, SettlementNode
+from agent.domain.market import IntervalClock, Terms
+from agent.ports import (
+    Invoice,
+    NodeUnavailable,
+    PaymentOutcome,
+    PaymentRefused,
+    PolicyRefused,
+    SettlementNode,
+)
+from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
 
 log = structlog.get_logger("settlement")
 
 MAX_ATTEMPTS = 5
+MIN_INVOICE_EXPIRY_S = 30  # real seconds a payment needs at least, whatever the clock
+
+
+def label_of(trade_id: str) -> str:
+    """The invoice label of a trade: one trade id, one label, one payment hash."""
+    return f"peerwatt-{trade_id}"
 
 
 class Settlement:
     def __init__(self, node: SettlementNode, journal: Journal, clock: Clock, state: AgentState,
-                 *, max_fee_msat: int, invoice_expiry_s: int, poll_s: float) -> None:
+                 *, max_fee_msat: int, invoice_expiry_s: int, poll_s: float,
+                 spend: SpendPolicy | None = None, intervals: IntervalClock | None = None,
+                 worker: str = "settlement", lease_s: float = 120.0,
+                 max_attempts: int = MAX_ATTEMPTS) -> None:
         self._node = node
         self._journal = journal
         self._clock = clock
@@ -38,6 +58,11 @@ class Settlement:
         self._max_fee_msat = max_fee_msat
         self._invoice_expiry_s = invoice_expiry_s
         self._poll_s = poll_s
+        self._spend = spend
+        self._intervals = intervals
+        self._worker = worker
+        self._lease_s = lease_s
+        self._max_attempts = max_attempts
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._busy = 0
         self._attempts: dict[str, int] = {}
@@ -48,11 +73,23 @@ class Settlement:
             self._queued.add(trade_id)
             self._queue.put_nowait(trade_id)
 
+    def invoice_expiry_s(self, terms: Terms) -> int:
+        """Real seconds the invoice lives: until the end of the delivery interval (the
+        settlement deadline), at most `invoice_expiry_s`, at least MIN_INVOICE_EXPIRY_S."""
+        expiry = self._invoice_expiry_s
+        if self._intervals is not None:
+            left_s = self._intervals.start_s(terms.interval + 1) - self._clock.now_s()
+            if left_s <= 0:
+                raise PaymentRefused(f"trade {terms.trade_id}: settlement deadline passed")
+            expiry = min(expiry, math.floor(self._clock.real_duration_s(left_s)))
+        return max(MIN_INVOICE_EXPIRY_S, expiry)
+
     async def invoice_for(self, terms: Terms) -> Invoice:
+        """The trade's invoice; asking again (after a crash) returns the same one (900)."""
         return await self._node.create_invoice(
-            f"peerwatt-{terms.trade_id}", terms.amount_msat,
+            label_of(terms.trade_id), terms.amount_msat,
             f"peerwatt {terms.energy_wh} Wh interval {terms.interval} {terms.seller}->"
-            f"{terms.buyer}", self._invoice_expiry_s)
+            f"{terms.buyer}", self.invoice_expiry_s(terms))
 
     async def run(self) -> None:
         await self.reconcile()
@@ -66,20 +103,31 @@ class Settlement:
             if rec.state == "failed" and rec.error and rec.error.startswith("refused"):
                 continue
             await self._resolve(rec, after_restart=True)
+        for rec in self._journal.trades(states=("agreed",), role="seller"):
+            await self._check_invoice(rec)
 
     async def _resolve(self, rec: TradeRecord, *, after_restart: bool) -> None:
         assert rec.payment_hash is not None
         outcome = await self._node.payment_status(rec.payment_hash)
-        now = self._clock.now_s()
+        tid = rec.terms.trade_id
         if outcome is not None and outcome.status == "complete":
-            self._journal.set_state(rec.terms.trade_id, "paid", now)
-            self._state.counters["payments_settled"] += 1
+            self._paid(rec, outcome)
             if after_restart:
-                log.info("payment_reconciled", trade_id=rec.terms.trade_id, status="complete")
+                log.info("payment_reconciled", trade_id=tid, status="complete")
         elif outcome is not None and outcome.status == "pending":
-            self._journal.set_state(rec.terms.trade_id, "paying", now)
+            self._journal.set_state(tid, "paying", self._clock.now_s())
         elif rec.state in ("agreed", "paying"):
-            self.submit(rec.terms.trade_id)
+            self.submit(tid)
+
+    def _paid(self, rec: TradeRecord, outcome: PaymentOutcome) -> None:
+        tid = rec.terms.trade_id
+        self._journal.set_state(tid, "paid", self._clock.now_s())
+        self._journal.release(tid, self._worker)
+        self._state.counters["payments_settled"] += 1
+        if outcome.amount_sent_msat is not None:
+            fee = outcome.amount_sent_msat - rec.terms.amount_msat
+            self._state.counters["routing_fees_msat"] += max(0, fee)
+        log.debug("trade_settled", trade_id=tid, amount_msat=rec.terms.amount_msat)
 
     async def _pay_loop(self) -> None:
         while True:
@@ -93,68 +141,102 @@ class Settlement:
 
     async def _pay(self, trade_id: str) -> None:
         rec = self._journal.trade(trade_id)
-        if rec is None or rec.state in ("paid", "cancelled") or rec.bolt11 is None:
+        if rec is None or rec.state in ("paid", "cancelled", "failed") or rec.bolt11 is None:
             return
         assert rec.payment_hash is not None
+        if not self._journal.claim(trade_id, self._worker, time.time(), self._lease_s):
+            self._state.counters["payments_claimed_elsewhere"] += 1
+            log.debug("payment_claimed_elsewhere", trade_id=trade_id)
+            return
         # Never pay blind: if an earlier attempt may have gone out, ask the node first.
         if self._attempts.get(trade_id) or rec.state == "paying":
             prior = await self._node.payment_status(rec.payment_hash)
-            if prior is not None and prior.status in ("complete", "pending"):
-                self._journal.set_state(
-                    trade_id, "paid" if prior.status == "complete" else "paying",
-                    self._clock.now_s())
+            if prior is not None and prior.status == "complete":
+                self._paid(rec, prior)
                 return
+            if prior is not None and prior.status == "pending":
+                self._journal.release(trade_id, self._worker)
+                return
+        problem = "" if self._spend is None else self._spend.check(
+            rec.terms, self._clock.now_s(), self._roster(), journaled=True)
+        if problem:
+            self._refused(rec, f"refused: policy: {problem}", policy=True)
+            return
         self._attempts[trade_id] = self._attempts.get(trade_id, 0) + 1
-        self._journal.set_state(trade_id, "paying", self._clock.now_s())
         try:
             outcome = await self._node.pay(rec.bolt11, self._max_fee_msat)
+        except PolicyRefused as exc:
+            self._refused(rec, f"refused: policy: {exc}", policy=True)
+            return
         except PaymentRefused as exc:
-            self._journal.set_state(trade_id, "failed", self._clock.now_s(), f"refused: {exc}")
-            self._state.counters["payments_refused"] += 1
-            log.exception("payment_refused", trade_id=trade_id, error=str(exc))
+            self._refused(rec, f"refused: {exc}", policy=False)
             return
         except NodeUnavailable as exc:
             self._state.counters["node_unavailable"] += 1
             log.warning("node_unavailable", trade_id=trade_id, error=str(exc))
+            self._journal.release(trade_id, self._worker)
             await asyncio.sleep(self._poll_s)
             self.submit(trade_id)
             return
-        now = self._clock.now_s()
+        await self._outcome(rec, outcome)
+
+    async def _outcome(self, rec: TradeRecord, outcome: PaymentOutcome) -> None:
+        tid, now = rec.terms.trade_id, self._clock.now_s()
         if outcome.status == "complete":
-            self._journal.set_state(trade_id, "paid", now)
-            self._state.counters["payments_settled"] += 1
-            log.debug("trade_settled", trade_id=trade_id, amount_msat=rec.terms.amount_msat)
+            self._paid(rec, outcome)
         elif outcome.status == "pending":
             self._state.counters["payments_pending"] += 1
-        elif self._attempts[trade_id] < MAX_ATTEMPTS:
+            self._journal.release(tid, self._worker)
+        elif outcome.retryable and self._attempts[tid] < self._max_attempts:
             self._state.counters["payment_retries"] += 1
-            log.info("payment_retry", trade_id=trade_id, code=outcome.error_code,
-                     error=outcome.message, attempt=self._attempts[trade_id])
+            log.info("payment_retry", trade_id=tid, code=outcome.error_code,
+                     error=outcome.message, attempt=self._attempts[tid])
             await asyncio.sleep(self._poll_s)
-            self.submit(trade_id)
+            self.submit(tid)
         else:
-            self._journal.set_state(trade_id, "failed", now,
+            self._journal.set_state(tid, "failed", now,
                                     f"code {outcome.error_code}: {outcome.message}")
+            self._journal.release(tid, self._worker)
             self._state.counters["payments_failed"] += 1
-            log.warning("payment_failed", trade_id=trade_id, code=outcome.error_code,
+            if outcome.message.startswith("destination") and self._spend is not None:
+                self._spend.failed(rec.terms.seller, "unpayable", tid, now)
+            log.warning("payment_failed", trade_id=tid, code=outcome.error_code,
                         error=outcome.message)
+
+    def _refused(self, rec: TradeRecord, error: str, *, policy: bool) -> None:
+        """A refusal is permanent: journal it, alert, never retry."""
+        tid = rec.terms.trade_id
+        self._journal.set_state(tid, "failed", self._clock.now_s(), error)
+        self._journal.release(tid, self._worker)
+        self._state.counters["payments_refused_policy" if policy else "payments_refused"] += 1
+        log.error("payment_refused", trade_id=tid, seller=rec.terms.seller,
+                  amount_msat=rec.terms.amount_msat, policy=policy, error=error)
+
+    def _roster(self) -> set[str] | None:
+        sig = self._state.signal
+        return None if sig is None else {e.agent_id for e in sig.roster}
+
+    async def _check_invoice(self, rec: TradeRecord) -> None:
+        tid, now = rec.terms.trade_id, self._clock.now_s()
+        status = await self._node.invoice_status(label_of(tid))
+        if status == "paid":
+            self._journal.set_state(tid, "paid", now)
+            self._state.counters["invoices_paid"] += 1
+        elif status in ("expired", None):
+            self._journal.set_state(tid, "failed", now, f"invoice {status}")
+            self._state.counters["invoices_expired"] += 1
+            if self._spend is not None:
+                self._spend.failed(rec.terms.buyer, "unpaid", tid, now)
 
     async def _watch_loop(self) -> None:
         while True:
             await asyncio.sleep(self._poll_s)
             try:
                 for rec in self._journal.trades(states=("paying",), role="buyer"):
-                    if rec.terms.trade_id not in self._attempts or self._busy == 0:
+                    if rec.terms.trade_id not in self._queued and self._busy == 0:
                         await self._resolve(rec, after_restart=False)
                 for rec in self._journal.trades(states=("agreed",), role="seller"):
-                    status = await self._node.invoice_status(f"peerwatt-{rec.terms.trade_id}")
-                    if status == "paid":
-                        self._journal.set_state(rec.terms.trade_id, "paid", self._clock.now_s())
-                        self._state.counters["invoices_paid"] += 1
-                    elif status in ("expired", None):
-                        self._journal.set_state(rec.terms.trade_id, "failed",
-                                                self._clock.now_s(), f"invoice {status}")
-                        self._state.counters["invoices_expired"] += 1
+                    await self._check_invoice(rec)
             except NodeUnavailable as exc:
                 log.debug("node_unavailable", error=str(exc))
             self._state.heartbeats["settlement"] = time.monotonic()

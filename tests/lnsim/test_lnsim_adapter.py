@@ -111,19 +111,21 @@ async def test_insufficient_liquidity_fails_with_code(sim: Sim) -> None:
     assert out.error_code == 205
 
 
-async def test_permanent_refusals(sim: Sim) -> None:
+async def test_final_failures_and_refusals(sim: Sim) -> None:
     alice, bob = ClnNode(sim.path("alice")), ClnNode(sim.path("bob"))
     old = await bob.create_invoice("old", 1000, "d", 1)
     await asyncio.sleep(1.1)
-    with pytest.raises(PaymentRefused):
-        await alice.pay(old.bolt11, 5_000)  # 207 expired
+    expired = await alice.pay(old.bolt11, 5_000)  # 207: final, never retried
+    assert (expired.status, expired.error_code, expired.retryable) == ("failed", 207, False)
+    assert expired.message.startswith("expired")
     assert await bob.invoice_status("old") == "expired"
     with pytest.raises(PaymentRefused):
         await alice.pay("lnbcrt1notaninvoice", 5_000)
     paid_by_carol = await bob.create_invoice("carol-paid", 1000, "d", 600)
     await ClnNode(sim.path("carol")).pay(paid_by_carol.bolt11, 5_000)
-    with pytest.raises(PaymentRefused):
-        await alice.pay(paid_by_carol.bolt11, 5_000)  # 203 at the destination
+    refused = await alice.pay(paid_by_carol.bolt11, 5_000)  # 203 at the destination
+    assert (refused.status, refused.error_code, refused.retryable) == ("failed", 203, False)
+    assert refused.message.startswith("destination")
 
 
 async def test_fee_cap_is_a_failed_outcome(sim: Sim) -> None:
@@ -131,6 +133,8 @@ async def test_fee_cap_is_a_failed_outcome(sim: Sim) -> None:
     out = await ClnNode(sim.path("alice")).pay(inv.bolt11, max_fee_msat=10)
     assert out.status == "failed"
     assert out.error_code == 205
+    assert out.retryable
+    assert out.message.startswith("fee")  # xpay: 205 "fee budget" means fee too high
 
 
 def test_decode_invoice_amountless_and_garbage(sim: Sim) -> None:
