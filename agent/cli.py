@@ -17,7 +17,8 @@ from agent.settings import (
     load,
 )
 
-EXIT_CONFIG = 2
+# sysexits.h EX_CONFIG: the units' RestartPreventExitStatus=78 (no restart loop on a bad file).
+EXIT_CONFIG = 78
 
 
 def _config_failed(exc: ConfigError) -> int:

@@ -94,7 +94,8 @@ class Agent:
             OnnxPolicy(s.models.policy or shipped("policy.onnx")),
             self.device, self.journal, self.transport, self.negotiation)
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
-                             self.settlement, real_interval)
+                             self.settlement,
+                             stale_after_s=max(30.0, 10 * (d.poll_s + d.timeout_s)))
 
     async def _lightning(self) -> None:
         """Learn our node id and publish our key binding signed by the node; keep trying

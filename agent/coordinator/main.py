@@ -40,6 +40,10 @@ async def run_coordinator(settings: CoordinatorSettings) -> None:
     async def ready() -> None:
         await transport.connected.wait()
         notifier.notify("READY=1", "STATUS=publishing the mean-field signal")
+        period = Notifier.watchdog_interval_s()
+        while period is not None:  # WatchdogSec: a ping per half period while the loop runs
+            notifier.notify("WATCHDOG=1")
+            await asyncio.sleep(period)
 
     async def drain() -> None:
         # A clean stop sends no Last Will: say we are gone, so another coordinator leads.

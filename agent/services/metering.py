@@ -40,6 +40,9 @@ class Metering:
                 self._state.device_health = "down" if failures >= 3 else "degraded"
                 (log.warning if failures == 1 else log.debug)(
                     "device_read_failed", error=str(exc), consecutive=failures)
+                # The loop ticks even while the device is down: the watchdog watches the
+                # loop (a hang), STATUS shows the device (a restart cannot bring it back).
+                self._state.heartbeats["metering"] = time.monotonic()
                 await asyncio.sleep(self._poll_s)
                 continue
             except DeviceConfigError as exc:

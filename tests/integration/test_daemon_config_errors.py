@@ -84,3 +84,17 @@ def test_daemon_good_config_is_accepted(tmp_path: Path) -> None:
     config = tmp_path / "good.toml"
     config.write_text(GOOD)
     assert load(config, AgentSettings).device.port == 1502
+
+
+def test_coordinator_config_error_exits_78(tmp_path: Path) -> None:
+    """The coordinator's unit relies on the same code (RestartPreventExitStatus=78)."""
+    config = tmp_path / "coordinator.toml"
+    config.write_text('[market]\ninterval_s = 0\n')
+    proc = subprocess.run(peerwatt_cmd("coordinator", "--config", str(config)),
+                          capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, check=False)
+    assert proc.returncode == 78, (proc.returncode, proc.stderr)
+    assert proc.stdout == ""
+    lines = _problem_lines(proc.stderr.splitlines(), config)
+    assert len(lines) == 1, lines
+    assert "market.interval_s" in lines[0], lines
