@@ -24,6 +24,8 @@ PAY_NO_SUCH_PAYMENT = 208  # waitsendpay: never sent
 PAY_UNSPECIFIED_ERROR = 209
 PAY_STOPPED_RETRYING = 210  # pay gave up (retry_for)
 PAY_INVOICE_ALREADY_PAID = 219  # xpay: we paid this invoice already
+PAY_INSUFFICIENT_FUNDS = 215  # xpay (askrene): our channels cannot carry it now
+PAY_DESTINATION_INSUFFICIENT_CAPACITY = 220  # xpay (askrene): payee cannot receive it
 LABEL_ALREADY_EXISTS = 900  # invoice: label clash -> "already created"
 
 Meaning = Literal["in_progress", "already_paid", "route", "fee", "expired", "destination",
@@ -36,6 +38,8 @@ _BY_CODE: dict[int, Meaning] = {
     PAY_DESTINATION_PERM_FAIL: "destination",
     PAY_TRY_OTHER_ROUTE: "route",
     PAY_ROUTE_NOT_FOUND: "route",
+    PAY_INSUFFICIENT_FUNDS: "route",
+    PAY_DESTINATION_INSUFFICIENT_CAPACITY: "route",
     PAY_UNSPECIFIED_ERROR: "route",
     PAY_STOPPED_RETRYING: "route",
     LIGHTNINGD: "route",

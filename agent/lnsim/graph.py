@@ -88,13 +88,18 @@ class ChannelGraph:
     def add_channel(
         self, node_a: str, node_b: str, capacity_msat: int, *, a_share_msat: int | None = None,
         policy_a: FeePolicy | None = None, policy_b: FeePolicy | None = None,
+        scid: str | None = None,
     ) -> Channel:
         if capacity_msat <= 0:
             raise ValueError(f"capacity_msat must be positive, got {capacity_msat}")
         a_msat = capacity_msat // 2 if a_share_msat is None else a_share_msat
         if not 0 <= a_msat <= capacity_msat:
             raise ValueError(f"a_share_msat {a_msat} outside 0..{capacity_msat}")
-        scid = f"{103 + len(self.channels)}x1x0"
+        if node_a == node_b:
+            raise ValueError(f"a channel needs two different nodes, got {node_a!r} twice")
+        scid = scid or f"{103 + len(self.channels)}x1x0"
+        if scid in self.channels:
+            raise ValueError(f"duplicate short_channel_id {scid}")
         chan = Channel(
             scid=scid, node_a=node_a, node_b=node_b, capacity_msat=capacity_msat,
             balance_msat={node_a: a_msat, node_b: capacity_msat - a_msat},
@@ -110,12 +115,19 @@ class ChannelGraph:
         return list(self._by_node.get(node, []))
 
     def find_route(
-        self, source: str, destination: str, amount_msat: int, *, avoid: Iterable[str] = ()
+        self, source: str, destination: str, amount_msat: int, *, avoid: Iterable[str] = (),
+        exclude: Iterable[tuple[str, str]] = (), gossip_view: bool = False,
     ) -> Route | None:
-        """Cheapest route by total fee that every hop can afford, or None."""
+        """Cheapest route by total fee that every hop can afford, or None.
+
+        `exclude` holds (scid, sending node) directions not to use. With `gossip_view`
+        the source sees what a real sender sees: its own channels' balances, but of remote
+        channels only their capacity, so a route may fail at a hop (`first_short_hop`).
+        """
         if amount_msat <= 0 or source == destination:
             return None
         blocked = set(avoid)
+        excluded = set(exclude)
         if destination in blocked or source in blocked:
             return None
         # need[n]: what must arrive at n over its incoming channel (at the source: what it
@@ -133,7 +145,13 @@ class ChannelGraph:
                 break
             for chan in self._by_node.get(node, []):
                 prev = chan.peer_of(node)
-                if prev in done or prev in blocked or chan.spendable_msat(prev) < carried:
+                if prev in done or prev in blocked or (chan.scid, prev) in excluded:
+                    continue
+                if gossip_view and source not in (prev, node):
+                    usable = chan.capacity_msat - 2 * chan.reserve_msat
+                else:
+                    usable = chan.spendable_msat(prev)
+                if usable < carried:
                     continue
                 fee = 0 if prev == source else chan.policy[prev].fee_msat(carried)
                 cost = carried + fee
@@ -151,6 +169,27 @@ class ChannelGraph:
             hops.append(Hop(chan.scid, node, nxt, carried))
             node = nxt
         return Route(tuple(hops))
+
+    def first_short_hop(self, route: Route) -> int | None:
+        """Index of the first hop whose sender cannot afford its HTLC now, or None."""
+        for i, hop in enumerate(route.hops):
+            if self.channels[hop.scid].spendable_msat(hop.sender) < hop.amount_msat:
+                return i
+        return None
+
+    def splice(self, scid: str, node: str, delta_msat: int) -> Channel:
+        """Grow (delta > 0, from `node`'s wallet) or shrink (delta < 0, from `node`'s side)
+        the channel; `node` must keep at least the new reserve."""
+        chan = self.channels[scid]
+        new_capacity = chan.capacity_msat + delta_msat
+        new_balance = chan.balance_msat[node] + delta_msat
+        if new_capacity <= 0 or new_balance < new_capacity * RESERVE_PERMILLE // 1000:
+            raise InsufficientBalanceError(
+                f"{node} cannot splice {delta_msat} msat on {scid}: its side holds "
+                f"{chan.balance_msat[node]} msat of {chan.capacity_msat}")
+        chan.capacity_msat = new_capacity
+        chan.balance_msat[node] = new_balance
+        return chan
 
     def lock(self, route: Route) -> None:
         """Add the route's HTLCs: each sender's balance moves into flight, or nothing does."""

@@ -89,7 +89,15 @@ class InvoiceRecord:
     amount_received_msat: int | None = None
     paid_at: int | None = None
     updated_index: int | None = None
+    hold_cltv: int | None = None  # set: a hold invoice (the holdinvoice plugin's)
+    hold_state: str = "OPEN"  # OPEN, ACCEPTED, SETTLED, CANCELED
+    hold_htlc_expiry: int | None = None
     paid: asyncio.Event = field(default_factory=asyncio.Event)
+    decided: asyncio.Event = field(default_factory=asyncio.Event)  # hold: settle or cancel
+
+    @property
+    def is_hold(self) -> bool:
+        return self.hold_cltv is not None
 
     def status(self, now: float) -> str:
         if self.pay_index is not None:
@@ -126,6 +134,7 @@ class InvoiceBook:
     def create(
         self, label: str, amount_msat: int | None, description: str, expiry_s: int,
         preimage_hex: str | None = None, *, deschashonly: bool = False,
+        hold_cltv: int | None = None,
     ) -> InvoiceRecord:
         if label in self._by_label:
             raise MethodError(errors.INVOICE_LABEL_ALREADY_EXISTS, "Duplicate label")
@@ -141,10 +150,21 @@ class InvoiceBook:
             payment_secret=secrets.token_hex(32), preimage=preimage.hex(),
             amount_msat=amount_msat, description=description,
             expires_at=created_at + expiry_s, created_index=len(self._by_label) + 1,
+            hold_cltv=hold_cltv,
         )
-        self._by_label[label] = rec
-        self._by_hash[payment_hash] = rec
+        self.restore(rec)
         return rec
+
+    def restore(self, rec: InvoiceRecord) -> None:
+        """Add a record as it is (a new one, or one read back from the state file)."""
+        self._by_label[rec.label] = rec
+        self._by_hash[rec.payment_hash] = rec
+        if rec.pay_index is not None:
+            rec.paid.set()
+            self._pay_index = max(self._pay_index, rec.pay_index)
+        self._updated_index = max(self._updated_index, rec.updated_index or 0)
+        if rec.hold_state in ("SETTLED", "CANCELED"):
+            rec.decided.set()
 
     def by_label(self, label: str) -> InvoiceRecord | None:
         return self._by_label.get(label)
@@ -158,7 +178,7 @@ class InvoiceBook:
     def can_accept(self, payment_hash: str, amount_msat: int) -> bool:
         """Would this node fulfil an HTLC for `payment_hash` carrying `amount_msat`?"""
         rec = self._by_hash.get(payment_hash)
-        if rec is None or rec.status(self.now()) != "unpaid":
+        if rec is None or rec.status(self.now()) != "unpaid" or rec.hold_state == "CANCELED":
             return False
         return rec.amount_msat is None or amount_msat >= rec.amount_msat
 

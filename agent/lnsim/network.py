@@ -1,23 +1,25 @@
-"""The simulated nodes, their shared channel graph, and the payment engine."""
+"""The simulated nodes, their shared channel graph, and what changed since the last save."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import coincurve
 
-from agent.lnsim import errors
-from agent.lnsim.errors import MethodError
-from agent.lnsim.graph import ChannelGraph, Route
-from agent.lnsim.invoices import DecodedBolt11, InvoiceBook
+from agent.lnsim.graph import Channel, ChannelGraph, Hop
+from agent.lnsim.invoices import InvoiceBook, InvoiceRecord
 
 LSP_NAME = "lsp"
 DEFAULT_CHANNEL_SAT = 2_000_000
+DEFAULT_WALLET_MSAT = 10_000_000_000  # each node's on-chain wallet (splice-in funds)
+# The holdinvoice plugin's option of that name (default 1800 s): within this many seconds
+# of the invoice's expiry it takes no new HTLCs and cancels the ones it holds.
+DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S = 1800
 
 
 def node_key(seed: int, name: str) -> coincurve.PrivateKey:
@@ -26,6 +28,8 @@ def node_key(seed: int, name: str) -> coincurve.PrivateKey:
 
 @dataclass(slots=True)
 class SendPay:
+    """One payment part (one attempt of a pay/xpay command), as `listsendpays` shows it."""
+
     created_index: int
     payment_hash: str
     bolt11: str
@@ -35,15 +39,20 @@ class SendPay:
     created_at: int
     status: str = "pending"
     groupid: int = 1
+    partid: int = 0
     label: str | None = None
     completed_at: int | None = None
     preimage: str | None = None
     updated_index: int | None = None
+    hops: tuple[Hop, ...] = ()
+    failure: dict[str, Any] | None = None  # the routing failure object, when failed
+    failure_code: int | None = None  # 203 (destination) or 204 (along the route)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "created_index": self.created_index, "id": self.created_index,
-            "payment_hash": self.payment_hash, "groupid": self.groupid, "partid": 0,
+            "payment_hash": self.payment_hash, "groupid": self.groupid, "partid": self.partid,
             "destination": self.destination, "amount_msat": self.amount_msat,
             "amount_sent_msat": self.amount_sent_msat, "created_at": self.created_at,
             "status": self.status, "bolt11": self.bolt11,
@@ -60,32 +69,98 @@ class SendPay:
 
 
 @dataclass(slots=True)
+class HtlcFault:
+    """Injected: the next `count` HTLCs that reach `node` fail there with `failcode`."""
+
+    count: int
+    failcode: int
+    failcodename: str
+
+
+@dataclass(slots=True)
+class XpayLie:
+    """Injected: the next `count` xpay calls on this node report error `code` although the
+    payment goes on: `mode` "after_complete" (it completed) or "while_pending"."""
+
+    count: int
+    code: int
+    mode: str
+
+
+@dataclass(slots=True)
+class PendingSplice:
+    """A splice_init ... splice_signed sequence under way on one channel."""
+
+    scid: str
+    node: str
+    relative_msat: int
+    token: str
+    updated: bool = False
+
+
+@dataclass(slots=True)
 class SimNode:
     name: str
     key: coincurve.PrivateKey
     invoices: InvoiceBook
     sendpays: list[SendPay] = field(default_factory=list)
     fees_collected_msat: int = 0
+    wallet_msat: int = DEFAULT_WALLET_MSAT
     offline: bool = False
     delay_s: float = 0.0
+    htlc_fault: HtlcFault | None = None
+    xpay_lie: XpayLie | None = None
+    online: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        if not self.offline:
+            self.online.set()
 
     @property
     def id(self) -> str:
         return str(self.key.public_key.format(compressed=True).hex())
+
+    def next_groupid(self) -> int:
+        return max((s.groupid for s in self.sendpays), default=0) + 1
+
+
+class StateSink(Protocol):
+    """Where changed records go (the SQLite state file); see `agent.lnsim.store`."""
+
+    def write(self, net: Network, channels: list[Channel], nodes: list[SimNode],
+              invoices: list[tuple[SimNode, InvoiceRecord]],
+              sendpays: list[tuple[SimNode, SendPay]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOptions:
+    """What every simulated node reports about itself (listconfigs) and offers."""
+
+    remote_signer: bool = True
+    disabled: frozenset[str] = frozenset()  # method names answered with -32601
+    hold_cancel_before_expiry_s: int = DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S
 
 
 OfflineHook = Callable[[SimNode, bool], Awaitable[None]]
 
 
 class Network:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 options: NodeOptions | None = None) -> None:
         self.graph = ChannelGraph()
         self.nodes: dict[str, SimNode] = {}
         self.by_id: dict[str, SimNode] = {}
         self.clock = clock
+        self.options = options or NodeOptions()
         self.on_offline: OfflineHook | None = None
-        self._inflight: set[asyncio.Task[SendPay]] = set()
-        self._updated_index = 0
+        self.sink: StateSink | None = None
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.updated_index = 0
+        self.splices: dict[str, PendingSplice] = {}  # by channel_id; not kept across restarts
+        self._dirty_channels: dict[str, Channel] = {}
+        self._dirty_nodes: dict[str, SimNode] = {}
+        self._dirty_invoices: dict[tuple[str, str], tuple[SimNode, InvoiceRecord]] = {}
+        self._dirty_sendpays: dict[tuple[str, int], tuple[SimNode, SendPay]] = {}
 
     def add_node(self, name: str, seed: int) -> SimNode:
         if name in self.nodes:
@@ -104,82 +179,47 @@ class Network:
 
     async def set_offline(self, node: SimNode, offline: bool) -> None:
         node.offline = offline
+        if offline:
+            node.online.clear()
+        else:
+            node.online.set()
         if self.on_offline is not None:
             await self.on_offline(node, offline)
 
     def cancel_inflight(self) -> None:
-        for task in self._inflight:
+        for task in self.inflight:
             task.cancel()
 
-    async def send(
-        self, payer: SimNode, inv: DecodedBolt11, bolt11: str, amount_msat: int,
-        max_fee_msat: int, *, xpay: bool, fee_code: int, avoid: Iterable[str] = (),
-        label: str | None = None,
-    ) -> SendPay:
-        """Pay `inv` from `payer`; return the completed SendPay or raise MethodError."""
-        earlier = [p for p in payer.sendpays if p.payment_hash == inv.payment_hash]
-        done = next((p for p in earlier if p.status == "complete"), None)
-        if done is not None:
-            if xpay:
-                raise MethodError(errors.PAY_INVOICE_ALREADY_PAID, "Already paid this invoice")
-            return done
-        if any(p.status == "pending" for p in earlier):
-            raise MethodError(errors.PAY_IN_PROGRESS, "Payment already in progress for "
-                             f"{inv.payment_hash}")
-        now = self.clock()
-        if now >= inv.expires_at:
-            raise MethodError(errors.PAY_INVOICE_EXPIRED, "Invoice expired",
-                             {"now": int(now), "expiry": inv.expires_at})
-        dest = self.by_id.get(inv.payee)
-        if dest is None:
-            raise MethodError(errors.PAY_ROUTE_NOT_FOUND, f"Unknown destination {inv.payee}")
-        route = self.graph.find_route(payer.id, dest.id, amount_msat,
-                                      avoid=self.offline_ids() | set(avoid))
-        if route is None:
-            raise MethodError(errors.PAY_ROUTE_NOT_FOUND,
-                             f"Could not find a route to {dest.id} for {amount_msat}msat")
-        if route.fee_msat > max_fee_msat:
-            raise MethodError(fee_code, f"Fee exceeds our fee budget: {route.fee_msat}msat > "
-                             f"{max_fee_msat}msat", {"fee_msat": route.fee_msat,
-                                                    "maxfee_msat": max_fee_msat})
-        record = SendPay(
-            created_index=len(payer.sendpays) + 1, payment_hash=inv.payment_hash, bolt11=bolt11,
-            destination=dest.id, amount_msat=amount_msat,
-            amount_sent_msat=route.amount_sent_msat, created_at=int(now), label=label,
-        )
-        payer.sendpays.append(record)
-        self.graph.lock(route)
-        task = asyncio.create_task(self._deliver(dest, route, record),
-                                   name=f"lnsim-pay-{inv.payment_hash[:12]}")
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-        return await asyncio.shield(task)
+    def next_updated_index(self) -> int:
+        self.updated_index += 1
+        return self.updated_index
 
-    def _route_delay_s(self, route: Route) -> float:
-        ids = {route.hops[0].sender} | {h.receiver for h in route.hops}
-        return max(self.by_id[i].delay_s for i in ids)
+    # What changed: marked by the engine, written by `flush` in one transaction.
+    def touch_route(self, hops: tuple[Hop, ...]) -> None:
+        for hop in hops:
+            self._dirty_channels[hop.scid] = self.graph.channels[hop.scid]
 
-    async def _deliver(self, dest: SimNode, route: Route, record: SendPay) -> SendPay:
-        delay = self._route_delay_s(route)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        self._updated_index += 1
-        record.updated_index = self._updated_index
-        record.completed_at = int(self.clock())
-        if not dest.invoices.can_accept(record.payment_hash, record.amount_msat):
-            self.graph.fail(route)
-            record.status = "failed"
-            raise MethodError(errors.PAY_DESTINATION_PERM_FAIL, "Destination refused the "
-                             "payment: WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS", {
-                                 "erring_index": len(route.hops), "erring_node": dest.id,
-                                 "erring_channel": route.hops[-1].scid,
-                                 "failcode": errors.INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS,
-                                 "failcodename": "WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS"})
-        self.graph.settle(route)
-        for inbound, outbound in zip(route.hops, route.hops[1:], strict=False):
-            self.by_id[inbound.receiver].fees_collected_msat += (
-                inbound.amount_msat - outbound.amount_msat)
-        paid = dest.invoices.mark_paid(record.payment_hash, record.amount_msat)
-        record.status = "complete"
-        record.preimage = paid.preimage
-        return record
+    def touch_channel(self, chan: Channel) -> None:
+        self._dirty_channels[chan.scid] = chan
+
+    def touch_node(self, node: SimNode) -> None:
+        self._dirty_nodes[node.name] = node
+
+    def touch_invoice(self, node: SimNode, rec: InvoiceRecord) -> None:
+        self._dirty_invoices[(node.name, rec.label)] = (node, rec)
+
+    def touch_sendpay(self, node: SimNode, pay: SendPay) -> None:
+        self._dirty_sendpays[(node.name, pay.created_index)] = (node, pay)
+
+    def flush(self) -> None:
+        """Write every changed record to the state file (if any) before a reply goes out."""
+        if self.sink is None or not (self._dirty_channels or self._dirty_nodes
+                                     or self._dirty_invoices or self._dirty_sendpays):
+            return
+        self.sink.write(self, list(self._dirty_channels.values()),
+                        list(self._dirty_nodes.values()), list(self._dirty_invoices.values()),
+                        list(self._dirty_sendpays.values()))
+        self._dirty_channels.clear()
+        self._dirty_nodes.clear()
+        self._dirty_invoices.clear()
+        self._dirty_sendpays.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -11,40 +12,26 @@ import signal
 import sys
 from pathlib import Path
 
-from agent.lnsim.graph import FeePolicy
+import structlog
+
 from agent.lnsim.methods import dispatch
-from agent.lnsim.network import DEFAULT_CHANNEL_SAT, LSP_NAME, Network, SimNode
+from agent.lnsim.network import (
+    DEFAULT_CHANNEL_SAT,
+    DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S,
+    LSP_NAME,
+    Network,
+    NodeOptions,
+    SimNode,
+)
+from agent.lnsim.payments import resume_pending
 from agent.lnsim.rpc import RpcServer
+from agent.lnsim.store import SCHEMA_VERSION, STATE_FILE, SqliteState, StateFileError
+from agent.lnsim.topology import TOPOLOGIES, build_network
 
 SOCKET_NAME = "lightning-rpc"
 MAX_UNIX_PATH = 107  # sun_path is 108 bytes including the terminating NUL
-TOPOLOGIES = ("hub", "mesh")
-
-
-def build_network(
-    names: list[str], topology: str = "hub", seed: int = 0,
-    channel_sat: int = DEFAULT_CHANNEL_SAT,
-) -> Network:
-    """Homes named `names` (plus a routing node "lsp" for `hub`), channels split half/half."""
-    if topology not in TOPOLOGIES:
-        raise ValueError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
-    if not names or len(set(names)) != len(names):
-        raise ValueError(f"node names must be non-empty and unique, got {names}")
-    if topology == "hub" and LSP_NAME in names:
-        raise ValueError(f"{LSP_NAME!r} is the hub's own name")
-    net = Network()
-    homes = [net.add_node(name, seed) for name in names]
-    capacity_msat = channel_sat * 1000
-    if topology == "hub":
-        lsp = net.add_node(LSP_NAME, seed)
-        for home in homes:
-            net.graph.add_channel(lsp.id, home.id, capacity_msat,
-                                  policy_a=FeePolicy(), policy_b=FeePolicy())
-    else:
-        for i, a in enumerate(homes):
-            for b in homes[i + 1:]:
-                net.graph.add_channel(a.id, b.id, capacity_msat)
-    return net
+__all__ = ["TOPOLOGIES", "build_network", "main", "serve"]
+_log = structlog.get_logger("lnsim")
 
 
 def _socket_path(directory: Path, node: SimNode) -> Path:
@@ -71,13 +58,46 @@ def _write_nodes_json(directory: Path, net: Network, servers: dict[str, RpcServe
     os.replace(tmp, directory / "nodes.json")
 
 
+def _open_state(directory: Path, fresh_net: Network, seed: int, topology: str,
+                fresh: bool) -> tuple[Network, SqliteState]:
+    """The saved network if DIR holds one for the same nodes, else `fresh_net` (saved)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / STATE_FILE
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{path}{suffix}")
+    existed = path.exists()
+    state = SqliteState(path)
+    try:
+        if existed:
+            net = state.load(seed, fresh_net.options, list(fresh_net.nodes))
+            _log.info("lnsim_state_loaded", path=str(path), pending=sum(
+                p.status == "pending" for n in net.nodes.values() for p in n.sendpays))
+            return net, state
+        state.write_meta({"schema": SCHEMA_VERSION, "seed": seed, "topology": topology,
+                          "names": list(fresh_net.nodes)})
+        state.save_all(fresh_net)
+        return fresh_net, state
+    except BaseException:
+        state.close()
+        raise
+
+
 async def serve(
-    dir: Path, names: list[str], topology: str = "hub", seed: int = 0,
+    dir: Path, names: list[str], topology: str = "star", seed: int = 0,
     ready: asyncio.Event | None = None, *, channel_sat: int = DEFAULT_CHANNEL_SAT,
+    options: NodeOptions | None = None, fresh: bool = False,
 ) -> None:
-    """Serve every node until cancelled; the sockets are removed on the way out."""
-    net = build_network(names, topology, seed, channel_sat)
-    directory, paths = _prepare_dirs(dir, net)
+    """Serve every node until cancelled; the sockets are removed on the way out.
+
+    State (channels, invoices, payments) is kept in DIR/lnsim.sqlite3: serving the same
+    DIR again resumes it, payments in flight included, unless `fresh`.
+    """
+    built = build_network(names, topology, seed, channel_sat, options)
+    directory, paths = _prepare_dirs(dir, built)
+    net, state = _open_state(directory, built, seed, topology, fresh)
+    net.sink = state
     servers: dict[str, RpcServer] = {}
 
     async def on_offline(node: SimNode, offline: bool) -> None:
@@ -92,6 +112,7 @@ async def serve(
             server = RpcServer(paths[node.name], functools.partial(dispatch, net, node))
             servers[node.name] = server
             await server.start()
+        resume_pending(net)
         _write_nodes_json(directory, net, servers)
         if ready is not None:
             ready.set()
@@ -100,6 +121,8 @@ async def serve(
         net.cancel_inflight()
         for server in servers.values():
             await server.close()
+        net.flush()
+        state.close()
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -108,10 +131,30 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     who.add_argument("--nodes", type=int, default=2, help="homes home-000.. (default 2)")
     who.add_argument("--names", help="comma-separated home names instead of --nodes")
     ap.add_argument("--dir", required=True, type=Path, help="where sockets and nodes.json go")
-    ap.add_argument("--topology", choices=TOPOLOGIES, default="hub")
+    ap.add_argument("--topology", default="star",
+                    help=f"{' | '.join(TOPOLOGIES)} | FILE (a JSON topology file; see "
+                    "docs/lnsim.md); default star: every home has a channel to 'lsp'")
     ap.add_argument("--seed", type=int, default=0, help="node keys derive from seed + name")
     ap.add_argument("--channel-sat", type=int, default=DEFAULT_CHANNEL_SAT)
+    ap.add_argument("--fresh", action="store_true",
+                    help="discard DIR/lnsim.sqlite3 and start from the topology")
+    ap.add_argument("--local-signer", action="store_true",
+                    help="listconfigs reports a local hsmd (default: remote_hsmd_socket)")
+    ap.add_argument("--disable", default="", metavar="METHODS",
+                    help="comma-separated methods to answer 'Unknown command' (-32601), e.g. "
+                    "xpay (an older node), holdinvoice (no plugin), splicein,spliceout")
+    ap.add_argument("--holdinvoice-cancel-before-invoice-expiry", type=int,
+                    default=DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S, metavar="SECONDS",
+                    help="as the holdinvoice plugin's option (default 1800)")
     return ap.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> NodeOptions:
+    disabled = {m.strip() for m in args.disable.split(",") if m.strip()}
+    if "holdinvoice" in disabled:  # no plugin: none of its four methods
+        disabled |= {"holdinvoicesettle", "holdinvoicecancel", "holdinvoicelookup"}
+    return NodeOptions(remote_signer=not args.local_signer, disabled=frozenset(disabled),
+                       hold_cancel_before_expiry_s=args.holdinvoice_cancel_before_invoice_expiry)
 
 
 async def _run(args: argparse.Namespace, names: list[str]) -> None:
@@ -129,7 +172,7 @@ async def _run(args: argparse.Namespace, names: list[str]) -> None:
     waiter = asyncio.create_task(announce())
     try:
         await serve(args.dir, names, args.topology, args.seed, ready,
-                    channel_sat=args.channel_sat)
+                    channel_sat=args.channel_sat, options=options_from(args), fresh=args.fresh)
     finally:
         waiter.cancel()
 
@@ -142,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_run(args, names))
     except asyncio.CancelledError:
         return 0
-    except ValueError as exc:
+    except (ValueError, StateFileError) as exc:
         print(f"lnsim: {exc}", file=sys.stderr)
         return 2
     return 0
