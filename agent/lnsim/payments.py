@@ -72,8 +72,10 @@ def _routing_error(net: Network, req: PayRequest, dest: SimNode, attempts: int,
     offline = net.offline_ids()
     out_msat = sum(c.spendable_msat(req.payer.id) for c in net.graph.channels_of(req.payer.id)
                    if c.peer_of(req.payer.id) not in offline)
-    in_msat = sum(c.receivable_msat(dest.id) for c in net.graph.channels_of(dest.id)
-                  if c.peer_of(dest.id) not in offline)
+    # of the destination's channels the payer knows only the capacity (gossip)
+    in_msat = sum(c.receivable_msat(dest.id) if req.payer.id in (c.node_a, c.node_b)
+                  else c.capacity_msat - 2 * c.reserve_msat
+                  for c in net.graph.channels_of(dest.id) if c.peer_of(dest.id) not in offline)
     if out_msat < req.amount_msat:  # askrene's explain_failure: source, then destination
         return MethodError(errors.PAY_INSUFFICIENT_FUNDS, f"We could not find a usable set of "
                            f"paths. The source has insufficient capacity: {out_msat}msat")
@@ -141,6 +143,7 @@ async def send(net: Network, req: PayRequest) -> SendPay:
             continue
         net.graph.lock(route)
         net.touch_route(route.hops)
+        net.flush()  # the HTLCs are out: on disk before anything else happens
         start_delivery(net, req.payer, dest, part)
         if req.return_when_locked:
             return part

@@ -13,6 +13,7 @@ from typing import Any
 from pyln.client import LightningRpc
 
 from agent.lnsim import serve
+from agent.lnsim.network import NodeOptions
 
 
 @dataclass
@@ -34,15 +35,17 @@ class Sim:
         return LightningRpc(self.path(name))
 
     def stop(self) -> None:
-        if self._loop is not None and self._task is not None:
+        if self._loop is not None and self._task is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._task.cancel)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
 
 def start_sim(names: list[str], topology: str = "hub", seed: int = 0,
-              channel_sat: int = 2_000_000) -> Sim:
-    directory = Path(tempfile.mkdtemp(prefix="lns", dir="/tmp"))
+              channel_sat: int = 2_000_000, options: NodeOptions | None = None,
+              directory: Path | None = None, fresh: bool = False) -> Sim:
+    """Serve in a thread; `directory` given: serve that DIR again (its saved state)."""
+    directory = directory or Path(tempfile.mkdtemp(prefix="lns", dir="/tmp"))
     sim = Sim(dir=directory, nodes={})
     started = threading.Event()
 
@@ -57,7 +60,8 @@ def start_sim(names: list[str], topology: str = "hub", seed: int = 0,
 
         waiter = asyncio.create_task(signal_ready())
         try:
-            await serve(directory, names, topology, seed, ready, channel_sat=channel_sat)
+            await serve(directory, names, topology, seed, ready, channel_sat=channel_sat,
+                        options=options, fresh=fresh)
         finally:
             waiter.cancel()
 
