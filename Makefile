@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_ARGS ?=
 
-.PHONY: demo test lint check-mosquitto check-socat bench models clean forecast
+.PHONY: demo simulate test lint check-mosquitto check-socat bench models clean forecast
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,19 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,train,crosscheck]'
-	touch $@ $(VENV)/.demo-installed
+	touch $@ $(VENV)/.demo-installed $(VENV)/.sim-installed
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/peerwatt demo $(DEMO_ARGS)
+
+# Fleet simulation with baselines (HiGHS LP) and metrics: `make simulate SIM_ARGS="--agents 1000"`.
+SIM_ARGS ?= --agents 1000 --json peerwatt-sim/metrics.json --report peerwatt-sim
+$(VENV)/.sim-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[sim]'
+	touch $@
+
+simulate: $(VENV)/.sim-installed
+	$(BIN)/peerwatt simulate $(SIM_ARGS)
 
 check-mosquitto:
 	@command -v mosquitto >/dev/null 2>&1 || { \

@@ -73,6 +73,10 @@ def _passthrough(cmd: str, rest: list[str]) -> int:
         from firmware_bridge.cli import main as devices_main
 
         return devices_main(rest)
+    if cmd == "simulate":
+        from agent.sim.cli import main as simulate_main
+
+        return simulate_main(rest)
     from agent.demo.runner import main as demo_main
 
     return demo_main(rest)
@@ -93,12 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
                            ("lnsim", "stand-in Core Lightning nodes on unix sockets"),
                            ("devices", "device tools: simulate, scan, read"),
                            ("models", "forecaster: train, export, evaluate"),
-                           ("data", "fetch the real training data (CityLearn 2022)")):
+                           ("data", "fetch the real training data (CityLearn 2022)"),
+                           ("simulate", "fleet simulation with baselines and metrics")):
         sub.add_parser(name, help=helptext)
     return parser
 
 
-PASSTHROUGH = ("demo", "lnsim", "devices", "models", "data")
+PASSTHROUGH = ("demo", "lnsim", "devices", "models", "data", "simulate")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,6 +93,16 @@ class OnnxForecaster:
         return Forecast(mean_kw=np.asarray(mean[0], dtype=np.float32),
                         std_kw=np.asarray(std[0], dtype=np.float32))
 
+    def forecast_many(self, history_kw: FloatArray, t_s: float) -> Forecast:
+        """One batch for many homes at the same time: history (N, 96) → mean, std (N, H)."""
+        if history_kw.ndim != 2 or history_kw.shape[1] != FORECAST_HISTORY:
+            raise ValueError(f"history must be (N, {FORECAST_HISTORY}), got {history_kw.shape}")
+        cal = np.broadcast_to(calendar(self.local_s(t_s)), (history_kw.shape[0], CALENDAR_FEATURES))
+        mean, std = self._sess.run(None, {"history": history_kw.astype(np.float32),
+                                          "calendar": np.ascontiguousarray(cal)})
+        return Forecast(mean_kw=np.asarray(mean, dtype=np.float32),
+                        std_kw=np.asarray(std, dtype=np.float32))
+
     def local_s(self, t_s: float) -> float:
         """`t_s` (UTC epoch seconds) shifted by the home's UTC offset at that instant."""
         offset = datetime.fromtimestamp(t_s, UTC).astimezone(self._zone).utcoffset()
@@ -119,3 +129,11 @@ class OnnxPolicy:
             raise ValueError("policy returned a non-finite action")
         return Decision(battery_power_w=power_kw * 1000.0,
                         price_position=min(1.0, max(0.0, position)))
+
+    def decide_many(self, observations: FloatArray) -> FloatArray:
+        """One batch: observations (N, 6) → battery power W (N,), as `decide` per row."""
+        if observations.ndim != 2 or observations.shape[1] != POLICY_OBS:
+            raise ValueError(f"observations must be (N, {POLICY_OBS})")
+        (action,) = self._sess.run(None, {"obs": observations.astype(np.float32)})
+        power_w: FloatArray = np.asarray(action, dtype=np.float32)[:, 0] * 1000.0
+        return power_w

@@ -18,6 +18,7 @@ import structlog
 
 from agent.adapters.journal import Journal
 from agent.clock import Clock
+from agent.domain import decision as rules
 from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff
 from agent.ports import (
@@ -37,7 +38,7 @@ from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
 
 log = structlog.get_logger("decision")
 
-MIN_TRADE_WH = 20
+MIN_TRADE_WH = rules.MIN_TRADE_WH
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,35 +134,23 @@ class DecisionStep:
 
     def _decide_battery(self, soc_pct: float, fc: Forecast, path: PricePath) -> float:
         b = self._s.battery
-        spread = float(np.std(path.prices))
-        z = 0.0 if spread < 1e-6 else float((path.prices[0] - np.mean(path.prices)) / spread)
-        obs = np.asarray([soc_pct / 100.0, fc.mean_kw[0], fc.std_kw[0], z,
-                          b.max_charge_w / 1000.0, float(np.mean(fc.mean_kw))],
-                         dtype=np.float32)
+        obs = rules.observation(soc_pct, fc.mean_kw[0], fc.std_kw[0], rules.price_z(path.prices),
+                                b.max_charge_w, float(np.mean(fc.mean_kw)))
         wanted = self._policy.decide(obs).battery_power_w
         # Safety limits live here, outside the model: power and the SoC window.
-        dt_h = self._intervals.length_s / 3600.0
-        room_wh = max(0.0, (b.max_soc_pct - soc_pct) / 100.0 * b.capacity_wh)
-        avail_wh = max(0.0, (soc_pct - b.min_soc_pct) / 100.0 * b.capacity_wh)
-        hi = min(b.max_charge_w, room_wh / dt_h)
-        lo = -min(b.max_discharge_w, avail_wh / dt_h)
-        return float(min(hi, max(lo, wanted)))
+        return float(rules.clamp_setpoint(wanted, soc_pct, b.capacity_wh, b.min_soc_pct,
+                                          b.max_soc_pct, b.max_charge_w, b.max_discharge_w,
+                                          self._intervals.length_s / 3600.0))
 
     async def _offer(self, k: int, fc: Forecast, setpoint_w: float, path: PricePath) -> None:
         dt_h = self._intervals.length_s / 3600.0
         expected_wh = (float(fc.mean_kw[0]) * 1000.0 + setpoint_w) * dt_h
         margin_wh = 0.5 * float(fc.std_kw[0]) * 1000.0 * dt_h
-        fair = int(path.prices[0])
         feed_in = self._tariff.feed_in_msat_per_kwh
         retail = self._tariff.retail_at(self._intervals.start_s(k))
-        fair = min(max(fair, feed_in), retail)
-        side, energy = "none", 0
-        if expected_wh < 0:
-            energy = int(max(0.0, -expected_wh - margin_wh))
-            side = "sell" if energy >= MIN_TRADE_WH else "none"
-        elif expected_wh > 0:
-            energy = int(expected_wh)
-            side = "buy" if energy >= MIN_TRADE_WH else "none"
+        pos = rules.positions(expected_wh, margin_wh, int(path.prices[0]), feed_in, retail)
+        fair, energy = int(pos.fair[0]), int(pos.energy_wh[0])
+        side = {rules.SELL: "sell", rules.BUY: "buy"}.get(int(pos.side[0]), "none")
         self._journal.record_decision(
             k, self._clock.now_s(), forecast_kw=float(fc.mean_kw[0]),
             forecast_std_kw=float(fc.std_kw[0]), setpoint_w=setpoint_w, side=side,
@@ -172,13 +161,9 @@ class DecisionStep:
         if side == "none":
             return
         # Start on our side of the community price, concede towards the grid alternative.
-        if side == "sell":
-            pos = Position(k, "sell", energy, start=fair + (retail - fair) // 4,
-                           reservation=feed_in)
-        else:
-            pos = Position(k, "buy", energy, start=fair - (fair - feed_in) // 4,
-                           reservation=retail)
-        await self._negotiation.open(pos)
+        await self._negotiation.open(Position(k, "sell" if side == "sell" else "buy", energy,
+                                              start=int(pos.start[0]),
+                                              reservation=int(pos.reservation[0])))
 
     async def _report(self, k: int, soc_pct: float, fc: Forecast) -> None:
         if not self._state.node_id:
