@@ -1,4 +1,4 @@
-"""`peerwatt`: run | coordinator | demo | lnsim | devices."""
+"""`peerwatt`: run | coordinator | doctor | demo | lnsim | devices."""
 
 from __future__ import annotations
 
@@ -34,11 +34,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         settings = load(args.config, AgentSettings)
+        settings.broker.credentials()  # a secret file that may not be used: stop here
     except ConfigError as exc:
         return _config_failed(exc)
     configure(args.log_level)
     try:
-        asyncio.run(run_agent(settings))
+        asyncio.run(run_agent(settings, args.config))
     except PermanentError as exc:
         print(f"peerwatt: {exc}", file=sys.stderr)
         return 1
@@ -53,6 +54,7 @@ def _cmd_coordinator(args: argparse.Namespace) -> int:
 
     try:
         settings = load(args.config, CoordinatorSettings)
+        settings.broker.credentials()
     except ConfigError as exc:
         return _config_failed(exc)
     configure(args.log_level)
@@ -98,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                            ("devices", "device tools: simulate, scan, read"),
                            ("models", "forecaster: train, export, evaluate"),
                            ("data", "fetch the real training data (CityLearn 2022)"),
-                           ("simulate", "fleet simulation with baselines and metrics")):
+                           ("simulate", "fleet simulation with baselines and metrics"),
+                           ("doctor", "check config, device, broker, node, signer, clock, disk")):
         sub.add_parser(name, help=helptext)
     return parser
 
@@ -110,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in PASSTHROUGH:  # these parse their own options
         return _passthrough(argv[0], argv[1:])
+    if argv[:1] == ["doctor"]:
+        from agent.doctor import main as doctor_main
+
+        return doctor_main(argv[1:])
     if argv[:2] == ["coordinator", "bench"]:  # the solver's benchmark, no config needed
         from agent.coordinator.bench import main as bench_main
 

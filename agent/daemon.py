@@ -21,6 +21,7 @@ from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff, tariff_from_eur
 from agent.forecast.calibration import CalibratedForecaster
 from agent.ports import NodeUnavailable, TransientError
+from agent.reload import Reloader
 from agent.sdnotify import Notifier
 from agent.services.decision import DecisionStep
 from agent.services.health import Health
@@ -97,6 +98,12 @@ class Agent:
                              self.settlement,
                              stale_after_s=max(30.0, 10 * (d.poll_s + d.timeout_s)))
 
+    def apply(self, new: AgentSettings) -> None:
+        """Take the settings that can change at run time (agent/reload.py says which)."""
+        self.s = new
+        self.decision.update(new, make_tariff(new.market))
+        self.spend._limits = new.limits  # SpendPolicy reads its limits at each check
+
     async def _lightning(self) -> None:
         """Learn our node id and publish our key binding signed by the node; keep trying
         (with backoff) while node or broker are away."""
@@ -172,10 +179,11 @@ class Agent:
                      **dict(sorted(self.state.counters.items())))
 
 
-async def run_agent(settings: AgentSettings) -> None:
+async def run_agent(settings: AgentSettings, config_path: Path | None = None) -> None:
     stop = asyncio.Event()
-    install_signal_handlers(stop)
     agent = Agent(settings)
+    reloader = None if config_path is None else Reloader(config_path, settings, agent.apply)
+    install_signal_handlers(stop, on_hup=None if reloader is None else reloader)
     await agent.run(stop)
 
 

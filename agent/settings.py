@@ -82,11 +82,17 @@ class BrokerSettings(_Section):
         return int(rest.split(":")[1]) if ":" in rest else default
 
     def credentials(self) -> tuple[str, SecretStr] | None:
-        """Read `user:password` from the credentials file (0600), never from the command line."""
+        """`user:password` from the credentials file: a systemd credential (relative path)
+        or a 0600 file (agent/secret_files.py); ConfigError if it may not be used."""
         if self.credentials_file is None:
             return None
-        text = self.credentials_file.read_text(encoding="utf-8").strip()
-        user, _, password = text.partition(":")
+        from agent.secret_files import read_secret
+
+        text = read_secret(self.credentials_file)
+        user, sep, password = text.partition(":")
+        if not sep or not user:
+            raise ConfigError(self.credentials_file, ["credentials file must hold one line "
+                                                      "user:password"])
         return user, SecretStr(password)
 
 

@@ -68,6 +68,11 @@ class DecisionStep:
         self._battery_writable = True
         self._topic = f"peerwatt/v1/{settings.market.community}/state/{settings.agent_id}"
 
+    def update(self, settings: AgentSettings, tariff: Tariff) -> None:
+        """New run-time settings (SIGHUP, agent/reload.py): used from the next decision."""
+        self._s = settings
+        self._tariff = tariff
+
     async def run(self) -> None:
         while True:
             now = self._clock.now_s()

@@ -68,6 +68,7 @@ def test_broker_url_parts(url: str, host: str, port: int) -> None:
 def test_credentials_file_is_read(tmp_path: Path) -> None:
     creds = tmp_path / "creds"
     creds.write_text("alice:s3cr:et\n")
+    creds.chmod(0o600)  # a group/world-readable secret is refused (test_u_secret_files.py)
     b = BrokerSettings(credentials_file=creds)
     got = b.credentials()
     assert got is not None
