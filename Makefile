@@ -57,9 +57,11 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# One device poll cycle (median, p99) and the polling CPU share at 1 s: bench/results/
+# One device poll cycle (median, p99) and the polling CPU share at 1 s; payments per second
+# and a simulated day of settlement through lnsim: bench/results/
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.poll_cycle
+	$(BIN)/python -m bench.settlement --json bench/results/settlement.json
 
 # Rebuild the first shipped models (needs the dev extra for the `onnx` package).
 models: $(VENV)/.dev-installed

@@ -40,7 +40,27 @@ async def getinfo(net: Network, node: SimNode, p: Params) -> Json:
     }
 
 
-def _channel_json(net: Network, node: SimNode, c: Channel) -> Json:
+def _htlcs(net: Network, node: SimNode) -> dict[str, list[Json]]:
+    """The HTLCs in flight on `node`'s channels (listpeerchannels.json `htlcs`), by scid."""
+    out: dict[str, list[Json]] = {}
+    for payer in net.nodes.values():
+        for part in payer.sendpays:
+            if part.status != "pending":
+                continue
+            for hop in part.hops:
+                if node.id in (hop.sender, hop.receiver):
+                    sending = hop.sender == node.id
+                    out.setdefault(hop.scid, []).append({
+                        "direction": "out" if sending else "in",
+                        "id": part.created_index, "amount_msat": hop.amount_msat,
+                        "expiry": BLOCKHEIGHT + 144, "payment_hash": part.payment_hash,
+                        "state": ("SENT_ADD_ACK_REVOCATION" if sending
+                                  else "RCVD_ADD_ACK_REVOCATION")})
+    return out
+
+
+def _channel_json(net: Network, node: SimNode, c: Channel,
+                  htlcs: dict[str, list[Json]]) -> Json:
     peer = net.by_id[c.peer_of(node.id)]
     return {
         "peer_id": peer.id, "peer_connected": not peer.offline, "reestablished": True,
@@ -53,7 +73,7 @@ def _channel_json(net: Network, node: SimNode, c: Channel) -> Json:
         "spendable_msat": c.spendable_msat(node.id), "receivable_msat": c.receivable_msat(node.id),
         "fee_base_msat": c.policy[node.id].base_msat,
         "fee_proportional_millionths": c.policy[node.id].ppm,
-        "in_flight_msat": c.in_flight_msat[node.id], "htlcs": [],
+        "in_flight_msat": c.in_flight_msat[node.id], "htlcs": htlcs.get(c.scid, []),
     }
 
 
@@ -62,7 +82,8 @@ async def listpeerchannels(net: Network, node: SimNode, p: Params) -> Json:
     if sum(x is not None for x in (peer_id, scid, channel_id)) > 1:
         raise MethodError(errors.INVALID_PARAMS,
                          "Cannot specify more than one of id, short_channel_id, channel_id")
-    out = [_channel_json(net, node, c) for c in net.graph.channels_of(node.id)]
+    htlcs = _htlcs(net, node)
+    out = [_channel_json(net, node, c, htlcs) for c in net.graph.channels_of(node.id)]
     out = [c for c in out if peer_id in (None, c["peer_id"]) and scid in (None, c[
         "short_channel_id"]) and channel_id in (None, c["channel_id"])]
     return {"channels": out}

@@ -218,7 +218,7 @@ async def _deliver(net: Network, payer: SimNode, dest: SimNode, part: SendPay) -
     rec = dest.invoices.by_hash(part.payment_hash)
     accepted = rec is not None and dest.invoices.can_accept(part.payment_hash, part.amount_msat)
     if accepted and rec is not None and rec.is_hold:
-        accepted = await _hold(net, dest, rec)
+        accepted = await _hold(net, dest, rec) and rec.pay_index is None  # one HTLC set
     if not accepted:
         net.graph.fail(route)
         net.touch_route(route.hops)

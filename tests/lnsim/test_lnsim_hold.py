@@ -84,6 +84,10 @@ def test_accept_then_cancel_fails_the_payment_and_returns_the_money(sim: Sim) ->
     wait_state(bob, inv["payment_hash"], "ACCEPTED")
     (locked,) = alice.listpeerchannels()["channels"]
     assert locked["in_flight_msat"] > 0
+    (htlc,) = locked["htlcs"]
+    assert (htlc["direction"], htlc["payment_hash"]) == ("out", inv["payment_hash"])
+    (into_bob,) = bob.listpeerchannels()["channels"][0]["htlcs"]
+    assert into_bob["direction"] == "in"
     assert bob.call("holdinvoicecancel", {"payment_hash": inv["payment_hash"]}) == {
         "state": "CANCELED"}
     worker.join(5)
