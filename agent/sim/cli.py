@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from agent.adapters.onnx import OnnxForecaster, OnnxPolicy, shipped
+from agent.coordinator.game import GameConfig
 from agent.sim.byzantine import sweep
 from agent.sim.engine import DETERMINISTIC, NAIVE, NO_TRADING, PEERWATT, RunResult, Simulation
 from agent.sim.homes import EFFICIENCY, build_homes
@@ -41,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="homes in the sweep's runs (the first M of the community; default "
                         "1000)")
     p.add_argument("--seed", type=int, help="default: the scenario's")
+    p.add_argument("--signal-every", type=int, default=1, metavar="K",
+                   help="coordinator re-solves every K intervals (default 1, as the daemon)")
     p.add_argument("--data", type=Path,
                    help="CityLearn data dir or slice CSV (default: fetch into the cache)")
     p.add_argument("--json", type=Path, required=True, help="write the metrics here")
@@ -72,13 +75,14 @@ def _lp_metrics(opt: Optimum, none: RunResult, welfare: float, n: int,
 
 
 def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path | None,
-             byzantine: float | None, byzantine_agents: int) -> tuple[dict[str, Any],
-                                                                       dict[str, Any]]:
+             byzantine: float | None, byzantine_agents: int,
+             game: GameConfig | None = None,
+             signal_every: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
     started = time.perf_counter()
     dataset = load_data(data)
     homes = build_homes(scenario, dataset, agents, days, seed)
     fc, pol = OnnxForecaster(shipped("forecast.onnx")), OnnxPolicy(shipped("policy.onnx"))
-    sim = Simulation(scenario, homes, fc, pol, seed)
+    sim = Simulation(scenario, homes, fc, pol, seed, game, signal_every)
     shares = tuple(sorted(set(scenario.byzantine.sweep) | ({byzantine} if byzantine else set())))
     m = min(agents, byzantine_agents)
     sweep_runs = len(scenario.byzantine.strategies) * sum(1 for s in shares if s > 0)
@@ -104,7 +108,8 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
         sub = sim
         clean, base = runs["peerwatt"], none
         if m < agents:
-            sub = Simulation(scenario, homes.subset(np.arange(m)), fc, pol, seed)
+            sub = Simulation(scenario, homes.subset(np.arange(m)), fc, pol, seed, game,
+                             signal_every)
             clean = sub.run(PEERWATT, tick=bar.tick_scaled(m / agents))
             base = sub.run(NO_TRADING, tick=bar.tick_scaled(m / agents))
         bar.label = "Byzantine sweep"
@@ -117,6 +122,7 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
     out["peak_rss_mb"] = _r(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     out["claims"] = claims(out)
     out["run"] = {"agents": agents, "days": days, "seed": seed, "scenario": scenario.name,
+                  "signal_every_intervals": signal_every,
                   "data": dataset.source, "homes_by_type": _count(homes.home_type),
                   "batteries": int((homes.capacity_wh > 0).sum()),
                   "machine": {"python": platform.python_version(), "cpus": _cpus(),
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         print("peerwatt simulate: --byzantine must be in [0, 1)", file=sys.stderr)
         return 2
     out, per_home = simulate(scenario, agents, days, seed, args.data, byz,
-                             args.byzantine_agents)
+                             args.byzantine_agents, signal_every=max(1, args.signal_every))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1) + "\n")
     print(table(out))

@@ -104,7 +104,8 @@ class Community:
 
 class Simulation:
     def __init__(self, scenario: Scenario, homes: Homes, forecaster: OnnxForecaster,
-                 policy: OnnxPolicy, seed: int) -> None:
+                 policy: OnnxPolicy, seed: int, game: GameConfig | None = None,
+                 signal_every: int = 1) -> None:
         self.scenario = scenario
         self.homes = homes
         t = scenario.tariff
@@ -115,7 +116,13 @@ class Simulation:
         self.forecaster = forecaster
         self.policy = policy
         self.seed = seed
-        self.game = GameConfig(dt_h=scenario.market.interval_s / 3600.0)
+        # The coordinator's defaults (agent.settings.CoordinatorSettings); tests pass a
+        # coarser grid to stay fast.
+        self.game = game or GameConfig(dt_h=scenario.market.interval_s / 3600.0)
+        # The coordinator publishes every interval; > 1 re-solves every that many intervals
+        # and the homes trade on the last signal in between (the daemon's behaviour when
+        # the coordinator is silent), for quick runs.
+        self.signal_every = signal_every
 
     def run(self, strategy: Strategy, byzantine: Bools | None = None,
             attack: Attack | None = None, tick: Callable[[], None] | None = None) -> RunResult:
@@ -164,7 +171,8 @@ class Simulation:
                                       int(prices[0]), feed, com.retail(d))
                 trades[d] = self._negotiate(d, pos, com.retail(d), now_s, bad, attack, ledger,
                                             res, rng)
-            if strategy.signal and lead - 1 <= d < lead + steps:
+            if (strategy.signal and lead - 1 <= d < lead + steps
+                    and (d - lead + 1) % self.signal_every == 0):
                 signal, warm = self._coordinate(d, soc, mean, std, bad, attack, com, warm, res)
             if k >= lead:
                 self._physics(k, com, planned.pop(k), trades.pop(k, None), res, strategy)
