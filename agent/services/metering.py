@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 
 import structlog
 
@@ -13,6 +14,7 @@ from agent.domain.market import IntervalClock
 from agent.ports import DeviceReader, PermanentError
 from agent.services.state import AgentState
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
+from firmware_bridge.measurement import Measurement
 
 log = structlog.get_logger("metering")
 
@@ -53,19 +55,20 @@ class Metering:
             self._state.device_health = "ok"
             self._state.readings.update(values)
             self._state.counters["device_reads"] += 1
-            self._record()
+            self._record(values)
             self._state.heartbeats["metering"] = time.monotonic()
             self.first_read.set()
             await asyncio.sleep(self._poll_s)
 
-    def _record(self) -> None:
+    def _record(self, values: Mapping[str, Measurement]) -> None:
+        """Only what this poll read: a value the device's sanity or frozen-counter checks
+        dropped is missing here (NULL in the journal), never replaced by an older one."""
         now = self._clock.now_s()
         interval = self._intervals.index(now)
-        readings = self._state.readings
-        grid, battery = readings.get("grid_power_w"), readings.get("battery_power_w")
+        grid, battery = values.get("grid_power_w"), values.get("battery_power_w")
         if grid is not None and battery is not None:
             self._state.add_sample(interval, grid.value - battery.value)
         if interval != self._journaled_interval:
             self._journal.record_reading(now, interval,
-                                         {k: m.value for k, m in readings.items()})
+                                         {k: m.value for k, m in values.items()})
             self._journaled_interval = interval
