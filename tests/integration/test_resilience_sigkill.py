@@ -59,7 +59,7 @@ def test_sigkill_at_random_points_never_pays_twice(fleet: Fleet, mosquitto: Any)
     rng = random.Random(seed)
     c = start_community(fleet, mosquitto.url, "sigkill", homes=2, speed=900.0)
     c.start_coordinator()
-    generation = {name: 0 for name in c.homes}
+    generation = dict.fromkeys(c.homes, 0)
     for name in c.homes:
         _start(c, name, 0)
     c.wait_ready(list(c.homes), timeout_s=60.0)
