@@ -163,6 +163,7 @@ class Settlement:
             self._refused(rec, f"refused: policy: {problem}", policy=True)
             return
         self._attempts[trade_id] = self._attempts.get(trade_id, 0) + 1
+        self._state.counters["payment_attempts"] += 1
         try:
             outcome = await self._node.pay(rec.bolt11, self._max_fee_msat)
         except PolicyRefused as exc:
