@@ -66,6 +66,7 @@ class DecisionStep:
         self._negotiation = negotiation
         self._planned: dict[int, float] = {}
         self._battery_writable = True
+        self._on_tariff = False
         self._topic = f"peerwatt/v1/{settings.market.community}/state/{settings.agent_id}"
 
     def update(self, settings: AgentSettings, tariff: Tariff) -> None:
@@ -131,8 +132,19 @@ class DecisionStep:
     def _price_path(self, k: int, horizon: int) -> PricePath:
         sig = self._state.signal
         if sig is not None and sig.interval <= k < sig.interval + len(sig.price_msat_per_kwh):
+            if self._on_tariff:
+                self._on_tariff = False
+                log.info("price_signal_resumed", interval=k, seq=sig.seq)
             prices = np.asarray(sig.price_msat_per_kwh[k - sig.interval:], dtype=np.float32)
             return PricePath(prices, "signal", sig.seq)
+        # No signal covers k (the coordinator is down or silent): decide on the local
+        # forecast and the grid tariff. Said once at WARNING, counted every time.
+        if not self._on_tariff:
+            self._on_tariff = True
+            log.warning("price_signal_missing", interval=k, fallback="tariff",
+                        last_seq=None if sig is None else sig.seq,
+                        covered_until=None if sig is None
+                        else sig.interval + len(sig.price_msat_per_kwh) - 1)
         self._state.counters["decisions_on_tariff"] += 1
         steps = [self._tariff.retail_at(self._intervals.start_s(k + i)) for i in range(horizon)]
         return PricePath(np.asarray(steps, dtype=np.float32), "tariff", None)
