@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent.crypto import lnsig
-from agent.lnsim import errors, methods_invoice, methods_pay, methods_splice
+from agent.lnsim import errors, methods_invoice, methods_pay, methods_route, methods_splice
 from agent.lnsim.errors import MethodError
 from agent.lnsim.graph import Channel
 from agent.lnsim.methods_dev import DEV_METHODS
@@ -174,6 +174,11 @@ _PAY_METHODS: dict[str, tuple[tuple[str, ...], Handler]] = {
     "xpay": (("invstring", "amount_msat", "maxfee", "layers", "retry_for", "partial_msat",
               "maxdelay", "payer_note", "label", "localinvreqid", "dev_use_shadow"),
              methods_pay.xpay),
+    "getroute": (("id", "amount_msat", "riskfactor", "cltv", "fromid", "fuzzpercent",
+                  "exclude", "maxhops"), methods_route.getroute),
+    "sendpay": (("route", "payment_hash", "label", "amount_msat", "bolt11", "payment_secret",
+                 "partid", "localinvreqid", "groupid", "payment_metadata", "description"),
+                methods_route.sendpay),
     "decode": (("string",), methods_pay.decode),
     "decodepay": (("bolt11", "description"), methods_pay.decodepay),
 }

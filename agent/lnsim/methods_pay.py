@@ -132,7 +132,9 @@ def _pay_entry(parts: list[SendPay]) -> Json:
              "pending" if any(s.status == "pending" for s in parts) else "failed")
     entry: Json = {"payment_hash": first.payment_hash, "status": state,
                    "destination": first.destination, "created_at": first.created_at,
-                   "created_index": first.created_index, "bolt11": first.bolt11}
+                   "created_index": first.created_index}
+    if first.bolt11:
+        entry["bolt11"] = first.bolt11
     if first.label is not None:
         entry["label"] = first.label
     last = max((s.updated_index or 0 for s in parts), default=0)

@@ -55,8 +55,10 @@ class SendPay:
             "payment_hash": self.payment_hash, "groupid": self.groupid, "partid": self.partid,
             "destination": self.destination, "amount_msat": self.amount_msat,
             "amount_sent_msat": self.amount_sent_msat, "created_at": self.created_at,
-            "status": self.status, "bolt11": self.bolt11,
+            "status": self.status,
         }
+        if self.bolt11:
+            out["bolt11"] = self.bolt11
         if self.label is not None:
             out["label"] = self.label
         if self.updated_index is not None:

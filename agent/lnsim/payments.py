@@ -39,7 +39,7 @@ class PayRequest:
     return_when_locked: bool = False  # injected "xpay returned while parts are pending"
 
 
-def _failure(route: Route, index: int, failcode: int) -> dict[str, object]:
+def failure_object(route: Route, index: int, failcode: int) -> dict[str, object]:
     """The routing failure object (waitsendpay.json) for a failure at node `index`."""
     hop = route.hops[min(index, len(route.hops) - 1)]
     node = route.hops[index - 1].receiver if index > 0 else route.hops[0].sender
@@ -48,7 +48,7 @@ def _failure(route: Route, index: int, failcode: int) -> dict[str, object]:
             "failcode": failcode, "failcodename": errors.failcode_name(failcode)}
 
 
-def _fault_on(net: Network, route: Route) -> tuple[int, int] | None:
+def fault_on(net: Network, route: Route) -> tuple[int, int] | None:
     """(erring_index, failcode) of the first hop this attempt fails at, or None."""
     short = net.graph.first_short_hop(route)
     for index, hop in enumerate(route.hops):
@@ -130,10 +130,10 @@ async def send(net: Network, req: PayRequest) -> SendPay:
                               {"fee_msat": route.fee_msat, "maxfee_msat": req.max_fee_msat})
         part = _new_part(net, req, dest, route, groupid, attempts)
         attempts += 1
-        fault = _fault_on(net, route)
+        fault = fault_on(net, route)
         if fault is not None:
             index, failcode = fault
-            _fail_part(net, req.payer, part, _failure(route, index, failcode),
+            fail_part(net, req.payer, part, failure_object(route, index, failcode),
                        final=index == len(route.hops))
             if index == len(route.hops) and failcode & errors.PERM:
                 raise _destination_error(part)
@@ -167,7 +167,7 @@ def _new_part(net: Network, req: PayRequest, dest: SimNode, route: Route, groupi
     return part
 
 
-def _fail_part(net: Network, payer: SimNode, part: SendPay, failure: dict[str, object], *,
+def fail_part(net: Network, payer: SimNode, part: SendPay, failure: dict[str, object], *,
                final: bool) -> None:
     part.status = "failed"
     part.failure = failure
@@ -222,7 +222,7 @@ async def _deliver(net: Network, payer: SimNode, dest: SimNode, part: SendPay) -
     if not accepted:
         net.graph.fail(route)
         net.touch_route(route.hops)
-        _fail_part(net, payer, part, _failure(
+        fail_part(net, payer, part, failure_object(
             route, len(route.hops), errors.INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS), final=True)
         net.flush()
         return
