@@ -46,3 +46,17 @@ def test_main_rejects_a_too_long_socket_path() -> None:
     from agent.lnsim import main
 
     assert main(["--nodes", "1", "--dir", "/tmp/" + "d" * 120]) == 2
+
+
+def test_cli_options_become_node_options() -> None:
+    from agent.lnsim.server import _parse, options_from
+
+    opts = options_from(_parse(["--dir", "/tmp/x", "--local-signer", "--disable",
+                                "xpay, holdinvoice", "--holdinvoice-cancel-before-invoice-"
+                                "expiry", "60"]))
+    assert opts.remote_signer is False
+    assert opts.disabled == {"xpay", "holdinvoice", "holdinvoicesettle", "holdinvoicecancel",
+                             "holdinvoicelookup"}
+    assert opts.hold_cancel_before_expiry_s == 60
+    default = options_from(_parse(["--dir", "/tmp/x"]))
+    assert (default.remote_signer, default.disabled) == (True, frozenset())
