@@ -1,4 +1,4 @@
-"""`peerwatt`: run | coordinator | doctor | demo | lnsim | devices."""
+"""`peerwatt`: run | coordinator | doctor | status | demo | lnsim | devices."""
 
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                            ("models", "forecaster: train, export, evaluate"),
                            ("data", "fetch the real training data (CityLearn 2022)"),
                            ("simulate", "fleet simulation with baselines and metrics"),
-                           ("doctor", "check config, device, broker, node, signer, clock, disk")):
+                           ("doctor", "check config, device, broker, node, signer, clock, disk"),
+                           ("status", "the running agent's metrics, for a person")):
         sub.add_parser(name, help=helptext)
     return parser
 
@@ -117,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.doctor import main as doctor_main
 
         return doctor_main(argv[1:])
+    if argv[:1] == ["status"]:
+        from agent.status import main as status_main
+
+        return status_main(argv[1:])
     if argv[:2] == ["coordinator", "bench"]:  # the solver's benchmark, no config needed
         from agent.coordinator.bench import main as bench_main
 

@@ -97,6 +97,14 @@ class Agent:
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
                              self.settlement,
                              stale_after_s=max(30.0, 10 * (d.poll_s + d.timeout_s)))
+        self.extra_children: list[Child] = []
+        if s.metrics.enabled:  # prometheus-client is imported only then
+            from agent.services.metrics import AgentCollector, MetricsEndpoint
+
+            self.metrics = MetricsEndpoint(s.metrics.host, s.metrics.port, AgentCollector(
+                self.state, self.journal.path, self.clock.now_s,
+                self.transport.connected.is_set, self.health.live))
+            self.extra_children.append(Child("metrics", self.metrics.run))
 
     def apply(self, new: AgentSettings) -> None:
         """Take the settings that can change at run time (agent/reload.py says which)."""
@@ -168,6 +176,7 @@ class Agent:
             Child("negotiation", self.negotiation.run),
             Child("settlement", self.settlement.run),
             Child("health", self.health.run),
+            *self.extra_children,
         ]
         started = time.monotonic()
         try:

@@ -174,6 +174,22 @@ class PathSettings(_Section):
     state_dir: Path = Path("/var/lib/peerwatt")
 
 
+class MetricsSettings(_Section):
+    """A Prometheus endpoint (`/metrics`); off by default, on the loopback only by default."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 9464
+
+
+class HomeAssistantSettings(_Section):
+    """Home Assistant MQTT discovery on the agent's broker; off by default."""
+
+    enabled: bool = False
+    discovery_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "homeassistant"
+    publish_s: Annotated[float, Field(ge=1, le=3600)] = 10.0  # state updates (real seconds)
+
+
 class ClockSettings(_Section):
     """`wall` in production; `sim` runs an accelerated clock shared by a simulated fleet."""
 
@@ -194,6 +210,8 @@ class AgentSettings(_Section):
     models: ModelSettings = ModelSettings()
     paths: PathSettings = PathSettings()
     clock: ClockSettings = ClockSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    homeassistant: HomeAssistantSettings = HomeAssistantSettings()
 
 
 class CoordinatorSettings(_Section):

@@ -34,9 +34,11 @@ class Metering:
     async def run(self) -> None:
         failures = 0
         while True:
+            began = time.monotonic()
             try:
                 values = await self._device.read()
             except DeviceUnavailable as exc:
+                self._state.read_seconds.observe(time.monotonic() - began)
                 failures += 1
                 self._state.counters["device_read_failed"] += 1
                 self._state.device_health = "down" if failures >= 3 else "degraded"
@@ -49,6 +51,7 @@ class Metering:
                 continue
             except DeviceConfigError as exc:
                 raise PermanentError(f"device configuration: {exc}") from exc
+            self._state.read_seconds.observe(time.monotonic() - began)
             if failures:
                 log.info("device_recovered", after_failures=failures)
             failures = 0

@@ -30,6 +30,31 @@ class IntervalAverage:
 
 
 @dataclass
+class Buckets:
+    """A fixed-bucket histogram (for the metrics endpoint; no library in the hot path)."""
+
+    bounds: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+    counts: list[int] = field(default_factory=lambda: [0] * 10)
+    count: int = 0
+    total: float = 0.0
+
+    def observe(self, value: float) -> None:
+        for i, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.counts[i] += 1
+                break
+        self.count += 1
+        self.total += value
+
+    def cumulative(self) -> list[int]:
+        out, running = [], 0
+        for c in self.counts:
+            running += c
+            out.append(running)
+        return out
+
+
+@dataclass
 class AgentState:
     agent_id: str
     history_len: int = 96
@@ -43,6 +68,7 @@ class AgentState:
     heartbeats: dict[str, float] = field(default_factory=dict)
     device_health: str = "unknown"
     last_completed: tuple[int, float] | None = None  # (interval, mean kW) last appended
+    read_seconds: Buckets = field(default_factory=Buckets)  # device poll durations
 
     def add_sample(self, interval: int, net_w: float) -> None:
         if self.current is None or self.current.interval != interval:

@@ -200,3 +200,12 @@ def _example_model(path: Path) -> type[AgentSettings] | type[CoordinatorSettings
 def test_examples_load(path: Path) -> None:
     """Every shipped example config is valid (zero examples is fine)."""
     load(path, _example_model(path))
+
+
+def test_metrics_and_homeassistant_are_off_by_default() -> None:
+    from agent.settings import AgentSettings
+
+    s = AgentSettings(agent_id="home-1")
+    assert s.metrics.enabled is False
+    assert s.metrics.host == "127.0.0.1"
+    assert s.homeassistant.enabled is False
