@@ -25,6 +25,7 @@ from agent.reload import Reloader
 from agent.sdnotify import Notifier
 from agent.services.decision import DecisionStep
 from agent.services.health import Health
+from agent.services.homeassistant import HomeAssistant
 from agent.services.identity import Bindings
 from agent.services.metering import Metering
 from agent.services.negotiation import Negotiation
@@ -105,6 +106,11 @@ class Agent:
                 self.state, self.journal.path, self.clock.now_s,
                 self.transport.connected.is_set, self.health.live))
             self.extra_children.append(Child("metrics", self.metrics.run))
+        self.ha: HomeAssistant | None = None
+        if s.homeassistant.enabled:
+            self.ha = HomeAssistant(s, self.state, self.transport, self.clock, self.journal.path,
+                                    presence)
+            self.extra_children.append(Child("homeassistant", self.ha.run))
 
     def apply(self, new: AgentSettings) -> None:
         """Take the settings that can change at run time (agent/reload.py says which)."""
@@ -138,6 +144,8 @@ class Agent:
         async for message in self.transport.messages():
             if message.topic == signal_topic:
                 self._on_signal(message.payload)
+            elif self.ha is not None and message.topic == self.ha.status_topic:
+                self.ha.on_status(message.payload)
             else:
                 await self.negotiation.handle(message)
 
