@@ -208,6 +208,7 @@ def main() -> None:
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     print("throughput…", file=sys.stderr, flush=True)
+    load_before = os.getloadavg()[0]
     result: dict[str, Any] = {
         "what": "xpay through peerwatt lnsim (own process, unix sockets, SQLite state) via "
                 "pyln-client; see bench/settlement.py for the definitions",
@@ -227,6 +228,9 @@ def main() -> None:
               flush=True)
         result["day"].append(simulated_day(args.homes, sat, args.trades_per_interval,
                                            args.seed))
+    # the machine is shared: a high load average explains a spread between runs
+    result["load_avg_1m"] = {"start": round(load_before, 2),
+                             "end": round(os.getloadavg()[0], 2)}
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

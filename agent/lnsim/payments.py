@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import structlog
+
 from agent.lnsim import errors
 from agent.lnsim.errors import MethodError
 from agent.lnsim.graph import Route
@@ -24,6 +26,7 @@ from agent.lnsim.network import Network, SendPay, SimNode
 BLOCKHEIGHT = 110
 MAX_ATTEMPTS = 10
 TEMPORARY_CHANNEL_FAILURE = errors.FAILCODES["WIRE_TEMPORARY_CHANNEL_FAILURE"]
+_log = structlog.get_logger("lnsim.payments")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,8 @@ async def send(net: Network, req: PayRequest) -> SendPay:
         await asyncio.shield(part.done.wait())
         if part.status == "complete":
             return part
+        if part.status == "pending":
+            raise MethodError(errors.LIGHTNINGD, "lnsim: the delivery task crashed (see log)")
         raise _destination_error(part)
     raise _routing_error(net, req, dest, attempts, why)
 
@@ -189,7 +194,15 @@ def start_delivery(net: Network, payer: SimNode, dest: SimNode, part: SendPay) -
     task = asyncio.create_task(_deliver(net, payer, dest, part),
                                name=f"lnsim-pay-{part.payment_hash[:12]}-{part.partid}")
     net.inflight.add(task)
-    task.add_done_callback(net.inflight.discard)
+
+    def finished(done: asyncio.Task[None]) -> None:
+        net.inflight.discard(done)
+        if not done.cancelled() and done.exception() is not None:
+            _log.error("lnsim_delivery_crashed", payment_hash=part.payment_hash,
+                       exc_info=done.exception())
+            part.done.set()  # wake the caller; the part stays pending (a bug, not a fault)
+
+    task.add_done_callback(finished)
 
 
 def resume_pending(net: Network) -> int:
