@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from agent.lnsim.methods import dispatch
+from agent.lnsim.methods import METHODS, dispatch
 from agent.lnsim.network import (
     DEFAULT_CHANNEL_SAT,
     DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S,
@@ -130,7 +130,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     who = ap.add_mutually_exclusive_group()
     who.add_argument("--nodes", type=int, default=2, help="homes home-000.. (default 2)")
     who.add_argument("--names", help="comma-separated home names instead of --nodes")
-    ap.add_argument("--dir", required=True, type=Path, help="where sockets and nodes.json go")
+    ap.add_argument("--dir", required=True, type=Path,
+                    help="where the sockets, nodes.json and the state file lnsim.sqlite3 go")
     ap.add_argument("--topology", default="star",
                     help=f"{' | '.join(TOPOLOGIES)} | FILE (a JSON topology file; see "
                     "docs/lnsim.md); default star: every home has a channel to 'lsp'")
@@ -151,6 +152,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def options_from(args: argparse.Namespace) -> NodeOptions:
     disabled = {m.strip() for m in args.disable.split(",") if m.strip()}
+    unknown = sorted(disabled - set(METHODS))
+    if unknown:
+        raise ValueError(f"--disable: unknown method(s) {', '.join(unknown)}")
     if "holdinvoice" in disabled:  # no plugin: none of its four methods
         disabled |= {"holdinvoicesettle", "holdinvoicecancel", "holdinvoicelookup"}
     return NodeOptions(remote_signer=not args.local_signer, disabled=frozenset(disabled),

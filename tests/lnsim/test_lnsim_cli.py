@@ -49,6 +49,7 @@ def test_main_rejects_a_too_long_socket_path() -> None:
 
 
 def test_cli_options_become_node_options() -> None:
+    from agent.lnsim import main
     from agent.lnsim.server import _parse, options_from
 
     opts = options_from(_parse(["--dir", "/tmp/x", "--local-signer", "--disable",
@@ -60,3 +61,4 @@ def test_cli_options_become_node_options() -> None:
     assert opts.hold_cancel_before_expiry_s == 60
     default = options_from(_parse(["--dir", "/tmp/x"]))
     assert (default.remote_signer, default.disabled) == (True, frozenset())
+    assert main(["--dir", "/tmp/x", "--disable", "xpay,nosuchmethod"]) == 2
