@@ -5,7 +5,10 @@ so the stand-in and the real node are held to the same expectations."""
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 import uuid
+from typing import Any
 
 import pytest
 from pyln.client import LightningRpc, RpcError
@@ -67,5 +70,31 @@ def listsendpays_reconciles_a_payment(pair: Pair) -> None:
     assert never.value.error["code"] == 208
 
 
+def hold_invoice_pays_only_when_settled(pair: Pair) -> None:
+    """The holdinvoice plugin: the payment waits at ACCEPTED until the payee settles."""
+    payer, payee = pair
+    inv = payee.call("holdinvoice", {"amount_msat": 9000, "label": _label("hold"),
+                                     "description": "metered", "cltv": 144})
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: result.append(payer.xpay(inv["bolt11"])),
+                              daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 30
+    state = ""
+    while state != "ACCEPTED" and time.monotonic() < deadline:
+        state = payee.call("holdinvoicelookup", {"payment_hash": inv["payment_hash"]})["state"]
+        time.sleep(0.1)
+    assert state == "ACCEPTED"
+    assert not result
+    assert payee.listinvoices(payment_hash=inv["payment_hash"])["invoices"][0]["status"] == (
+        "unpaid")
+    assert payee.call("holdinvoicesettle", {"payment_hash": inv["payment_hash"]})["state"] == (
+        "SETTLED")
+    worker.join(30)
+    assert result
+    assert result[0]["amount_msat"] == 9000
+
+
 SCENARIOS = [invoice_then_xpay, label_clash_is_900, xpay_twice_is_219,
              listsendpays_reconciles_a_payment]
+HOLD_SCENARIOS = [hold_invoice_pays_only_when_settled]  # need the holdinvoice plugin
