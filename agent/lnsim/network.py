@@ -18,7 +18,8 @@ LSP_NAME = "lsp"
 DEFAULT_CHANNEL_SAT = 2_000_000
 DEFAULT_WALLET_MSAT = 10_000_000_000  # each node's on-chain wallet (splice-in funds)
 # The holdinvoice plugin's option of that name (default 1800 s): within this many seconds
-# of the invoice's expiry it takes no new HTLCs and cancels the ones it holds.
+# of the invoice's expiry it takes no new HTLCs and settles (v4) or cancels (v3) the ones
+# it holds.
 DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S = 1800
 
 
@@ -141,6 +142,9 @@ class NodeOptions:
     remote_signer: bool = True
     disabled: frozenset[str] = frozenset()  # method names answered with -32601
     hold_cancel_before_expiry_s: int = DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S
+    # What the plugin does with an ACCEPTED invoice at that margin: v4.0.0 (2025-03) settles
+    # it ("soft expiry"), v3 canceled it. An OPEN one is canceled either way.
+    hold_at_soft_expiry: str = "settle"
 
 
 OfflineHook = Callable[[SimNode, bool], Awaitable[None]]

@@ -270,8 +270,9 @@ async def _hold(net: Network, dest: SimNode, rec: InvoiceRecord) -> bool:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, deadline - net.clock())):
                 await rec.decided.wait()
-        if rec.hold_state == "ACCEPTED":  # auto-cancel before expiry, as the plugin does
-            set_hold_state(net, dest, rec, "CANCELED")
+        if rec.hold_state == "ACCEPTED":  # soft expiry: the plugin settles (v4) or cancels
+            set_hold_state(net, dest, rec, "SETTLED" if net.options.hold_at_soft_expiry
+                           == "settle" else "CANCELED")
     return rec.hold_state == "SETTLED"
 
 

@@ -147,6 +147,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--holdinvoice-cancel-before-invoice-expiry", type=int,
                     default=DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S, metavar="SECONDS",
                     help="as the holdinvoice plugin's option (default 1800)")
+    ap.add_argument("--holdinvoice-at-expiry", choices=("settle", "cancel"), default="settle",
+                    help="what happens to an ACCEPTED hold invoice at that margin: settle "
+                    "(the plugin since v4.0.0, default) or cancel (v3)")
     return ap.parse_args(argv)
 
 
@@ -158,7 +161,8 @@ def options_from(args: argparse.Namespace) -> NodeOptions:
     if "holdinvoice" in disabled:  # no plugin: none of its four methods
         disabled |= {"holdinvoicesettle", "holdinvoicecancel", "holdinvoicelookup"}
     return NodeOptions(remote_signer=not args.local_signer, disabled=frozenset(disabled),
-                       hold_cancel_before_expiry_s=args.holdinvoice_cancel_before_invoice_expiry)
+                       hold_cancel_before_expiry_s=args.holdinvoice_cancel_before_invoice_expiry,
+                       hold_at_soft_expiry=args.holdinvoice_at_expiry)
 
 
 async def _run(args: argparse.Namespace, names: list[str]) -> None:

@@ -59,6 +59,9 @@ def test_cli_options_become_node_options() -> None:
     assert opts.disabled == {"xpay", "holdinvoice", "holdinvoicesettle", "holdinvoicecancel",
                              "holdinvoicelookup"}
     assert opts.hold_cancel_before_expiry_s == 60
+    assert opts.hold_at_soft_expiry == "settle"
+    v3 = options_from(_parse(["--dir", "/tmp/x", "--holdinvoice-at-expiry", "cancel"]))
+    assert v3.hold_at_soft_expiry == "cancel"
     default = options_from(_parse(["--dir", "/tmp/x"]))
     assert (default.remote_signer, default.disabled) == (True, frozenset())
     assert main(["--dir", "/tmp/x", "--disable", "xpay,nosuchmethod"]) == 2

@@ -110,18 +110,25 @@ def test_open_hold_invoice_past_expiry_looks_canceled(sim: Sim) -> None:
         "state": "CANCELED"}
 
 
-def test_accepted_hold_invoice_is_canceled_before_expiry_as_the_plugin_does(
-    lnsim_factory: Callable[..., Sim],
+@pytest.mark.parametrize(("at_expiry", "state"), [("settle", "SETTLED"), ("cancel", "CANCELED")])
+def test_accepted_hold_invoice_at_the_margin_is_settled_v4_or_canceled_v3(
+    lnsim_factory: Callable[..., Sim], at_expiry: str, state: str,
 ) -> None:
-    sim = lnsim_factory(options=NodeOptions(hold_cancel_before_expiry_s=2))
+    """holdinvoice v4.0.0 settles an ACCEPTED invoice at its soft expiry (v3 canceled it):
+    a seller who has not decided by then is paid."""
+    sim = lnsim_factory(options=NodeOptions(hold_cancel_before_expiry_s=2,
+                                            hold_at_soft_expiry=at_expiry))
     inv = hold(sim, "h4", expiry=3)
     worker, out = pay_in_background(sim.rpc("alice"), inv["bolt11"])
     assert wait_state(sim.rpc("bob"), inv["payment_hash"], "ACCEPTED")["state"] == "ACCEPTED"
     worker.join(5)
-    assert isinstance(out[0], RpcError)
-    assert out[0].error["code"] == 203
+    if state == "SETTLED":
+        assert out[0]["amount_msat"] == 50_000
+    else:
+        assert isinstance(out[0], RpcError)
+        assert out[0].error["code"] == 203
     assert sim.rpc("bob").call("holdinvoicelookup", {"payment_hash": inv["payment_hash"]}) == {
-        "state": "CANCELED"}
+        "state": state}
 
 
 def test_hold_invoice_within_the_cancel_margin_takes_no_htlc(sim: Sim) -> None:
