@@ -43,10 +43,8 @@ async def getinfo(net: Network, node: SimNode, p: Params) -> Json:
 def _htlcs(net: Network, node: SimNode) -> dict[str, list[Json]]:
     """The HTLCs in flight on `node`'s channels (listpeerchannels.json `htlcs`), by scid."""
     out: dict[str, list[Json]] = {}
-    for payer in net.nodes.values():
-        for part in payer.sendpays:
-            if part.status != "pending":
-                continue
+    for _, part in net.delivering.values():
+        if part.status == "pending":
             for hop in part.hops:
                 if node.id in (hop.sender, hop.receiver):
                     sending = hop.sender == node.id

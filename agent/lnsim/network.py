@@ -161,6 +161,7 @@ class Network:
         self.on_offline: OfflineHook | None = None
         self.sink: StateSink | None = None
         self.inflight: set[asyncio.Task[None]] = set()
+        self.delivering: dict[int, tuple[SimNode, SendPay]] = {}  # parts with HTLCs locked
         self.updated_index = 0
         self.splices: dict[str, PendingSplice] = {}  # by channel_id; not kept across restarts
         self._dirty_channels: dict[str, Channel] = {}

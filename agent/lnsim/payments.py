@@ -194,9 +194,11 @@ def start_delivery(net: Network, payer: SimNode, dest: SimNode, part: SendPay) -
     task = asyncio.create_task(_deliver(net, payer, dest, part),
                                name=f"lnsim-pay-{part.payment_hash[:12]}-{part.partid}")
     net.inflight.add(task)
+    net.delivering[id(part)] = (payer, part)
 
     def finished(done: asyncio.Task[None]) -> None:
         net.inflight.discard(done)
+        net.delivering.pop(id(part), None)
         if not done.cancelled() and done.exception() is not None:
             _log.error("lnsim_delivery_crashed", payment_hash=part.payment_hash,
                        exc_info=done.exception())
