@@ -7,7 +7,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import coincurve
 
@@ -144,7 +144,7 @@ class NodeOptions:
     hold_cancel_before_expiry_s: int = DEFAULT_HOLD_CANCEL_BEFORE_EXPIRY_S
     # What the plugin does with an ACCEPTED invoice at that margin: v4.0.0 (2025-03) settles
     # it ("soft expiry"), v3 canceled it. An OPEN one is canceled either way.
-    hold_at_soft_expiry: str = "settle"
+    hold_at_soft_expiry: Literal["settle", "cancel"] = "settle"
 
 
 OfflineHook = Callable[[SimNode, bool], Awaitable[None]]

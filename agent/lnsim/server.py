@@ -162,7 +162,8 @@ def options_from(args: argparse.Namespace) -> NodeOptions:
         disabled |= {"holdinvoicesettle", "holdinvoicecancel", "holdinvoicelookup"}
     return NodeOptions(remote_signer=not args.local_signer, disabled=frozenset(disabled),
                        hold_cancel_before_expiry_s=args.holdinvoice_cancel_before_invoice_expiry,
-                       hold_at_soft_expiry=args.holdinvoice_at_expiry)
+                       hold_at_soft_expiry="cancel" if args.holdinvoice_at_expiry == "cancel"
+                       else "settle")
 
 
 async def _run(args: argparse.Namespace, names: list[str]) -> None:
