@@ -24,6 +24,7 @@ from agent.ports import NodeUnavailable, TransientError
 from agent.reload import Reloader
 from agent.sdnotify import Notifier
 from agent.services.decision import DecisionStep
+from agent.services.delivery import Delivery
 from agent.services.health import Health
 from agent.services.homeassistant import HomeAssistant
 from agent.services.identity import Bindings
@@ -78,7 +79,10 @@ class Agent:
             max_fee_msat=s.lightning.max_fee_msat,
             invoice_expiry_s=max(60, math.ceil(4 * real_interval)),
             poll_s=min(1.0, max(0.05, real_interval / 10)), spend=self.spend,
-            intervals=self.intervals, worker=s.agent_id, lease_s=s.lightning.timeout_s + 30)
+            intervals=self.intervals, worker=s.agent_id, lease_s=s.lightning.timeout_s + 30,
+            hold=self.node if s.settlement.hold_invoices == "auto" else None,
+            hold_cltv=s.settlement.hold_cltv, net_credits=s.settlement.net_shortfall,
+            hold_extra_s=s.settlement.meter_margin_s + s.settlement.hold_cancel_before_expiry_s)
         self.bindings = Bindings(s.market.community, s.agent_id, Identity.load_or_create(
             s.paths.state_dir / "identity.ed25519"), self.state)
         self.negotiation = Negotiation(
@@ -111,6 +115,13 @@ class Agent:
             self.ha = HomeAssistant(s, self.state, self.transport, self.clock, self.journal.path,
                                     presence)
             self.extra_children.append(Child("homeassistant", self.ha.run))
+        st = s.settlement
+        if st.hold_invoices == "auto" or st.net_shortfall:  # judge sales by the meter
+            self.delivery = Delivery(
+                self.node if st.hold_invoices == "auto" else None, self.journal, self.clock,
+                self.intervals, self.state, self.spend, min_share=st.min_delivery_share,
+                meter_margin_s=st.meter_margin_s, poll_s=max(1.0, real_interval / 10))
+            self.extra_children.append(Child("delivery", self.delivery.run))
 
     def apply(self, new: AgentSettings) -> None:
         """Take the settings that can change at run time (agent/reload.py says which)."""

@@ -126,6 +126,21 @@ class SettlementNode(Protocol):
     async def invoice_status(self, label: str) -> InvoiceStatus | None: ...
 
 
+class HoldInvoiceNode(Protocol):
+    """A node with hold invoices (the holdinvoice plugin): paid HTLCs wait for settle."""
+
+    async def has_hold_invoices(self) -> bool: ...
+
+    async def create_hold_invoice(self, label: str, amount_msat: int, description: str,
+                                  expiry_s: int, cltv: int) -> Invoice: ...
+
+    async def hold_state(self, payment_hash: str) -> str | None: ...
+
+    async def settle_hold(self, payment_hash: str) -> None: ...
+
+    async def cancel_hold(self, payment_hash: str) -> None: ...
+
+
 class MessageSigner(Protocol):
     async def sign_message(self, message: str) -> str:
         """The node's signature (zbase32) over `message`, as Core Lightning's `signmessage`."""

@@ -145,6 +145,23 @@ class LimitsSettings(_Section):
     require_roster: bool = False
 
 
+class SettlementSettings(_Section):
+    """Payment tied to metered delivery (docs/settlement.md, "Shortfall rule")."""
+
+    # "auto": sell with hold invoices when the node has the holdinvoice plugin, settled once
+    # the meter shows the delivery; "off": ordinary invoices, paid on agreement.
+    hold_invoices: Literal["auto", "off"] = "off"
+    hold_cltv: Annotated[int, Field(ge=18, le=2016)] = 144
+    # The plugin's holdinvoice-cancel-before-invoice-expiry (it cancels that long before).
+    hold_cancel_before_expiry_s: Annotated[int, Field(ge=0)] = 1_800
+    meter_margin_s: Annotated[float, Field(ge=0)] = 60.0  # wait for the meter after delivery
+    # Below this share delivered a hold invoice is cancelled; above, settled with a credit.
+    min_delivery_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Judge each sale after delivery and net shortfall credits into the next invoice to the
+    # same buyer (buyers accept an invoice below the agreed amount).
+    net_shortfall: bool = False
+
+
 class BatterySettings(_Section):
     capacity_wh: Annotated[float, Field(ge=0)] = 10_000.0
     max_charge_w: Annotated[float, Field(ge=0)] = 5_000.0
@@ -206,6 +223,7 @@ class AgentSettings(_Section):
     lightning: LightningSettings = LightningSettings()
     market: MarketSettings = MarketSettings()
     limits: LimitsSettings = LimitsSettings()
+    settlement: SettlementSettings = SettlementSettings()
     battery: BatterySettings = BatterySettings()
     models: ModelSettings = ModelSettings()
     paths: PathSettings = PathSettings()

@@ -41,7 +41,19 @@ CREATE INDEX IF NOT EXISTS trades_state ON trades(state);
 CREATE TABLE IF NOT EXISTS peer_events (
     peer TEXT NOT NULL, kind TEXT NOT NULL, trade_id TEXT NOT NULL, t_s REAL NOT NULL,
     UNIQUE (peer, kind, trade_id));
+CREATE TABLE IF NOT EXISTS deliveries (
+    trade_id TEXT PRIMARY KEY, delivered_wh INTEGER NOT NULL, action TEXT NOT NULL,
+    credit_msat INTEGER NOT NULL, t_s REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS credits (
+    peer TEXT NOT NULL, trade_id TEXT NOT NULL, kind TEXT NOT NULL,
+    delta_msat INTEGER NOT NULL, t_s REAL NOT NULL, PRIMARY KEY (trade_id, kind));
 """
+# Credits owed to a buyer: shortfalls (+) less what later invoices netted (-), where the
+# netting trade is alive (not failed or cancelled: then the credit is owed again).
+_OUTSTANDING = (
+    "SELECT COALESCE(SUM(c.delta_msat), 0) FROM credits c LEFT JOIN trades t "
+    "ON t.trade_id = c.trade_id WHERE c.peer=? AND (c.kind='shortfall' OR t.state IS NULL "
+    "OR t.state NOT IN ('failed', 'cancelled'))")
 # Columns added after the first release: (name, SQL type), added in place on open.
 _LATER_COLUMNS = (("claimed_by", "TEXT"), ("claimed_until", "REAL"))
 
@@ -179,6 +191,70 @@ class Journal:
             " AND state IN ('agreed', 'paying', 'paid') AND interval >= ? AND trade_id != ?",
             (seller, from_interval, exclude or "")).fetchone()
         return int(row[0])
+
+    def exported_wh(self, interval: int) -> float | None:
+        """The meter's export over `interval`: first reading of the next interval minus
+        the first of this one; None while either is missing."""
+        def first(k: int) -> float | None:
+            row = self._db.execute("SELECT export_wh FROM readings WHERE interval=? AND "
+                                   "export_wh IS NOT NULL ORDER BY t_s LIMIT 1", (k,)).fetchone()
+            return None if row is None else float(row[0])
+        start, end = first(interval), first(interval + 1)
+        return None if start is None or end is None else max(0.0, end - start)
+
+    def record_delivery(self, trade_id: str, buyer: str, delivered_wh: int, action: str,
+                        credit_msat: int, t_s: float) -> tuple[str, int, int, bool]:
+        """Journal the verdict on a sale (once: a second call returns the first) and the
+        credit it leaves the buyer; returns (action, delivered_wh, credit_msat, done)."""
+        with self._tx() as db:
+            if db.execute("INSERT OR IGNORE INTO deliveries VALUES (?,?,?,?,?,0)",
+                          (trade_id, delivered_wh, action, credit_msat, t_s)).rowcount \
+                    and credit_msat > 0:
+                db.execute("INSERT OR IGNORE INTO credits VALUES (?,?,'shortfall',?,?)",
+                           (buyer, trade_id, credit_msat, t_s))
+            row = db.execute("SELECT action, delivered_wh, credit_msat, done FROM deliveries "
+                             "WHERE trade_id=?", (trade_id,)).fetchone()
+        return str(row[0]), int(row[1]), int(row[2]), bool(row[3])
+
+    def delivery_done(self, trade_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE deliveries SET done=1 WHERE trade_id=?", (trade_id,))
+
+    def delivery(self, trade_id: str) -> tuple[str, int, int, bool] | None:
+        row = self._db.execute("SELECT action, delivered_wh, credit_msat, done FROM "
+                               "deliveries WHERE trade_id=?", (trade_id,)).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]), int(row[2]), bool(row[3]))
+
+    def outstanding_credit(self, buyer: str) -> int:
+        return int(self._db.execute(_OUTSTANDING, (buyer,)).fetchone()[0])
+
+    def apply_credit(self, buyer: str, trade_id: str, amount_msat: int, t_s: float) -> int:
+        """Net the buyer's outstanding credit into trade `trade_id` (at most amount − 1
+        msat); asking again for the same trade returns the same figure."""
+        with self._tx() as db:
+            row = db.execute("SELECT -delta_msat FROM credits WHERE trade_id=? AND "
+                             "kind='applied'", (trade_id,)).fetchone()
+            if row is not None:
+                return int(row[0])
+            owed = int(db.execute(_OUTSTANDING, (buyer,)).fetchone()[0])
+            applied = max(0, min(owed, amount_msat - 1))
+            if applied:
+                db.execute("INSERT INTO credits VALUES (?,?,'applied',?,?)",
+                           (buyer, trade_id, -applied, t_s))
+            return applied
+
+    def sales_to_judge(self, from_interval: int, to_interval: int) -> list[TradeRecord]:
+        """Sales of delivery intervals in [from, to) with no carried-out verdict yet."""
+        done = {r[0] for r in self._db.execute("SELECT trade_id FROM deliveries WHERE done=1")}
+        return [r for r in self.trades(states=("agreed", "paid"), role="seller")
+                if from_interval <= r.terms.interval < to_interval
+                and r.terms.trade_id not in done]
+
+    def drop_orphan_credits(self) -> int:
+        """Forget nettings whose trade never reached the journal (a crash in between)."""
+        with self._tx() as db:
+            return int(db.execute("DELETE FROM credits WHERE kind='applied' AND trade_id NOT "
+                                  "IN (SELECT trade_id FROM trades)").rowcount)
 
     def trades(self, *, states: tuple[TradeState, ...] | None = None,
                role: Role | None = None, trade_id: str | None = None) -> list[TradeRecord]:

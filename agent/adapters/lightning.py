@@ -86,6 +86,7 @@ class ClnNode:
         self._timeout_s = timeout_s
         self._pay_timeout_s = pay_timeout_s
         self._has_xpay = True
+        self._has_hold: bool | None = None
         self._node_id: str | None = None
 
     async def _call(self, method: str, payload: dict[str, Any],
@@ -223,6 +224,58 @@ class ClnNode:
         if status is None:
             raise PaymentRefused(f"invoice {label!r}: unexpected status {found[0]!r}")
         return status
+
+    # --- hold invoices (the holdinvoice plugin, daywalker90/holdinvoice) ---------------
+
+    async def has_hold_invoices(self) -> bool:
+        """Whether the node runs the holdinvoice plugin: a lookup of an unknown hash is
+        refused by the plugin, and is an unknown command (-32601) without it."""
+        if self._has_hold is None:
+            try:
+                await self._call("holdinvoicelookup", {"payment_hash": "00" * 32})
+                self._has_hold = True
+            except RpcError as exc:
+                self._has_hold = _code(exc) != errs.METHOD_NOT_FOUND
+        return self._has_hold
+
+    async def create_hold_invoice(self, label: str, amount_msat: int, description: str,
+                                  expiry_s: int, cltv: int) -> Invoice:
+        try:
+            res = await self._call("holdinvoice", {
+                "amount_msat": amount_msat, "label": label, "description": description,
+                "expiry": expiry_s, "cltv": cltv})
+        except RpcError as exc:
+            if _code(exc) != errs.LABEL_ALREADY_EXISTS:
+                raise PaymentRefused(f"holdinvoice {label!r}: {_message(exc)}") from exc
+            return await self._existing_invoice(label, amount_msat)
+        return Invoice(label=label, bolt11=res["bolt11"], payment_hash=res["payment_hash"],
+                       amount_msat=amount_msat, expires_at=int(res["expires_at"]))
+
+    async def hold_state(self, payment_hash: str) -> str | None:
+        """OPEN, ACCEPTED, SETTLED or CANCELED; None if it is no hold invoice of ours."""
+        try:
+            res = await self._call("holdinvoicelookup", {"payment_hash": payment_hash})
+        except RpcError as exc:
+            if _code(exc) == errs.METHOD_NOT_FOUND:
+                raise PaymentRefused("the node has no holdinvoice plugin") from exc
+            return None
+        return str(res["state"])
+
+    async def settle_hold(self, payment_hash: str) -> None:
+        await self._move_hold("holdinvoicesettle", payment_hash, "SETTLED")
+
+    async def cancel_hold(self, payment_hash: str) -> None:
+        await self._move_hold("holdinvoicecancel", payment_hash, "CANCELED")
+
+    async def _move_hold(self, method: str, payment_hash: str, target: str) -> None:
+        """Idempotent: a hold invoice already in `target` (an earlier run did it) is fine."""
+        try:
+            await self._call(method, {"payment_hash": payment_hash})
+        except RpcError as exc:
+            state = await self.hold_state(payment_hash)
+            if state != target:
+                raise PaymentRefused(f"{method} {payment_hash}: {_message(exc)} "
+                                     f"(state {state})") from exc
 
     async def sign_message(self, message: str) -> str:
         """The node's `signmessage` signature of `message`, zbase32-encoded."""

@@ -385,8 +385,9 @@ def _invoice_problem(terms: Terms, inv: DecodedInvoice, seller_node: str) -> str
     """Why this invoice cannot pay for these terms, or an empty string."""
     if inv.payee != seller_node:
         return f"invoice payee {inv.payee[:16]}… is not the seller's node"
-    if inv.amount_msat != terms.amount_msat:
-        return f"invoice amount {inv.amount_msat} msat != agreed {terms.amount_msat} msat"
+    # Less than agreed is the seller netting a shortfall credit it owes us (settlement).
+    if inv.amount_msat is None or not 0 < inv.amount_msat <= terms.amount_msat:
+        return f"invoice amount {inv.amount_msat} msat is not within 1..{terms.amount_msat} msat"
     if inv.expires_at <= time.time():
         return "invoice already expired"
     return ""

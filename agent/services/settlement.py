@@ -24,6 +24,7 @@ from agent.adapters.journal import Journal, TradeRecord
 from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms
 from agent.ports import (
+    HoldInvoiceNode,
     Invoice,
     NodeUnavailable,
     PaymentOutcome,
@@ -50,7 +51,9 @@ class Settlement:
                  *, max_fee_msat: int, invoice_expiry_s: int, poll_s: float,
                  spend: SpendPolicy | None = None, intervals: IntervalClock | None = None,
                  worker: str = "settlement", lease_s: float = 120.0,
-                 max_attempts: int = MAX_ATTEMPTS) -> None:
+                 max_attempts: int = MAX_ATTEMPTS, hold: HoldInvoiceNode | None = None,
+                 hold_cltv: int = 144, hold_extra_s: float = 1_860.0,
+                 net_credits: bool = False, concurrency: int = 4) -> None:
         self._node = node
         self._journal = journal
         self._clock = clock
@@ -63,6 +66,13 @@ class Settlement:
         self._worker = worker
         self._lease_s = lease_s
         self._max_attempts = max_attempts
+        self._hold = hold
+        self._hold_cltv = hold_cltv
+        self._hold_extra_s = hold_extra_s
+        self._net_credits = net_credits
+        self._slots = asyncio.Semaphore(concurrency)
+        self._inflight: set[str] = set()
+        self._again: set[str] = set()
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._busy = 0
         self._attempts: dict[str, int] = {}
@@ -85,11 +95,30 @@ class Settlement:
         return max(MIN_INVOICE_EXPIRY_S, expiry)
 
     async def invoice_for(self, terms: Terms) -> Invoice:
-        """The trade's invoice; asking again (after a crash) returns the same one (900)."""
-        return await self._node.create_invoice(
-            label_of(terms.trade_id), terms.amount_msat,
-            f"peerwatt {terms.energy_wh} Wh interval {terms.interval} {terms.seller}->"
-            f"{terms.buyer}", self.invoice_expiry_s(terms))
+        """The trade's invoice; asking again (after a crash) returns the same one (900).
+
+        A hold invoice where the node has the plugin (settled after metered delivery, see
+        agent/services/delivery.py); the buyer's outstanding shortfall credit netted first
+        (journaled before the invoice exists, so a retry nets the same amount)."""
+        expiry_s = self.invoice_expiry_s(terms)  # refuses past the deadline, before netting
+        amount = terms.amount_msat
+        if self._net_credits:
+            netted = self._journal.apply_credit(terms.buyer, terms.trade_id, amount,
+                                                self._clock.now_s())
+            if netted:
+                amount -= netted
+                self._state.counters["credits_netted_msat"] += netted
+                log.info("credit_netted", trade_id=terms.trade_id, buyer=terms.buyer,
+                         netted_msat=netted)
+        label = label_of(terms.trade_id)
+        description = (f"peerwatt {terms.energy_wh} Wh interval {terms.interval} "
+                       f"{terms.seller}->{terms.buyer}")
+        if self._hold is not None and await self._hold.has_hold_invoices():
+            # Alive past delivery, the meter's margin and the plugin's own cancel window.
+            return await self._hold.create_hold_invoice(
+                label, amount, description, expiry_s + math.ceil(self._hold_extra_s),
+                self._hold_cltv)
+        return await self._node.create_invoice(label, amount, description, expiry_s)
 
     async def run(self) -> None:
         await self.reconcile()
@@ -99,6 +128,8 @@ class Settlement:
 
     async def reconcile(self) -> None:
         """Before paying anything: ask the node what became of every unfinished trade."""
+        if self._journal.drop_orphan_credits():
+            log.info("credits_restored", reason="netted into a trade that was never journaled")
         for rec in self._journal.trades(states=("agreed", "paying", "failed"), role="buyer"):
             if rec.state == "failed" and rec.error and rec.error.startswith("refused"):
                 continue
@@ -130,14 +161,30 @@ class Settlement:
         log.debug("trade_settled", trade_id=tid, amount_msat=rec.terms.amount_msat)
 
     async def _pay_loop(self) -> None:
-        while True:
-            trade_id = await self._queue.get()
-            self._queued.discard(trade_id)
-            self._busy += 1
-            try:
-                await self._pay(trade_id)
-            finally:
-                self._busy -= 1
+        """Up to `concurrency` payments at once (a hold invoice keeps one pending until the
+        seller settles); never two of one trade in this process."""
+        async with asyncio.TaskGroup() as tg:
+            while True:
+                trade_id = await self._queue.get()
+                self._queued.discard(trade_id)
+                if trade_id in self._inflight:
+                    self._again.add(trade_id)  # once this attempt has ended
+                    continue
+                await self._slots.acquire()
+                self._inflight.add(trade_id)
+                self._busy += 1
+                tg.create_task(self._pay_one(trade_id), name=f"pay-{trade_id[:8]}")
+
+    async def _pay_one(self, trade_id: str) -> None:
+        try:
+            await self._pay(trade_id)
+        finally:
+            self._busy -= 1
+            self._inflight.discard(trade_id)
+            self._slots.release()
+            if trade_id in self._again:
+                self._again.discard(trade_id)
+                self.submit(trade_id)
 
     async def _pay(self, trade_id: str) -> None:
         rec = self._journal.trade(trade_id)
@@ -234,7 +281,7 @@ class Settlement:
             await asyncio.sleep(self._poll_s)
             try:
                 for rec in self._journal.trades(states=("paying",), role="buyer"):
-                    if rec.terms.trade_id not in self._queued and self._busy == 0:
+                    if rec.terms.trade_id not in self._queued | self._inflight:
                         await self._resolve(rec, after_restart=False)
                 for rec in self._journal.trades(states=("agreed",), role="seller"):
                     await self._check_invoice(rec)
