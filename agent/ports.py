@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from agent.domain.liquidity import ChannelState
 from firmware_bridge.measurement import Measurement
 
 FloatArray = npt.NDArray[np.float32]
@@ -139,6 +140,16 @@ class HoldInvoiceNode(Protocol):
     async def settle_hold(self, payment_hash: str) -> None: ...
 
     async def cancel_hold(self, payment_hash: str) -> None: ...
+
+
+class LiquidityNode(Protocol):
+    """The node's channels, on-chain wallet and splices (agent/adapters/cln_channels.py)."""
+
+    async def channels(self) -> list[ChannelState]: ...
+
+    async def wallet_msat(self) -> int: ...
+
+    async def splice(self, scid: str, delta_msat: int) -> str: ...
 
 
 class MessageSigner(Protocol):

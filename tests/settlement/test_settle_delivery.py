@@ -101,7 +101,7 @@ async def test_hold_invoice_settles_after_the_meter(sim: Sim, tmp_path: Path, ex
 
 async def test_credit_is_netted_into_the_next_invoice_once(sim: Sim, tmp_path: Path) -> None:
     clock = ManualClock(INTERVALS.start_s(K) - 300)
-    seller, delivery = _seller(sim, tmp_path, clock)
+    seller, _ = _seller(sim, tmp_path, clock)
     seller.journal.record_delivery("earlier", BUYER, 0, "settle", 12_345, 0.0)
     t = _terms(2)
     inv = await seller.settlement.invoice_for(t)

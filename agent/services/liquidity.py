@@ -1,0 +1,88 @@
+"""Liquidity: keep the channels able to carry the horizon's payments and sales.
+
+Every `every_s` it asks `need()` (the forecast's capacity need, see
+agent.domain.liquidity.need_from_forecast), reads the channels and the wallet, logs the
+channel utilisation and acts on `plan`: splices in or out (counted, in msat, with the
+splice count). A circular rebalance is planned under its fee budget and reported, not
+sent (docs/settlement.md says why); an inbound shortfall is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from agent.domain.liquidity import Action, Need, plan, utilisation
+from agent.ports import LiquidityNode, NodeUnavailable, PaymentRefused
+from agent.services.state import AgentState
+
+log = structlog.get_logger("liquidity")
+
+
+class Liquidity:
+    def __init__(self, node: LiquidityNode, state: AgentState, need: Callable[[], Need | None],
+                 *, every_s: float, margin: float = 0.2, idle_factor: float = 3.0,
+                 min_splice_msat: int = 10_000_000, rebalance_fee_ppm: int = 1_000) -> None:
+        self._node = node
+        self._state = state
+        self._need = need
+        self._every_s = every_s
+        self._margin = margin
+        self._idle_factor = idle_factor
+        self._min_splice_msat = min_splice_msat
+        self._fee_ppm = rebalance_fee_ppm
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except NodeUnavailable as exc:
+                log.debug("node_unavailable", error=str(exc))
+            self._state.heartbeats["liquidity"] = time.monotonic()
+            await asyncio.sleep(self._every_s)
+
+    async def step(self) -> list[Action]:
+        need = self._need()
+        if need is None:
+            return []
+        channels = await self._node.channels()
+        wallet = await self._node.wallet_msat()
+        share = utilisation(channels)
+        self._state.counters["channel_utilisation_permille"] = round(1000 * share)
+        log.info("channel_utilisation", channels=len(channels), utilisation=round(share, 3),
+                 outbound_msat=sum(c.spendable_msat for c in channels),
+                 inbound_msat=sum(c.receivable_msat for c in channels),
+                 need_outbound_msat=need.outbound_msat, need_inbound_msat=need.inbound_msat)
+        actions = plan(channels, need, wallet_msat=wallet, margin=self._margin,
+                       idle_factor=self._idle_factor, min_splice_msat=self._min_splice_msat,
+                       rebalance_fee_ppm=self._fee_ppm)
+        for action in actions:
+            await self._act(action)
+        return actions
+
+    async def _act(self, a: Action) -> None:
+        c = self._state.counters
+        if a.kind in ("splice_in", "splice_out"):
+            delta = a.amount_msat if a.kind == "splice_in" else -a.amount_msat
+            try:
+                txid = await self._node.splice(a.scid, delta)
+            except PaymentRefused as exc:  # the node or its signer said no: report, go on
+                c["splices_refused"] += 1
+                log.exception("splice_refused", scid=a.scid, amount_msat=delta, error=str(exc))
+                return
+            c["splices"] += 1
+            c[f"{a.kind}_msat"] += a.amount_msat
+            log.info("spliced", kind=a.kind, scid=a.scid, amount_msat=a.amount_msat, txid=txid,
+                     reason=a.reason)
+        elif a.kind == "rebalance":
+            c["rebalances_planned"] += 1
+            c["rebalance_budget_msat"] += a.max_fee_msat
+            log.info("rebalance_planned", from_scid=a.scid, to_scid=a.to_scid,
+                     amount_msat=a.amount_msat, max_fee_msat=a.max_fee_msat, reason=a.reason)
+        else:
+            c["inbound_short"] += 1
+            log.warning("inbound_short", scid=a.scid, missing_msat=a.amount_msat,
+                        reason=a.reason)

@@ -1,0 +1,100 @@
+"""Liquidity: the pure planner on numbers, and the service splicing a stand-in channel."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from lnsim_harness import Sim, start_sim
+
+from agent.adapters.cln_channels import ClnChannels
+from agent.adapters.lightning import ClnNode
+from agent.domain.liquidity import Action, ChannelState, Need, need_from_forecast, plan
+from agent.lnsim.network import NodeOptions
+from agent.services.liquidity import Liquidity
+from agent.services.state import AgentState
+
+M = 1_000_000_000  # 1 000 000 sat in msat
+
+
+def test_need_from_forecast_by_hand() -> None:
+    # Step 0 imports 1.0 ± 0.5 kW, step 1 exports 2.0 ± 0.5 kW; 15-min steps.
+    need = need_from_forecast([1.0, -2.0], [0.5, 0.5], 900, [100_000, 200_000])
+    # buy: 1.5 kW × 0.25 h × 100 000 msat/kWh; sell: 2.5 kW × 0.25 h × 200 000 msat/kWh
+    assert need == Need(37_500, 125_000, 37_500, 125_000)
+    assert need_from_forecast([1.0], [0.5], 900, [100_000], z=0.0).outbound_msat == 25_000
+    with pytest.raises(ValueError, match="same steps"):
+        need_from_forecast([1.0], [], 900, [1])
+
+
+def _ch(scid: str, out: int, inbound: int) -> ChannelState:
+    return ChannelState(scid, "peer-" + scid, out + inbound, out, inbound)
+
+
+@pytest.mark.parametrize(("channels", "need", "wallet", "expected"), [
+    pytest.param([_ch("a", M, M)], Need(M, M // 2, M // 10, M // 10), 10 * M,
+                 [Action("splice_in", "a", M // 5, reason="outbound 1000000000 < needed "
+                         "1200000000 msat")], id="outbound-short"),
+    pytest.param([_ch("a", M, M)], Need(M, 0, 0, 0), 50_000_999,
+                 [Action("splice_in", "a", 50_000_000, reason="outbound 1000000000 < needed "
+                         "1200000000 msat")], id="wallet-caps"),
+    pytest.param([_ch("a", M, M)], Need(M, 0, 0, 0), 9_999_999, [], id="wallet-too-small"),
+    pytest.param([_ch("a", 4 * M, M)], Need(M // 2, 0, 0, 0), 0,
+                 [Action("splice_out", "a", 4 * M - 3 * 600_000_000, reason="outbound "
+                         "4000000000 idle beyond 3.0x the needed 600000000 msat")], id="idle"),
+    pytest.param([_ch("a", M // 2, M), _ch("b", M // 2, M)], Need(M // 2, 0, 3 * M // 4, 0),
+                 0, [Action("rebalance", "a", M // 4, to_scid="b", max_fee_msat=250_000,
+                            reason="no channel carries the largest payment alone")],
+                 id="rebalance"),
+    pytest.param([_ch("a", M, M // 10)], Need(M // 2, M, 0, 0), 0,
+                 [Action("inbound_short", "a", 1_200_000_000 - M // 10,
+                         reason="inbound 100000000 < needed 1200000000 msat")],
+                 id="inbound-short"),
+    pytest.param([_ch("a", M, M)], Need(M // 2, M // 2, M // 4, M // 4), 10 * M, [],
+                 id="enough"),
+    pytest.param([], Need(M, M, M, M), 10 * M, [], id="no-channels"),
+])
+def test_plan(channels: list[ChannelState], need: Need, wallet: int,
+              expected: list[Action]) -> None:
+    assert plan(channels, need, wallet_msat=wallet) == expected
+
+
+@pytest.mark.parametrize("old_node", [False, True], ids=["splicein", "splice_init"])
+async def test_service_splices_in_when_the_forecast_needs_more(tmp_path: Path,
+                                                                old_node: bool) -> None:
+    disabled = frozenset({"splicein", "spliceout"} if old_node else ())
+    sim = start_sim(["alice", "bob"], options=NodeOptions(disabled=disabled))
+    try:
+        chans = ClnChannels(ClnNode(sim.path("alice")))
+        before = await chans.channels()
+        wallet = await chans.wallet_msat()
+        spendable = before[0].spendable_msat
+        state = AgentState("alice")
+        want = Need(spendable + 100 * M // 1000, 0, 0, 0)  # 100 000 sat more than we have
+        service = Liquidity(chans, state, lambda: want, every_s=60)
+        actions = await service.step()
+        assert [a.kind for a in actions] == ["splice_in"]
+        after = await chans.channels()
+        grown = after[0].capacity_msat - before[0].capacity_msat
+        assert grown == actions[0].amount_msat >= 100 * M // 1000
+        assert await chans.wallet_msat() == wallet - grown
+        assert state.counters["splice_in_msat"] == grown
+        assert state.counters["splices"] == 1
+        assert 0 < state.counters["channel_utilisation_permille"] < 1000
+        assert await service.step() == []  # enough now
+    finally:
+        sim.stop()
+        shutil.rmtree(sim.dir, ignore_errors=True)
+
+
+async def test_service_splices_idle_funds_out(sim: Sim) -> None:
+    chans = ClnChannels(ClnNode(sim.path("alice")))
+    before = (await chans.channels())[0]
+    state = AgentState("alice")
+    service = Liquidity(chans, state, lambda: Need(1_000_000, 0, 0, 0), every_s=60)
+    actions = await service.step()
+    assert [a.kind for a in actions] == ["splice_out"]
+    after = (await chans.channels())[0]
+    assert before.capacity_msat - after.capacity_msat == actions[0].amount_msat
+    assert state.counters["splice_out_msat"] == actions[0].amount_msat
