@@ -273,7 +273,7 @@ class Settlement:
         elif status in ("expired", None):
             self._journal.set_state(tid, "failed", now, f"invoice {status}")
             self._state.counters["invoices_expired"] += 1
-            if self._spend is not None:
+            if self._spend is not None and status == "expired":  # not a node that lost it
                 self._spend.failed(rec.terms.buyer, "unpaid", tid, now)
 
     async def _watch_loop(self) -> None:
