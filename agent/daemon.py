@@ -10,6 +10,7 @@ from pathlib import Path
 
 import structlog
 
+from agent.adapters.cln_channels import ClnChannels
 from agent.adapters.journal import Journal
 from agent.adapters.lightning import ClnNode
 from agent.adapters.mqtt import LastWill, MqttTransport
@@ -17,6 +18,7 @@ from agent.adapters.onnx import OnnxForecaster, OnnxPolicy, shipped
 from agent.clock import Clock, SimClock, WallClock
 from agent.coordinator.signing import verify_signal
 from agent.crypto.envelope import Identity
+from agent.domain.liquidity import Need, need_from_forecast
 from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff, tariff_from_eur
 from agent.forecast.calibration import CalibratedForecaster
@@ -28,6 +30,7 @@ from agent.services.delivery import Delivery
 from agent.services.health import Health
 from agent.services.homeassistant import HomeAssistant
 from agent.services.identity import Bindings
+from agent.services.liquidity import Liquidity, horizon_prices
 from agent.services.metering import Metering
 from agent.services.negotiation import Negotiation
 from agent.services.settlement import Settlement
@@ -92,11 +95,11 @@ class Agent:
         self.negotiation.shared_subscriptions = s.broker.v5
         self.metering = Metering(self.device, self.state, self.journal, self.clock,
                                  self.intervals, d.poll_s)
+        self.forecaster = CalibratedForecaster(
+            OnnxForecaster(s.models.forecast or shipped("forecast.onnx"), s.models.timezone),
+            step_s=s.market.interval_s)
         self.decision = DecisionStep(
-            s, self.state, self.clock, self.intervals, tariff,
-            CalibratedForecaster(OnnxForecaster(s.models.forecast or shipped("forecast.onnx"),
-                                                s.models.timezone),
-                                 step_s=s.market.interval_s),
+            s, self.state, self.clock, self.intervals, tariff, self.forecaster,
             OnnxPolicy(s.models.policy or shipped("policy.onnx")),
             self.device, self.journal, self.transport, self.negotiation)
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
@@ -122,12 +125,36 @@ class Agent:
                 self.intervals, self.state, self.spend, min_share=st.min_delivery_share,
                 meter_margin_s=st.meter_margin_s, poll_s=max(1.0, real_interval / 10))
             self.extra_children.append(Child("delivery", self.delivery.run))
+        if s.liquidity.enabled:
+            lq = s.liquidity
+            self.liquidity = Liquidity(
+                ClnChannels(self.node), self.state, self._liquidity_need,
+                every_s=lq.every_intervals * real_interval, margin=lq.margin,
+                idle_factor=lq.idle_factor, min_splice_msat=lq.min_splice_sat * 1000,
+                rebalance_fee_ppm=lq.rebalance_fee_ppm)
+            self.extra_children.append(Child("liquidity", self.liquidity.run))
+        self.tariff = tariff
 
     def apply(self, new: AgentSettings) -> None:
         """Take the settings that can change at run time (agent/reload.py says which)."""
         self.s = new
         self.decision.update(new, make_tariff(new.market))
         self.spend._limits = new.limits  # SpendPolicy reads its limits at each check
+
+    def _liquidity_need(self) -> Need | None:
+        """Capacity the forecast horizon needs, priced by the signal (retail beyond it)."""
+        k = self.intervals.index(self.clock.now_s()) + 1
+        try:
+            fc = self.forecaster.forecast(self.state.history(), self.intervals.start_s(k))
+        except ValueError:
+            return None
+        sig = self.state.signal
+        prices = horizon_prices(None if sig is None else sig.interval,
+                                [] if sig is None else sig.price_msat_per_kwh, k,
+                                len(fc.mean_kw), self.tariff.retail_msat_per_kwh)
+        return need_from_forecast([float(x) for x in fc.mean_kw],
+                                  [float(x) for x in fc.std_kw], self.s.market.interval_s,
+                                  prices, self.s.liquidity.z)
 
     async def _lightning(self) -> None:
         """Learn our node id and publish our key binding signed by the node; keep trying

@@ -162,6 +162,18 @@ class SettlementSettings(_Section):
     net_shortfall: bool = False
 
 
+class LiquiditySettings(_Section):
+    """Channel liquidity for the forecast horizon (docs/settlement.md, "Liquidity")."""
+
+    enabled: bool = False  # splices move on-chain funds: opt in
+    every_intervals: Annotated[int, Field(ge=1, le=96)] = 4
+    z: Annotated[float, Field(ge=0, le=5)] = 1.0  # forecast std devs of headroom
+    margin: Annotated[float, Field(ge=0, le=10)] = 0.2
+    idle_factor: Annotated[float, Field(ge=1)] = 3.0
+    min_splice_sat: Annotated[int, Field(ge=1)] = 10_000
+    rebalance_fee_ppm: Annotated[int, Field(ge=0, le=100_000)] = 1_000
+
+
 class BatterySettings(_Section):
     capacity_wh: Annotated[float, Field(ge=0)] = 10_000.0
     max_charge_w: Annotated[float, Field(ge=0)] = 5_000.0
@@ -224,6 +236,7 @@ class AgentSettings(_Section):
     market: MarketSettings = MarketSettings()
     limits: LimitsSettings = LimitsSettings()
     settlement: SettlementSettings = SettlementSettings()
+    liquidity: LiquiditySettings = LiquiditySettings()
     battery: BatterySettings = BatterySettings()
     models: ModelSettings = ModelSettings()
     paths: PathSettings = PathSettings()

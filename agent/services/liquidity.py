@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -20,6 +20,17 @@ from agent.ports import LiquidityNode, NodeUnavailable, PaymentRefused
 from agent.services.state import AgentState
 
 log = structlog.get_logger("liquidity")
+
+
+def horizon_prices(signal_interval: int | None, signal_prices: Sequence[int], k: int,
+                   steps: int, fallback_msat_per_kwh: int) -> list[int]:
+    """The price of each of `steps` intervals from k: the coordinator's path where it
+    covers them, `fallback_msat_per_kwh` (the retail tariff: the dearest case) beyond."""
+    out = []
+    for i in range(k, k + steps):
+        j = -1 if signal_interval is None else i - signal_interval
+        out.append(signal_prices[j] if 0 <= j < len(signal_prices) else fallback_msat_per_kwh)
+    return out
 
 
 class Liquidity:

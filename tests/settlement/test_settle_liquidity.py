@@ -10,10 +10,12 @@ from lnsim_harness import Sim, start_sim
 
 from agent.adapters.cln_channels import ClnChannels
 from agent.adapters.lightning import ClnNode
+from agent.daemon import Agent
 from agent.domain.liquidity import Action, ChannelState, Need, need_from_forecast, plan
 from agent.lnsim.network import NodeOptions
-from agent.services.liquidity import Liquidity
+from agent.services.liquidity import Liquidity, horizon_prices
 from agent.services.state import AgentState
+from agent.settings import AgentSettings
 
 M = 1_000_000_000  # 1 000 000 sat in msat
 
@@ -98,3 +100,26 @@ async def test_service_splices_idle_funds_out(sim: Sim) -> None:
     after = (await chans.channels())[0]
     assert before.capacity_msat - after.capacity_msat == actions[0].amount_msat
     assert state.counters["splice_out_msat"] == actions[0].amount_msat
+
+
+def test_horizon_prices_follow_the_signal_then_the_tariff() -> None:
+    assert horizon_prices(10, [5, 6, 7], 11, 4, 99) == [6, 7, 99, 99]
+    assert horizon_prices(None, [], 11, 2, 99) == [99, 99]
+    assert horizon_prices(20, [5, 6], 11, 2, 99) == [99, 99]  # a signal for later only
+
+
+async def test_daemon_wires_liquidity_to_its_forecast(sim: Sim, tmp_path: Path) -> None:
+    settings = AgentSettings.model_validate({
+        "agent_id": "alice", "lightning": {"rpc_socket": sim.path("alice")},
+        "paths": {"state_dir": str(tmp_path)}, "liquidity": {"enabled": True, "z": 2.0}})
+    agent = Agent(settings)
+    try:
+        need = agent._liquidity_need()
+        assert need is not None
+        assert need.outbound_msat >= 0
+        assert need.inbound_msat >= 0
+        assert need.outbound_msat + need.inbound_msat > 0  # 24 h of a home's net load
+        await agent.liquidity.step()
+        assert "channel_utilisation_permille" in agent.state.counters
+    finally:
+        agent.journal.close()
