@@ -186,6 +186,8 @@ class ModelSettings(_Section):
     forecast: Path | None = None
     policy: Path | None = None
     timezone: str = "UTC"  # IANA zone of the home: the forecaster's calendar is local time
+    # The household's risk attitude (mean–variance weight per €), a policy input (issue 9).
+    risk_aversion_per_eur: Annotated[float, Field(ge=0, le=5)] = 0.0
 
     @field_validator("timezone")
     @classmethod

@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import onnxruntime as ort
 
+from agent.domain.policy_obs import OBS_SIZE, OBS_VERSION
 from agent.ports import Decision, FloatArray, Forecast, PermanentError
 
 FORECAST_HISTORY = 96
 CALENDAR_FEATURES = 25  # one-hot hour of day of the first forecast step + weekend flag
-POLICY_OBS = 6
+POLICY_OBS = OBS_SIZE   # observation layout v2 (agent.domain.policy_obs, models/policy.md)
+OBS_VERSION_KEY = "peerwatt.obs_version"  # policy.onnx metadata: the layout it was trained on
 
 
 class ModelError(PermanentError):
@@ -113,10 +115,21 @@ class OnnxForecaster:
 
 
 class OnnxPolicy:
-    """Battery and price decision from the observation vector documented in models/policy.md."""
+    """Battery and price decision from the observation vector documented in models/policy.md
+    (layout v2). A file trained on another layout is refused at load time."""
 
     def __init__(self, path: Path) -> None:
         self._sess = _session(path)
+        meta = self._sess.get_modelmeta().custom_metadata_map
+        version = meta.get(OBS_VERSION_KEY)
+        is_policy = [i.name for i in self._sess.get_inputs()] == ["obs"]
+        if version != str(OBS_VERSION) and is_policy:
+            have = (f"layout v{version}" if version is not None else
+                    "no observation layout version (the v1 rule policy of models/build_v0.py "
+                    "takes 6 values)")
+            raise ModelError(f"model file {path}: policy has {have}; this daemon feeds "
+                             f"observation layout v{OBS_VERSION} ({POLICY_OBS} values): "
+                             "export a policy with `peerwatt models export policy`")
         _check(self._sess, path, {"obs": POLICY_OBS}, ("action",))
         self.path = path
 
@@ -131,9 +144,20 @@ class OnnxPolicy:
                         price_position=min(1.0, max(0.0, position)))
 
     def decide_many(self, observations: FloatArray) -> FloatArray:
-        """One batch: observations (N, 6) → battery power W (N,), as `decide` per row."""
+        """One batch: observations (N, 24) → battery power W (N,), as `decide` per row."""
         if observations.ndim != 2 or observations.shape[1] != POLICY_OBS:
             raise ValueError(f"observations must be (N, {POLICY_OBS})")
         (action,) = self._sess.run(None, {"obs": observations.astype(np.float32)})
         power_w: FloatArray = np.asarray(action, dtype=np.float32)[:, 0] * 1000.0
         return power_w
+
+    def act_many(self, observations: FloatArray) -> FloatArray:
+        """One batch: observations (N, 24) → (N, 2): battery power W and price position
+        in [0, 1] (clipped as `decide` does)."""
+        if observations.ndim != 2 or observations.shape[1] != POLICY_OBS:
+            raise ValueError(f"observations must be (N, {POLICY_OBS})")
+        (action,) = self._sess.run(None, {"obs": observations.astype(np.float32)})
+        out = np.asarray(action, dtype=np.float32).copy()
+        out[:, 0] *= 1000.0
+        out[:, 1] = np.clip(out[:, 1], 0.0, 1.0)
+        return out

@@ -3,8 +3,10 @@
 At the start of interval k the step applies the set-point decided for k, then decides
 for k+1: it forecasts net load, reads the mean-field price for k+1 (or, when the
 coordinator is silent past the signal's horizon, the grid tariff), asks the policy for
-a battery power, clamps it to what the battery can safely do, and hands the expected
-surplus or deficit to the negotiation service. Stale device data means no offer.
+a battery power and a price position (observation layout v2, agent/domain/policy_obs.py),
+clamps the power to what the battery can safely do, and hands the expected surplus or
+deficit to the negotiation service, opening at the position corrected online from past
+fills (agent/domain/adaptation.py). Stale device data means no offer.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import structlog
 
-from agent.adapters.journal import Journal
+from agent.adapters.journal import Journal, Role
 from agent.clock import Clock
 from agent.domain import decision as rules
+from agent.domain import policy_obs
+from agent.domain.adaptation import PricePositionAdapter
 from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff
 from agent.ports import (
@@ -46,6 +52,7 @@ class PricePath:
     prices: FloatArray  # msat/kWh for steps k+1, k+2, ...
     source: str         # "signal" or "tariff"
     seq: int | None
+    meanfield_kw: FloatArray  # the signal's equilibrium net load per home (0 on the tariff)
 
 
 class DecisionStep:
@@ -67,6 +74,10 @@ class DecisionStep:
         self._planned: dict[int, float] = {}
         self._battery_writable = True
         self._on_tariff = False
+        # The policy's price position, corrected online from the realised fills and prices
+        # (agent/domain/adaptation.py); `_offers` remembers each interval's opening offer.
+        self._adapter = PricePositionAdapter()
+        self._offers: dict[int, tuple[int, int, int, int]] = {}  # side, Wh, start, reservation
         self._topic = f"peerwatt/v1/{settings.market.community}/state/{settings.agent_id}"
 
     def update(self, settings: AgentSettings, tariff: Tariff) -> None:
@@ -86,6 +97,7 @@ class DecisionStep:
 
     async def step(self, k: int) -> None:
         await self._apply(k)
+        self._learn(k)
         now = self._clock.now_s()
         max_age = self._s.device.max_age_s
         soc = self._state.fresh("battery_soc_pct", now, max_age)
@@ -105,9 +117,9 @@ class DecisionStep:
             log.warning("forecast_failed", interval=k + 1, error=str(exc))
             return
         path = self._price_path(k + 1, len(fc.mean_kw))
-        setpoint_w = self._decide_battery(soc, fc, path)
+        setpoint_w, position = self._decide_battery(soc, fc, path, k + 1)
         self._planned[k + 1] = setpoint_w
-        await self._offer(k + 1, fc, setpoint_w, path)
+        await self._offer(k + 1, fc, setpoint_w, path, position)
         await self._report(k + 1, soc, fc)
 
     async def _apply(self, k: int) -> None:
@@ -136,7 +148,9 @@ class DecisionStep:
                 self._on_tariff = False
                 log.info("price_signal_resumed", interval=k, seq=sig.seq)
             prices = np.asarray(sig.price_msat_per_kwh[k - sig.interval:], dtype=np.float32)
-            return PricePath(prices, "signal", sig.seq)
+            field = np.asarray(sig.net_load_kw[k - sig.interval:], dtype=np.float32)
+            return PricePath(prices, "signal", sig.seq,
+                             (field / max(1, sig.agents)).astype(np.float32))
         # No signal covers k (the coordinator is down or silent): decide on the local
         # forecast and the grid tariff. Said once at WARNING, counted every time.
         if not self._on_tariff:
@@ -147,19 +161,46 @@ class DecisionStep:
                         else sig.interval + len(sig.price_msat_per_kwh) - 1)
         self._state.counters["decisions_on_tariff"] += 1
         steps = [self._tariff.retail_at(self._intervals.start_s(k + i)) for i in range(horizon)]
-        return PricePath(np.asarray(steps, dtype=np.float32), "tariff", None)
+        return PricePath(np.asarray(steps, dtype=np.float32), "tariff", None,
+                         np.zeros(1, dtype=np.float32))
 
-    def _decide_battery(self, soc_pct: float, fc: Forecast, path: PricePath) -> float:
-        b = self._s.battery
-        obs = rules.observation(soc_pct, fc.mean_kw[0], fc.std_kw[0], rules.price_z(path.prices),
-                                b.max_charge_w, float(np.mean(fc.mean_kw)))
-        wanted = self._policy.decide(obs).battery_power_w
+    def _decide_battery(self, soc_pct: float, fc: Forecast, path: PricePath,
+                        k: int) -> tuple[float, float]:
+        """(clamped set-point W, the policy's price position) for interval `k`."""
+        b, m = self._s.battery, self._s.models
+        local = datetime.fromtimestamp(self._intervals.start_s(k), UTC).astimezone(
+            ZoneInfo(m.timezone))
+        obs = policy_obs.observation(
+            soc_pct, b.capacity_wh, b.max_charge_w, m.risk_aversion_per_eur,
+            local.hour + local.minute / 60.0, fc.mean_kw, fc.std_kw, path.prices,
+            self._tariff.feed_in_msat_per_kwh, self._tariff.retail_at(self._intervals.start_s(k)),
+            path.meanfield_kw, on_signal=path.source == "signal")
+        decision = self._policy.decide(obs)
         # Safety limits live here, outside the model: power and the SoC window.
-        return float(rules.clamp_setpoint(wanted, soc_pct, b.capacity_wh, b.min_soc_pct,
-                                          b.max_soc_pct, b.max_charge_w, b.max_discharge_w,
-                                          self._intervals.length_s / 3600.0))
+        return float(rules.clamp_setpoint(decision.battery_power_w, soc_pct, b.capacity_wh,
+                                          b.min_soc_pct, b.max_soc_pct, b.max_charge_w,
+                                          b.max_discharge_w, self._intervals.length_s / 3600.0)
+                     ), decision.price_position
 
-    async def _offer(self, k: int, fc: Forecast, setpoint_w: float, path: PricePath) -> None:
+    def _learn(self, k: int) -> None:
+        """Interval `k`'s gate has closed: feed its fill and prices to the adapter."""
+        offer = self._offers.pop(k, None)
+        for old in [i for i in self._offers if i < k]:
+            del self._offers[old]
+        if offer is None:
+            return
+        side, energy_wh, start, reservation = offer
+        role: Role = "seller" if side == rules.SELL else "buyer"
+        done = [t.terms for t in self._journal.trades(role=role) if t.terms.interval == k]
+        agreed_wh = sum(t.energy_wh for t in done)
+        price = (sum(t.energy_wh * t.price_msat_per_kwh for t in done) / agreed_wh
+                 if agreed_wh > 0 else None)
+        self._adapter.observe(side, energy_wh, agreed_wh, start, price, reservation)
+        log.debug("price_position_adapted", interval=k, side=role, offered_wh=energy_wh,
+                  agreed_wh=agreed_wh, offset=round(self._adapter.offset(side), 4))
+
+    async def _offer(self, k: int, fc: Forecast, setpoint_w: float, path: PricePath,
+                     position: float) -> None:
         dt_h = self._intervals.length_s / 3600.0
         expected_wh = (float(fc.mean_kw[0]) * 1000.0 + setpoint_w) * dt_h
         margin_wh = 0.5 * float(fc.std_kw[0]) * 1000.0 * dt_h
@@ -168,6 +209,10 @@ class DecisionStep:
         pos = rules.positions(expected_wh, margin_wh, int(path.prices[0]), feed_in, retail)
         fair, energy = int(pos.fair[0]), int(pos.energy_wh[0])
         side = {rules.SELL: "sell", rules.BUY: "buy"}.get(int(pos.side[0]), "none")
+        # The opening price sits at the (adapted) position in [feed-in, retail], on the
+        # home's side of its reservation price; concessions go towards the reservation.
+        start = int(policy_obs.start_price(pos.side[0], self._adapter.position(
+            int(pos.side[0]), position), feed_in, retail))
         self._journal.record_decision(
             k, self._clock.now_s(), forecast_kw=float(fc.mean_kw[0]),
             forecast_std_kw=float(fc.std_kw[0]), setpoint_w=setpoint_w, side=side,
@@ -177,9 +222,10 @@ class DecisionStep:
                   price=fair, price_source=path.source)
         if side == "none":
             return
-        # Start on our side of the community price, concede towards the grid alternative.
+        # Open at the policy's price, concede towards the grid alternative.
+        self._offers[k] = (int(pos.side[0]), energy, start, int(pos.reservation[0]))
         await self._negotiation.open(Position(k, "sell" if side == "sell" else "buy", energy,
-                                              start=int(pos.start[0]),
+                                              start=start,
                                               reservation=int(pos.reservation[0])))
 
     async def _report(self, k: int, soc_pct: float, fc: Forecast) -> None:

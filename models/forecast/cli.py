@@ -60,6 +60,10 @@ def data_main(argv: list[str]) -> int:
 
 
 def models_main(argv: list[str]) -> int:
+    if argv[1:2] == ["policy"]:  # `peerwatt models train|export policy` (issue 9)
+        from models.policy.cli import policy_main
+
+        return policy_main(argv)
     ap = argparse.ArgumentParser(prog="peerwatt models")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train the forecaster and its MSE baseline")

@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 from agent.adapters.onnx import (
     CALENDAR_FEATURES,
     FORECAST_HISTORY,
+    OBS_VERSION_KEY,
     POLICY_OBS,
     ModelError,
     OnnxForecaster,
@@ -22,8 +21,8 @@ from agent.adapters.onnx import (
     shipped,
 )
 from agent.ports import PermanentError
+from models.build_v0 import policy_graph
 
-ALPHA = 0.3  # models/build_v0.py --alpha default, which the shipped policy.onnx was built with
 T0 = 1_700_000_000.0
 
 
@@ -86,52 +85,47 @@ def test_calendar_features() -> None:
 
 
 def test_policy_shape_and_clamped_position(policy: OnnxPolicy) -> None:
-    for z in (-50.0, -1.0, 0.0, 1.0, 50.0):
-        d = policy.decide(np.array([0.5, 1.0, 0.2, z, 5.0, 0.5], dtype=np.float32))
+    rng = np.random.default_rng(3)
+    for scale in (0.0, 1.0, 50.0):
+        obs = (rng.normal(0.0, 1.0, POLICY_OBS) * scale).astype(np.float32)
+        obs[2] = 5.0  # power limit kW: the graph scales its power output by it
+        d = policy.decide(obs)
         assert 0.0 <= d.price_position <= 1.0
         assert -5_000.0 <= d.battery_power_w <= 5_000.0
 
 
-def rule(obs: np.ndarray) -> tuple[float, float]:
-    """The rule of models/build_v0.py, in float64:
-    power = clip(−mean − α·tanh(z)·p_max, −p_max, p_max), position = 0.5 + 0.25·tanh(z)."""
-    _soc, mean, _std, z, p_max, _fut = (float(x) for x in obs)
-    power = min(p_max, max(-p_max, -mean - ALPHA * np.tanh(z) * p_max))
-    return power, 0.5 + 0.25 * float(np.tanh(z))
+def test_policy_batch_matches_single(policy: OnnxPolicy) -> None:
+    obs = np.random.default_rng(5).normal(0.0, 1.0, (64, POLICY_OBS)).astype(np.float32)
+    many = policy.act_many(obs)
+    assert many.shape == (64, 2)
+    assert np.allclose(policy.decide_many(obs), many[:, 0])
+    for i in (0, 17, 63):
+        d = policy.decide(obs[i])
+        assert d.battery_power_w == pytest.approx(float(many[i, 0]), abs=1e-3)
+        assert d.price_position == pytest.approx(float(many[i, 1]), abs=1e-6)
 
 
-@settings(max_examples=300, deadline=None)
-@given(soc=st.floats(0, 1), mean=st.floats(-20, 20), std=st.floats(0, 5), z=st.floats(-6, 6),
-       p_max=st.floats(0, 20), fut=st.floats(-20, 20))
-def test_policy_matches_documented_rule(policy: OnnxPolicy, soc: float, mean: float,
-                                        std: float, z: float, p_max: float, fut: float) -> None:
-    obs = np.array([soc, mean, std, z, p_max, fut], dtype=np.float32)
-    power_kw, position = rule(obs.astype(np.float64))
-    d = policy.decide(obs)
-    assert d.battery_power_w / 1000.0 == pytest.approx(power_kw, abs=1e-5, rel=1e-5)
-    assert d.price_position == pytest.approx(position, abs=1e-5)
-
-
-def test_policy_random_batch_matches_rule(policy: OnnxPolicy) -> None:
-    rng = np.random.default_rng(7)
-    for _ in range(500):
-        obs = np.array([rng.uniform(0, 1), rng.normal(0, 3), rng.uniform(0, 1),
-                        rng.normal(0, 2), rng.uniform(0, 10), rng.normal(0, 3)],
-                       dtype=np.float32)
-        power_kw, position = rule(obs.astype(np.float64))
-        d = policy.decide(obs)
-        assert abs(d.battery_power_w / 1000.0 - power_kw) <= 1e-5 * max(1.0, abs(power_kw))
-        assert abs(d.price_position - position) <= 1e-5
+def test_old_rule_policy_is_refused_clearly(tmp_path: Path) -> None:
+    """The v1 rule policy (6 inputs, no layout version) cannot be fed layout v2."""
+    path = tmp_path / "policy_v1.onnx"
+    onnx.save(policy_graph(0.3), path)
+    with pytest.raises(ModelError) as info:
+        OnnxPolicy(path)
+    msg = str(info.value)
+    assert str(path) in msg
+    assert "no observation layout version" in msg
+    assert f"layout v2 ({POLICY_OBS} values)" in msg
+    assert "peerwatt models export policy" in msg
 
 
 @pytest.mark.parametrize("obs", [
-    np.zeros(5, dtype=np.float32),
+    np.zeros(6, dtype=np.float32),
     np.zeros((1, POLICY_OBS), dtype=np.float32),
-    np.array([0, 0, 0, np.nan, 1, 0], dtype=np.float32),
-    np.array([0, np.inf, 0, 0, 1, 0], dtype=np.float32),
-], ids=["short", "2d", "nan", "inf"])
+    np.where(np.arange(POLICY_OBS) == 3, np.nan, 0.0).astype(np.float32),
+    np.where(np.arange(POLICY_OBS) == 1, np.inf, 0.0).astype(np.float32),
+], ids=["v1-width", "2d", "nan", "inf"])
 def test_policy_bad_observation(policy: OnnxPolicy, obs: np.ndarray) -> None:
-    with pytest.raises(ValueError, match="observation must be 6 finite values"):
+    with pytest.raises(ValueError, match=f"observation must be {POLICY_OBS} finite values"):
         policy.decide(obs)
 
 
@@ -139,7 +133,7 @@ def test_policy_bad_observation(policy: OnnxPolicy, obs: np.ndarray) -> None:
 
 
 def tiny_model(path: Path, inputs: dict[str, list[int | str]],
-               outputs: dict[str, list[int | str]]) -> Path:
+               outputs: dict[str, list[int | str]], meta: dict[str, str] | None = None) -> Path:
     """A graph that is just Identity / Concat from its inputs, with the given signature."""
     in_names, out_names = list(inputs), list(outputs)
     nodes = []
@@ -151,6 +145,8 @@ def tiny_model(path: Path, inputs: dict[str, list[int | str]],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    if meta:
+        helper.set_model_props(model, meta)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     return path
@@ -177,18 +173,18 @@ def test_directory_is_not_a_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("inputs", "outputs", "words"), [
-    pytest.param({"obs": ["N", 5]}, {"action": ["N", 5]}, "inputs {'obs': 5}, expected "
-                 "{'obs': 6}", id="obs-width"),
-    pytest.param({"observation": ["N", 6]}, {"action": ["N", 6]}, "'observation'",
+    pytest.param({"obs": ["N", 6]}, {"action": ["N", 6]}, "inputs {'obs': 6}, expected "
+                 f"{{'obs': {POLICY_OBS}}}", id="obs-width"),
+    pytest.param({"observation": ["N", 24]}, {"action": ["N", 24]}, "'observation'",
                  id="input-name"),
-    pytest.param({"obs": ["N", 6]}, {"act": ["N", 6]}, "outputs ('act',), expected "
+    pytest.param({"obs": ["N", 24]}, {"act": ["N", 24]}, "outputs ('act',), expected "
                  "('action',)", id="output-name"),
-    pytest.param({"obs": ["N", 6], "extra": ["N", 6]}, {"action": ["N", 6]}, "'extra'",
+    pytest.param({"obs": ["N", 24], "extra": ["N", 24]}, {"action": ["N", 24]}, "'extra'",
                  id="extra-input"),
 ])
 def test_policy_with_wrong_signature(tmp_path: Path, inputs: dict[str, list[int | str]],
                                      outputs: dict[str, list[int | str]], words: str) -> None:
-    path = tiny_model(tmp_path / "p.onnx", inputs, outputs)
+    path = tiny_model(tmp_path / "p.onnx", inputs, outputs, {OBS_VERSION_KEY: "2"})
     with pytest.raises(ModelError) as info:
         OnnxPolicy(path)
     assert str(path) in str(info.value)

@@ -1,0 +1,1 @@
+"""The adaptive battery and price policy: environment, training, export, evaluation."""
