@@ -178,6 +178,12 @@ class Settlement:
     async def _pay_one(self, trade_id: str) -> None:
         try:
             await self._pay(trade_id)
+        except NodeUnavailable as exc:  # while asking what became of an earlier attempt
+            self._state.counters["node_unavailable"] += 1
+            log.warning("node_unavailable", trade_id=trade_id, error=str(exc))
+            self._journal.release(trade_id, self._worker)
+            self._again.add(trade_id)
+            await asyncio.sleep(self._poll_s)
         finally:
             self._busy -= 1
             self._inflight.discard(trade_id)

@@ -176,3 +176,19 @@ async def test_unpaid_invoice_puts_the_buyer_on_the_default_list(sim: Sim,
     await seller.settlement.reconcile()
     assert [state_of(seller, terms(n).trade_id) for n in (11, 12)] == ["failed", "failed"]
     assert "on the default list" in seller.spend.defaulted(BUYER, time.time())
+
+
+async def test_node_away_while_checking_an_earlier_attempt(sim: Sim, tmp_path: Path) -> None:
+    seller = side(sim.path("bob"), tmp_path / "bob.sqlite")
+    buyer = side(sim.path("alice"), tmp_path / "alice.sqlite", worker="alice")
+    t = terms(14)
+    inv = await agree(seller, buyer, t)
+    assert buyer.journal.claim(t.trade_id, "alice", time.time(), 30.0)  # an attempt may be out
+    sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "alice"})  # alice's socket goes away
+    await buyer.settlement._pay_one(t.trade_id)  # asks the node first: unavailable, no crash
+    assert buyer.state.counters["node_unavailable"] == 1
+    assert buyer.state.counters["payment_attempts"] == 0
+    sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "alice", "offline": False})
+    async with running(buyer):
+        await until(lambda: state_of(buyer, t.trade_id) == "paid")
+    assert _sendpays(sim, inv.payment_hash)[0]["status"] == "complete"
