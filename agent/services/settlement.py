@@ -121,7 +121,16 @@ class Settlement:
         return await self._node.create_invoice(label, amount, description, expiry_s)
 
     async def run(self) -> None:
-        await self.reconcile()
+        attempt = 0
+        while True:  # nothing is paid before every unfinished trade has been reconciled
+            try:
+                await self.reconcile()
+                break
+            except NodeUnavailable as exc:
+                attempt += 1
+                (log.warning if attempt == 1 else log.debug)(
+                    "reconcile_waiting_for_node", error=str(exc), attempt=attempt)
+                await asyncio.sleep(min(30.0, self._poll_s * 2 ** min(attempt, 8)))
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._pay_loop(), name="settlement-pay")
             tg.create_task(self._watch_loop(), name="settlement-watch")

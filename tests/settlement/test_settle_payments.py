@@ -192,3 +192,16 @@ async def test_node_away_while_checking_an_earlier_attempt(sim: Sim, tmp_path: P
     async with running(buyer):
         await until(lambda: state_of(buyer, t.trade_id) == "paid")
     assert _sendpays(sim, inv.payment_hash)[0]["status"] == "complete"
+
+
+async def test_start_waits_for_the_node_before_anything_else(sim: Sim, tmp_path: Path) -> None:
+    seller = side(sim.path("bob"), tmp_path / "bob.sqlite")
+    buyer = side(sim.path("alice"), tmp_path / "alice.sqlite", worker="alice")
+    t = terms(15)
+    await agree(seller, buyer, t)
+    sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "alice"})
+    async with running(buyer):
+        await asyncio.sleep(0.5)  # reconcile cannot reach the node: nothing is paid
+        assert state_of(buyer, t.trade_id) == "agreed"
+        sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "alice", "offline": False})
+        await until(lambda: state_of(buyer, t.trade_id) == "paid")
