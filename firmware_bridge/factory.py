@@ -18,8 +18,11 @@ from firmware_bridge.endpoints import Endpoint, SerialEndpoint, TcpEndpoint
 from firmware_bridge.health import DeviceStats, Health
 from firmware_bridge.measurement import Measurement
 from firmware_bridge.profile import builtin_profile, load_profile
-from firmware_bridge.simspec import SUNSPEC
 from firmware_bridge.sunspec_device import SunSpecDevice
+
+# The profile name for SunSpec discovery. Not imported from the simulator's simspec: that
+# would load the simulator and pymodbus's server into every agent (bench/footprint.py).
+SUNSPEC = "sunspec"
 
 
 class DeviceOptions(Protocol):

@@ -16,7 +16,7 @@ from firmware_bridge.profile import Profile
 from firmware_bridge.simhome import HomeParams, SimulatedHome
 from firmware_bridge.sunspec_image import SunSpecLayout
 
-SUNSPEC = "sunspec"  # the profile name that serves the SunSpec register map
+SUNSPEC = "sunspec"  # the profile name that serves the SunSpec register map (= factory.SUNSPEC)
 
 Server = ModbusTcpServer | ModbusSerialServer
 

@@ -1,0 +1,22 @@
+"""The daemon loads only what it runs: not the device simulator, not the metrics library or
+the Home Assistant payloads unless asked (bench/footprint.py measures what each costs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_daemon_imports_no_simulator_and_no_optional_library() -> None:
+    code = ("import json, sys\nimport agent.cli, agent.daemon\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    loaded = set(json.loads(out))
+    sim = sorted(m for m in loaded if m.startswith(("firmware_bridge.sim", "agent.demo",
+                                                    "agent.lnsim", "agent.sim")))
+    assert sim == [], sim
+    assert "prometheus_client" not in loaded
+    assert "firmware_bridge.sunspec_image" not in loaded
+    assert "torch" not in loaded
