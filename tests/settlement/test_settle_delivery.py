@@ -190,3 +190,24 @@ def test_verdict_conserves_money(energy: int, delivered: int, amount: int, share
 def test_netting_leaves_an_invoice_amount() -> None:
     assert [netted(o, 100) for o in (0, 50, 99, 100, 10**6)] == [0, 50, 99, 99, 99]
     assert netted(5, 1) == 0
+
+
+async def test_daemon_wires_hold_invoices_and_the_delivery_child(sim: Sim,
+                                                                 tmp_path: Path) -> None:
+    from agent.daemon import Agent
+    from agent.settings import AgentSettings
+
+    settings = AgentSettings.model_validate({
+        "agent_id": "bob", "lightning": {"rpc_socket": sim.path("bob")},
+        "paths": {"state_dir": str(tmp_path)},
+        "settlement": {"hold_invoices": "auto", "net_shortfall": True}})
+    agent = Agent(settings)
+    try:
+        assert "delivery" in [c.name for c in agent.extra_children]
+        inv = await agent.settlement.invoice_for(_terms(9))
+        assert sim.rpc("bob").call("holdinvoicelookup", {"payment_hash": inv.payment_hash})[
+            "state"] == "OPEN"
+        await agent.delivery.step()  # nothing delivered yet to judge: no error, no verdict
+        assert agent.journal.delivery(_terms(9).trade_id) is None
+    finally:
+        agent.journal.close()
