@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_ARGS ?=
 
-.PHONY: demo simulate test lint check-mosquitto check-socat bench models clean forecast
+.PHONY: demo simulate test lint check-mosquitto check-socat bench models clean forecast install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,12 @@ forecast: $(VENV)/.dev-installed
 	$(BIN)/peerwatt models train forecast
 	$(BIN)/peerwatt models export
 	$(BIN)/peerwatt models evaluate forecast --json bench/results/forecast.json
+
+# Install the agent as a systemd service (Debian / Raspberry Pi OS; see deploy/install.sh):
+#   sudo make install [INSTALL_ARGS="--lightning-group bitcoin"]   or   make install DESTDIR=/tmp/stage
+INSTALL_ARGS ?=
+install:
+	sh deploy/install.sh $(if $(DESTDIR),--destdir $(DESTDIR)) $(INSTALL_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache peerwatt-demo
