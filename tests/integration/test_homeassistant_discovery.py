@@ -103,7 +103,8 @@ def test_home_assistant_discovery(fleet: Fleet, mosquitto: Any) -> None:
         assert state["grid_power_w"] is not None
         assert state["battery_soc_pct"] is not None
         assert state["trades_sold"] >= 0
-        assert state["channel_balance_sat"] is not None and state["channel_balance_sat"] > 0
+        assert state["channel_balance_sat"] is not None
+        assert state["channel_balance_sat"] > 0
         assert state["price_signal"] in ("ON", "OFF")
         paid_sold = seller.query(
             "SELECT COUNT(*) FROM trades WHERE role='seller' AND state='paid'")[0][0]
