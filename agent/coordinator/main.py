@@ -38,9 +38,14 @@ async def run_coordinator(settings: CoordinatorSettings) -> None:
     notifier = Notifier()
 
     async def ready() -> None:
-        await transport.connected.wait()
-        notifier.notify("READY=1", "STATUS=publishing the mean-field signal")
         period = Notifier.watchdog_interval_s()
+        while not transport.connected.is_set():  # a broker down at boot: extend the start
+            notifier.notify(f"EXTEND_TIMEOUT_USEC={int(3 * (period or 5.0) * 1e6)}",
+                            "STATUS=starting: waiting for the broker")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(period or 5.0):
+                    await transport.connected.wait()
+        notifier.notify("READY=1", "STATUS=publishing the mean-field signal")
         while period is not None:  # WatchdogSec: a ping per half period while the loop runs
             notifier.notify("WATCHDOG=1")
             await asyncio.sleep(period)

@@ -102,3 +102,43 @@ def test_watchdog_stops_while_the_loop_is_frozen(fleet: Fleet, mosquitto: Any,
     counters = c.stopped_counters("home-0")
     assert counters.get("device_reads", 0) > 0
     assert not home.events("child_crashed"), home.events("child_crashed")
+
+
+def test_coordinator_waits_for_its_broker_then_pings(fleet: Fleet, listener: socket.socket,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started with its broker down, the coordinator extends its start timeout instead of
+    being killed at TimeoutStartSec; once the broker is up: READY=1, then WATCHDOG=1."""
+    from agent.demo.procs import MOSQUITTO_CONF, free_port, peerwatt_cmd, wait_port
+    from agent.demo.runner import to_toml
+
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    port = free_port()
+    cfg = fleet.workdir / "coordinator.toml"
+    cfg.write_text(to_toml({"broker": {"url": f"mqtt://127.0.0.1:{port}"},
+                            "market": {"community": "wd-coord"}}))
+    coordinator = fleet.start("coordinator", peerwatt_cmd("coordinator", "--config", str(cfg)),
+                              env={"NOTIFY_SOCKET": str(listener.getsockname()),
+                                   "WATCHDOG_USEC": str(WATCHDOG_USEC)})
+    received: list[tuple[float, list[str]]] = []
+
+    def has(field: str) -> bool:
+        _drain(listener, received)
+        assert coordinator.poll() is None, "the coordinator exited"
+        return any(field in fields for _, fields in received)
+
+    def extensions() -> int:
+        has("READY=1")  # drains the socket
+        return sum(any(f.startswith("EXTEND_TIMEOUT_USEC=") for f in fields)
+                   for _, fields in received)
+
+    wait_for("start-timeout extensions", lambda: extensions() >= 2, 60.0, every_s=0.05)
+    assert not has("READY=1"), "READY=1 without a broker"
+    conf = fleet.workdir / "mosquitto.conf"
+    conf.write_text(MOSQUITTO_CONF.format(port=port))
+    broker = fleet.start("broker", ["mosquitto", "-c", str(conf)])
+    wait_port(port, 10.0, broker)
+    wait_for("READY=1", lambda: has("READY=1"), 60.0, every_s=0.05)
+    ready_at = next(t for t, fields in received if "READY=1" in fields)
+    wait_for("watchdog pings", lambda: has("WATCHDOG=1") and len(
+        [t for t in _pings(received) if t >= ready_at]) >= 3, 30.0, every_s=0.05)
+    assert not any(t < ready_at for t in _pings(received)), "pings before READY=1"
