@@ -21,6 +21,7 @@ import time
 import structlog
 
 from agent.adapters.journal import Journal, TradeRecord
+from agent.adapters.lightning import decode_invoice
 from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms
 from agent.ports import (
@@ -221,6 +222,7 @@ class Settlement:
                 return
         problem = "" if self._spend is None else self._spend.check(
             rec.terms, self._clock.now_s(), self._roster(), journaled=True)
+        problem = problem or await self._payee_problem(rec)
         if problem:
             self._refused(rec, f"refused: policy: {problem}", policy=True)
             return
@@ -278,6 +280,21 @@ class Settlement:
     def _roster(self) -> set[str] | None:
         sig = self._state.signal
         return None if sig is None else {e.agent_id for e in sig.roster}
+
+    async def _payee_problem(self, rec: TradeRecord) -> str:
+        """Pay only the node the current roster lists for the seller (when there is one)."""
+        sig = self._state.signal
+        if sig is None or rec.bolt11 is None:
+            return ""
+        listed = {e.agent_id: e.node_id for e in sig.roster}.get(rec.terms.seller)
+        try:  # pyln-proto's decoder costs ~7 ms of CPU: off the event loop
+            payee = (await asyncio.to_thread(decode_invoice, rec.bolt11)).payee
+        except ValueError as exc:
+            return str(exc)
+        if payee != listed:
+            return (f"invoice payee {payee[:16]}… is not the roster's node for "
+                    f"{rec.terms.seller}")
+        return ""
 
     async def _check_invoice(self, rec: TradeRecord) -> None:
         tid, now = rec.terms.trade_id, self._clock.now_s()

@@ -14,6 +14,7 @@ from settle_helpers import BUYER, SELLER, agree, running, side, state_of, terms,
 from agent.clock import SimClock
 from agent.ports import PaymentRefused
 from agent.settings import LimitsSettings
+from agent.wire import RosterEntry, Signal
 
 
 def _sendpays(sim: Sim, payment_hash: str) -> list[dict[str, object]]:
@@ -205,3 +206,31 @@ async def test_start_waits_for_the_node_before_anything_else(sim: Sim, tmp_path:
         assert state_of(buyer, t.trade_id) == "agreed"
         sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "alice", "offline": False})
         await until(lambda: state_of(buyer, t.trade_id) == "paid")
+
+
+def _signal(roster: dict[str, str]) -> Signal:
+    return Signal(seq=1, interval=1, interval_s=900, price_msat_per_kwh=[1],
+                  net_load_kw=[0.0], net_load_std_kw=[0.0], agents=len(roster),
+                  roster=[RosterEntry(agent_id=a, node_id=n) for a, n in roster.items()],
+                  residual=0.0, issued_s=0.0)
+
+
+async def test_pays_only_the_node_the_roster_lists_for_the_seller(sim: Sim,
+                                                                  tmp_path: Path) -> None:
+    seller = side(sim.path("bob"), tmp_path / "bob.sqlite")
+    buyer = side(sim.path("alice"), tmp_path / "alice.sqlite")
+    wrong, right = terms(16), terms(17)
+    bad = await agree(seller, buyer, wrong)
+    buyer.state.signal = _signal({SELLER: sim.id("carol")})  # the roster says: carol's node
+    async with running(buyer):
+        await until(lambda: state_of(buyer, wrong.trade_id) == "failed")
+        buyer.state.signal = _signal({SELLER: sim.id("bob")})
+        await agree(seller, buyer, right)
+        buyer.settlement.submit(right.trade_id)
+        await until(lambda: state_of(buyer, right.trade_id) == "paid")
+    rec = buyer.journal.trade(wrong.trade_id)
+    assert rec is not None
+    assert rec.error is not None
+    assert rec.error.startswith("refused: policy: invoice payee ")
+    assert rec.error.endswith(f"is not the roster's node for {SELLER}")
+    assert _sendpays(sim, bad.payment_hash) == []
