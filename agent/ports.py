@@ -151,6 +151,9 @@ class LiquidityNode(Protocol):
 
     async def splice(self, scid: str, delta_msat: int) -> str: ...
 
+    async def rebalance(self, from_scid: str, to_scid: str, amount_msat: int,
+                        max_fee_msat: int) -> int: ...
+
 
 class MessageSigner(Protocol):
     async def sign_message(self, message: str) -> str:

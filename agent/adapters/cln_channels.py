@@ -8,6 +8,8 @@ RPC error and is reported as PaymentRefused (never retried by the liquidity serv
 
 from __future__ import annotations
 
+import secrets
+
 from pyln.client import RpcError
 
 from agent.adapters import cln_errors as errs
@@ -55,6 +57,50 @@ class ClnChannels:
                 raise PaymentRefused(f"{method} {scid} {sats}sat: {_message(exc)}") from exc
             return await self._splice_sequence(scid, sats if delta_msat > 0 else -sats)
         return str(res["txid"])
+
+    async def rebalance(self, from_scid: str, to_scid: str, amount_msat: int,
+                        max_fee_msat: int) -> int:
+        """Circular payment to ourselves: out through `from_scid`, back in through
+        `to_scid`; the fee paid (msat). The route is built by hand, as CLN wants for a
+        payment to its own invoice: `getroute` from the first peer back to us, and the
+        first peer's forwarding fee learnt from a `getroute` of ours through it."""
+        me = await self._node.node_id()
+        peers = {c.scid: c.peer_id for c in await self.channels()}
+        if from_scid not in peers or to_scid not in peers or from_scid == to_scid:
+            raise PaymentRefused(f"rebalance {from_scid} -> {to_scid}: not two channels of ours")
+        others = [f"{scid}/{d}" for scid in peers if scid not in (from_scid, to_scid)
+                  for d in (0, 1)]
+        try:
+            back = (await self._node._call("getroute", {
+                "id": me, "fromid": peers[from_scid], "amount_msat": amount_msat,
+                "riskfactor": 1, "exclude": [f"{from_scid}/0", f"{from_scid}/1", *others]}))[
+                "route"]
+            first = (await self._node._call("getroute", {
+                "id": back[0]["id"], "amount_msat": back[0]["amount_msat"], "riskfactor": 1,
+                "exclude": [f"{to_scid}/0", f"{to_scid}/1", *others]}))["route"]
+        except RpcError as exc:
+            raise PaymentRefused(f"rebalance: no circular route: {_message(exc)}") from exc
+        if (back[-1]["channel"] != to_scid or len(first) != 2 or first[0]["channel"] != from_scid
+                or first[1]["channel"] != back[0]["channel"]):
+            raise PaymentRefused("rebalance: no circular route through the two channels")
+        route = [first[0], *back]
+        fee = int(route[0]["amount_msat"]) - amount_msat
+        if fee > max_fee_msat:
+            raise PaymentRefused(f"rebalance: fee {fee} msat over the budget {max_fee_msat}")
+        try:
+            inv = await self._node._call("invoice", {
+                "amount_msat": amount_msat, "label": f"peerwatt-rebalance-{secrets.token_hex(8)}",
+                "description": "peerwatt rebalance", "expiry": 600})
+            pay: dict[str, object] = {"route": route, "payment_hash": inv["payment_hash"],
+                                      "amount_msat": amount_msat}
+            if inv.get("payment_secret"):
+                pay["payment_secret"] = inv["payment_secret"]
+            await self._node._call("sendpay", pay)
+            await self._node._call("waitsendpay", {"payment_hash": inv["payment_hash"],
+                                                   "timeout": 60}, 70.0)
+        except RpcError as exc:
+            raise PaymentRefused(f"rebalance failed: {_message(exc)}") from exc
+        return fee
 
     async def _splice_sequence(self, scid: str, relative_sat: int) -> str:
         if scid not in self._channel_ids:

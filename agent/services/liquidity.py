@@ -2,9 +2,8 @@
 
 Every `every_s` it asks `need()` (the forecast's capacity need, see
 agent.domain.liquidity.need_from_forecast), reads the channels and the wallet, logs the
-channel utilisation and acts on `plan`: splices in or out (counted, in msat, with the
-splice count). A circular rebalance is planned under its fee budget and reported, not
-sent (docs/settlement.md says why); an inbound shortfall is reported.
+channel utilisation and acts on `plan`: splices in or out, or a circular rebalance under
+its fee budget (counted: amounts and fees in msat); an inbound shortfall is reported.
 """
 
 from __future__ import annotations
@@ -89,10 +88,19 @@ class Liquidity:
             log.info("spliced", kind=a.kind, scid=a.scid, amount_msat=a.amount_msat, txid=txid,
                      reason=a.reason)
         elif a.kind == "rebalance":
-            c["rebalances_planned"] += 1
-            c["rebalance_budget_msat"] += a.max_fee_msat
-            log.info("rebalance_planned", from_scid=a.scid, to_scid=a.to_scid,
-                     amount_msat=a.amount_msat, max_fee_msat=a.max_fee_msat, reason=a.reason)
+            try:
+                fee = await self._node.rebalance(a.scid, a.to_scid, a.amount_msat,
+                                                 a.max_fee_msat)
+            except PaymentRefused as exc:  # no circular route, over budget, failed: report
+                c["rebalances_failed"] += 1
+                log.warning("rebalance_failed", from_scid=a.scid, to_scid=a.to_scid,
+                            amount_msat=a.amount_msat, error=str(exc))
+                return
+            c["rebalances"] += 1
+            c["rebalance_fees_msat"] += fee
+            log.info("rebalanced", from_scid=a.scid, to_scid=a.to_scid,
+                     amount_msat=a.amount_msat, fee_msat=fee, max_fee_msat=a.max_fee_msat,
+                     reason=a.reason)
         else:
             c["inbound_short"] += 1
             log.warning("inbound_short", scid=a.scid, missing_msat=a.amount_msat,

@@ -13,6 +13,7 @@ from agent.adapters.lightning import ClnNode
 from agent.daemon import Agent
 from agent.domain.liquidity import Action, ChannelState, Need, need_from_forecast, plan
 from agent.lnsim.network import NodeOptions
+from agent.ports import PaymentRefused
 from agent.services.liquidity import Liquidity, horizon_prices
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
@@ -123,3 +124,34 @@ async def test_daemon_wires_liquidity_to_its_forecast(sim: Sim, tmp_path: Path) 
         assert "channel_utilisation_permille" in agent.state.counters
     finally:
         agent.journal.close()
+
+
+async def test_circular_rebalance_moves_outbound_and_reports_its_fee(tmp_path: Path) -> None:
+    sim = start_sim(["alice", "bob", "carol"], topology="mesh")
+    try:
+        chans = ClnChannels(ClnNode(sim.path("alice")))
+        by_peer = {c.peer_id: c.scid for c in await chans.channels()}
+        to_bob, to_carol = by_peer[sim.id("bob")], by_peer[sim.id("carol")]
+        for scid in (to_bob, to_carol):  # 600 000 sat on our side of each channel
+            sim.rpc("alice").call("dev-lnsim-set-balance", {
+                "short_channel_id": scid, "node": "alice", "balance_msat": 600 * M // 1000})
+        before = {c.scid: c.spendable_msat for c in await chans.channels()}
+        state = AgentState("alice")
+        # One payment of 1 000 000 sat: no channel carries it alone, both together do.
+        service = Liquidity(chans, state, lambda: Need(M // 2, 0, M, 0), every_s=60)
+        actions = await service.step()
+        assert [a.kind for a in actions] == ["rebalance"]
+        a = actions[0]
+        after = {c.scid: c.spendable_msat for c in await chans.channels()}
+        fee = state.counters["rebalance_fees_msat"]
+        assert state.counters["rebalances"] == 1
+        assert 0 < fee <= a.max_fee_msat
+        assert after[a.to_scid] - before[a.to_scid] == a.amount_msat
+        assert before[a.scid] - after[a.scid] == a.amount_msat + fee
+        assert max(after.values()) >= M  # the largest payment fits one channel now
+        assert await service.step() == []
+        with pytest.raises(PaymentRefused, match="over the budget"):
+            await chans.rebalance(to_bob, to_carol, 1_000_000, max_fee_msat=0)
+    finally:
+        sim.stop()
+        shutil.rmtree(sim.dir, ignore_errors=True)
