@@ -131,8 +131,9 @@ class LimitsSettings(_Section):
     max_trade_msat: Annotated[int, Field(ge=0)] = 2_000_000
     max_interval_msat: Annotated[int, Field(ge=0)] = 5_000_000
     max_day_msat: Annotated[int, Field(ge=0)] = 100_000_000
-    # Highest routing-fee cap the policy accepts ([lightning] max_fee_msat must not pass it).
-    max_fee_msat: Annotated[int, Field(ge=0)] = 50_000
+    # Highest routing-fee cap the policy accepts ([lightning] max_fee_msat must not pass
+    # it, or every payment is refused); unset: [lightning] max_fee_msat is the cap.
+    max_fee_msat: Annotated[int, Field(ge=0)] | None = None
     # Paid or promised to one seller for energy not yet delivered.
     max_exposure_msat: Annotated[int, Field(ge=0)] = 10_000_000
     # A counterparty that failed to pay or deliver this often within the window is refused

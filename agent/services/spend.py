@@ -43,7 +43,7 @@ class SpendPolicy:
             return f"no roster known yet: seller {terms.seller} cannot be checked"
         if roster is not None and terms.seller not in roster:
             return f"seller {terms.seller} is not on the coordinator's roster"
-        if self._max_fee_msat > lim.max_fee_msat:
+        if lim.max_fee_msat is not None and self._max_fee_msat > lim.max_fee_msat:
             return (f"fee cap {self._max_fee_msat} msat exceeds the policy's "
                     f"{lim.max_fee_msat} msat")
         if worst > lim.max_trade_msat:
