@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,8 @@ import numpy.typing as npt
 from agent.adapters.onnx import FORECAST_HISTORY, OnnxForecaster, OnnxPolicy
 from agent.coordinator.game import GameConfig, Report, solve_reports
 from agent.domain import decision as rules
+from agent.domain import policy_obs
+from agent.domain.adaptation import PricePositionAdapter
 from agent.domain.units import MSAT_PER_BTC, Tariff
 from agent.sim.homes import Homes
 from agent.sim.market import Book, clear
@@ -76,6 +78,23 @@ class RunResult:
     def welfare_msat(self) -> Floats:
         out: Floats = self.load_value_msat - self.cost_msat + self.terminal_msat
         return out
+
+
+@dataclass(frozen=True)
+class Signal:
+    first: int               # the first interval it covers
+    prices: Floats           # msat/kWh per step
+    meanfield_kw: Floats     # reported net load per home per step
+
+
+def _learn(adapters: list[PricePositionAdapter], pos: rules.Positions, agreed_wh: Floats,
+           value: Floats) -> None:
+    """Each home's price-position adapter sees its offer's fill and price, as
+    `DecisionStep._learn` feeds it from the journal."""
+    for i in np.flatnonzero(pos.side != rules.NONE):
+        price = value[i] / agreed_wh[i] if agreed_wh[i] > 0 else None
+        adapters[i].observe(int(pos.side[i]), float(pos.energy_wh[i]), float(agreed_wh[i]),
+                            float(pos.start[i]), price, float(pos.reservation[i]))
 
 
 class Community:
@@ -139,8 +158,10 @@ class Simulation:
         stored0 = com.batteries.stored_wh.copy()
         planned: dict[int, Floats] = {}
         trades: dict[int, tuple[Floats, Floats, Floats]] = {}  # sold, bought, money per home
-        signal: tuple[int, Floats] | None = None  # (first step, msat/kWh per step)
+        signal: Signal | None = None
         warm: tuple[int, Floats] | None = None
+        adapters = [PricePositionAdapter() for _ in range(n)]
+        offers: dict[int, tuple[rules.Positions, Floats, Floats]] = {}
         for k in range(lead - 2, lead + steps):
             now_s = h.first_step_s + k * length + 0.01 * length
             d = k + 1
@@ -155,22 +176,34 @@ class Simulation:
             if lead <= d < lead + steps and not strategy.trading:
                 planned[d] = np.zeros(n)  # self-consumption: set from the actual net below
             elif lead <= d < lead + steps:
+                if k in offers:  # interval k's gate has closed: the daemon's `_learn`
+                    _learn(adapters, *offers.pop(k))
                 path = self._path(signal, d, mean.shape[1]) if strategy.signal else None
-                prices = path if path is not None else np.array(
-                    [com.retail(d + i) for i in range(mean.shape[1])], dtype=np.float64)
-                res.price_msat.append(float(min(max(prices[0], feed), com.retail(d))))
-                obs = rules.observation(soc, mean[:, 0], std[:, 0], rules.price_z(prices),
-                                        h.max_power_w, mean.mean(axis=1))
+                retail = com.retail(d)
+                prices, field_kw = path if path is not None else (np.array(
+                    [com.retail(d + i) for i in range(mean.shape[1])], dtype=np.float64),
+                    np.zeros(1))
+                res.price_msat.append(float(min(max(prices[0], feed), retail)))
+                hour = ((h.first_step_s + d * length) % 86400) / 3600.0
+                obs = policy_obs.observation(soc, h.capacity_wh, h.max_power_w,
+                                             h.risk_aversion, hour, mean, std, prices, feed,
+                                             retail, field_kw, on_signal=path is not None)
+                act = self.policy.act_many(obs)
                 setpoint = rules.clamp_setpoint(
-                    self.policy.decide_many(obs), soc, h.capacity_wh,
-                    com.batteries.min_soc_pct, com.batteries.max_soc_pct, h.max_power_w,
-                    h.max_power_w, dt_h)
+                    act[:, 0], soc, h.capacity_wh, com.batteries.min_soc_pct,
+                    com.batteries.max_soc_pct, h.max_power_w, h.max_power_w, dt_h)
                 planned[d] = setpoint
                 expected = (mean[:, 0] * 1000.0 + setpoint) * dt_h
                 pos = rules.positions(expected, 0.5 * std[:, 0] * 1000.0 * dt_h,
-                                      int(prices[0]), feed, com.retail(d))
-                trades[d] = self._negotiate(d, pos, com.retail(d), now_s, bad, attack, ledger,
-                                            res, rng)
+                                      int(prices[0]), feed, retail)
+                # Open at the policy's price position, corrected by each home's adapter.
+                adapted = np.array([adapters[i].position(int(pos.side[i]), float(act[i, 1]))
+                                    if pos.side[i] != rules.NONE else 0.5 for i in range(n)])
+                pos = replace(pos, start=policy_obs.start_price(pos.side, adapted, feed, retail))
+                *trades_d, agreed_wh, value = self._negotiate(d, pos, retail, now_s, bad, attack,
+                                                              ledger, res, rng)
+                trades[d] = (trades_d[0], trades_d[1], trades_d[2])
+                offers[d] = (pos, agreed_wh, value)
             if (strategy.signal and lead - 1 <= d < lead + steps
                     and (d - lead + 1) % self.signal_every == 0):
                 signal, warm = self._coordinate(d, soc, mean, std, bad, attack, com, warm, res)
@@ -187,15 +220,16 @@ class Simulation:
         return res
 
     @staticmethod
-    def _path(signal: tuple[int, Floats] | None, d: int, horizon: int) -> Floats | None:
-        if signal is None or not signal[0] <= d < signal[0] + len(signal[1]):
+    def _path(signal: Signal | None, d: int, horizon: int) -> tuple[Floats, Floats] | None:
+        """The signal's prices and mean field (net load per home) from `d`, or None."""
+        if signal is None or not signal.first <= d < signal.first + len(signal.prices):
             return None
-        out: Floats = signal[1][d - signal[0]:][:horizon]
-        return out
+        i = d - signal.first
+        return signal.prices[i:][:horizon], signal.meanfield_kw[i:][:horizon]
 
     def _negotiate(self, d: int, pos: rules.Positions, retail: int, now_s: float, bad: Bools,
                    attack: Attack | None, ledger: Ledger, res: RunResult,
-                   rng: np.random.Generator) -> tuple[Floats, Floats, Floats]:
+                   rng: np.random.Generator) -> tuple[Floats, Floats, Floats, Floats, Floats]:
         h, m = self.homes, self.scenario.market
         side, energy = pos.side.copy(), pos.energy_wh.copy()
         start, reservation = pos.start.copy(), pos.reservation.copy()
@@ -204,9 +238,8 @@ class Simulation:
             idx = np.flatnonzero(bad)
             side[idx] = np.where(rng.random(idx.size) < 0.5, rules.SELL, rules.BUY)
             energy[idx] = 3 * np.maximum(energy[idx], FALSE_BID_WH)
-            feed, fair = self.tariff.feed_in_msat_per_kwh, int(pos.fair[0])
-            start[idx] = np.where(side[idx] == rules.SELL, fair + (retail - fair) // 4,
-                                  fair - (fair - feed) // 4)
+            feed = self.tariff.feed_in_msat_per_kwh
+            start[idx] = policy_obs.start_price(side[idx], 0.5, feed, retail)
             reservation[idx] = np.where(side[idx] == rules.SELL, feed, retail)
         sell = side == rules.SELL
         if attack == "withholding":
@@ -223,9 +256,12 @@ class Simulation:
         res.latency_ms += out.latency_ms
         res.simulated_ms += out.simulated_ms
         sold, bought, money = np.zeros(h.n), np.zeros(h.n), np.zeros(h.n)
+        agreed, value = np.zeros(h.n), np.zeros(h.n)
         for si, bi, e, p in zip(out.seller, out.buyer, out.energy_wh,
                                 out.price_msat_per_kwh, strict=True):
             res.agreed_wh += e
+            agreed[[si, bi]] += e
+            value[[si, bi]] += e * p
             amount = (e * p + 500) // 1000
             if attack == "reneging" and bad[bi]:
                 ledger.renege()
@@ -238,18 +274,18 @@ class Simulation:
             money[si] -= amount
             money[bi] += amount + fee
             res.revenue_msat[si] += amount
-        return sold, bought, money
+        return sold, bought, money, agreed, value
 
     def _coordinate(self, d: int, soc: Floats, mean: Floats, std: Floats, bad: Bools,
                     attack: Attack | None, com: Community, warm: tuple[int, Floats] | None,
-                    res: RunResult) -> tuple[tuple[int, Floats], tuple[int, Floats]]:
+                    res: RunResult) -> tuple[Signal, tuple[int, Floats]]:
         h = self.homes
         horizon = mean.shape[1]
         lie = attack == "lying"
         lie_kw = self.scenario.byzantine.lie_kw
+        reported = mean + lie_kw * bad[:, None] if lie else mean
         reports = [Report(100.0 if lie and bad[i] else float(soc[i]), float(h.capacity_wh[i]),
-                          float(h.max_power_w[i]),
-                          mean[i] + lie_kw if lie and bad[i] else mean[i], std[i],
+                          float(h.max_power_w[i]), reported[i], std[i],
                           float(h.risk_aversion[i]), float(h.pv_kwp[i]))
                    for i in range(h.n)]
         retail = np.array([com.retail(d + i) for i in range(horizon)], dtype=np.float64)
@@ -264,7 +300,9 @@ class Simulation:
         res.solve_s.append(time.perf_counter() - began)
         prices = np.clip(np.rint(outcome.price / self.eur_per_msat),
                          self.tariff.feed_in_msat_per_kwh, retail)
-        return (d, prices), (d, outcome.per_home_kw)
+        # The signal's net_load_kw is the sum of the reported means (signal.aggregate);
+        # the daemon divides it by the number of agents.
+        return Signal(d, prices, reported.mean(axis=0)), (d, outcome.per_home_kw)
 
     def _physics(self, k: int, com: Community, setpoint: Floats,
                  traded: tuple[Floats, Floats, Floats] | None, res: RunResult,
