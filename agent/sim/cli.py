@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import resource
@@ -12,7 +13,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,11 +23,13 @@ from agent.sim.byzantine import sweep
 from agent.sim.engine import DETERMINISTIC, NAIVE, NO_TRADING, PEERWATT, RunResult, Simulation
 from agent.sim.homes import EFFICIENCY, build_homes
 from agent.sim.metrics import _r, metrics
-from agent.sim.optimum import Optimum, solve_optimum
 from agent.sim.progress import Progress
 from agent.sim.scenario import Scenario, load_scenario
 from agent.sim.table import claims, table
 from models.forecast.data import load as load_data
+
+if TYPE_CHECKING:
+    from agent.sim.optimum import Optimum
 
 STRATEGIES = (NO_TRADING, NAIVE, DETERMINISTIC, PEERWATT)
 
@@ -52,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _optimum(sim: Simulation) -> Optimum:
+    from agent.sim.optimum import solve_optimum  # highspy: the `sim` extra
+
     h = sim.homes
     lo, hi = h.lead_steps, h.lead_steps + h.steps
     cap_kwh = h.capacity_wh / 1000.0
@@ -150,6 +155,10 @@ def _cpus() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if importlib.util.find_spec("highspy") is None:
+        print("peerwatt simulate: needs highspy (the LP optimum): "
+              "pip install 'peerwatt[sim]' or make simulate", file=sys.stderr)
+        return 2
     try:
         scenario = load_scenario(args.scenario)
     except (FileNotFoundError, ValueError) as exc:
