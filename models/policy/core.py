@@ -1,7 +1,9 @@
 """The policy environment's dynamics for many homes at once (one `Day`, numpy).
 
 Each interval: the action (in [-1, 1]², one row per home) becomes a wanted battery power
-(× the home's power limit) and an offer price position ((a + 1) / 2). The daemon's clamp
+and an offer price position ((a + 1) / 2). The power is residual to self-consumption:
+wanted = −(forecast mean of the interval) + a × the home's power limit, so the zero action
+is the self-consumption rule and learning starts from it. The daemon's clamp
 (`agent.domain.decision.clamp_setpoint`) bounds the set-point by the power limit and the
 SoC window before the battery sees it, then the daemon's own rule
 (`agent.domain.decision.positions`) turns the expected net energy into a sell or buy
@@ -136,19 +138,30 @@ class Core:
         return policy_obs.from_blocks(self.batteries.soc_pct, self.cap, self.pmax, self.risk,
                                       d.hour[s], d.fc_mean[s, self.idx], std, self.shared[s])
 
-    def setpoint(self, power_action: Floats) -> Floats:
-        """The daemon's clamp on the wanted power (a ∈ [-1, 1] × the power limit)."""
-        wanted = np.clip(np.nan_to_num(power_action), -1.0, 1.0) * self.pmax
-        return rules.clamp_setpoint(wanted, self.batteries.soc_pct, self.cap,
+    def wanted_w(self, power_action: Floats) -> Floats:
+        """Self-consumption on the forecast plus the action's share of the power limit."""
+        mean0 = self.day.fc_mean[min(self.step_no, STEPS - 1), self.idx, 0]
+        out: Floats = (-mean0 * 1000.0
+                       + np.clip(np.nan_to_num(power_action), -1.0, 1.0) * self.pmax)
+        return out
+
+    def setpoint(self, wanted_w: Floats) -> Floats:
+        """The daemon's clamp: power limit and SoC window, for any wanted power."""
+        return rules.clamp_setpoint(np.nan_to_num(wanted_w), self.batteries.soc_pct, self.cap,
                                     self.batteries.min_soc_pct, self.batteries.max_soc_pct,
                                     self.pmax, self.pmax, DT_H)
 
     def step(self, action: Floats) -> tuple[Floats, bool, StepOutcome]:
         """Returns (reward per home, done, what happened)."""
-        s, d, cfg = self.step_no, self.day, self.cfg
         a = np.asarray(action, dtype=np.float64).reshape(self.n, 2)
-        setpoint = self.setpoint(a[:, 0])
-        position = (np.clip(np.nan_to_num(a[:, 1]), -1.0, 1.0) + 1.0) / 2.0
+        return self.step_power(self.wanted_w(a[:, 0]), (np.clip(np.nan_to_num(a[:, 1]),
+                                                                 -1.0, 1.0) + 1.0) / 2.0)
+
+    def step_power(self, wanted_w: Floats, position: Floats) -> tuple[Floats, bool,
+                                                                       StepOutcome]:
+        """A step from a wanted battery power (W, before the clamp) and a position."""
+        s, d, cfg = self.step_no, self.day, self.cfg
+        setpoint = self.setpoint(wanted_w)
         retail = int(d.retail[s])
         mean0 = d.fc_mean[s, self.idx, 0]
         std0 = 0.0 if cfg.deterministic else d.fc_std[s, self.idx, 0]

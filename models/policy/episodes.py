@@ -43,14 +43,16 @@ class Equilibrium:
     power_w: Floats                   # (J, H, K, M)
     home_type: npt.NDArray[np.int64]  # (J, N) type index of each home in each solve
 
-    def action_w(self, step: int, soc_pct: Floats) -> Floats:
+    def action_w(self, step: int, soc_pct: Floats,
+                 homes: npt.NDArray[np.int64] | None = None) -> Floats:
+        """Expected power of each home (of `homes`, default all) at its SoC."""
         j = int(np.searchsorted(self.solve_at, step, side="right") - 1)
         table = self.power_w[j, step - int(self.solve_at[j])]          # (K, M)
         m = table.shape[1]
         pos = np.clip(soc_pct, 0.0, 100.0) / 100.0 * (m - 1)
         lo = np.minimum(np.floor(pos).astype(np.int64), m - 1)
         hi = np.minimum(lo + 1, m - 1)
-        k = self.home_type[j]
+        k = self.home_type[j] if homes is None else self.home_type[j][homes]
         frac = pos - lo
         out: Floats = (1 - frac) * table[k, lo] + frac * table[k, hi]
         return out

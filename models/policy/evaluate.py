@@ -36,7 +36,8 @@ from models.policy.core import DT_H, Core, EnvConfig
 from models.policy.episodes import INTERVAL_S, STEPS, Day
 
 Floats = npt.NDArray[np.float64]
-Controller = Callable[[Core, npt.NDArray[np.float32]], Floats]  # (core, obs) → (n, 2)
+# (core, obs) → (wanted battery power W, price position in [0, 1]), each (n,)
+Controller = Callable[[Core, npt.NDArray[np.float32]], tuple[Floats, Floats]]
 
 
 @dataclass
@@ -48,26 +49,22 @@ class Episode:
 
 
 def onnx_controller(policy: OnnxPolicy) -> Controller:
-    def act(core: Core, obs: npt.NDArray[np.float32]) -> Floats:
+    def act(core: Core, obs: npt.NDArray[np.float32]) -> tuple[Floats, Floats]:
         out = policy.act_many(obs).astype(np.float64)
-        pmax = np.where(core.pmax > 0, core.pmax, 1.0)
-        return np.stack([out[:, 0] / pmax, 2.0 * out[:, 1] - 1.0], axis=1)
+        return out[:, 0], out[:, 1]
     return act
 
 
-def equilibrium(core: Core, obs: npt.NDArray[np.float32]) -> Floats:
+def equilibrium(core: Core, obs: npt.NDArray[np.float32]) -> tuple[Floats, Floats]:
     eq = core.day.equilibrium
     if eq is None:
         raise ValueError("day built without keep_equilibrium")
-    want = eq.action_w(core.step_no, core.batteries.soc_pct)[core.idx]
-    pmax = np.where(core.pmax > 0, core.pmax, 1.0)
-    return np.stack([want / pmax, np.zeros(core.n)], axis=1)
+    return (eq.action_w(core.step_no, core.batteries.soc_pct, core.idx),
+            np.full(core.n, 0.5))
 
 
-def self_consumption(core: Core, obs: npt.NDArray[np.float32]) -> Floats:
-    mean0 = core.day.fc_mean[core.step_no, core.idx, 0]
-    pmax = np.where(core.pmax > 0, core.pmax, 1.0)
-    return np.stack([-mean0 * 1000.0 / pmax, np.zeros(core.n)], axis=1)
+def self_consumption(core: Core, obs: npt.NDArray[np.float32]) -> tuple[Floats, Floats]:
+    return core.wanted_w(np.zeros(core.n)), np.full(core.n, 0.5)
 
 
 def run(day: Day, controller: Controller, cfg: EnvConfig, seed: int) -> Episode:
@@ -78,7 +75,7 @@ def run(day: Day, controller: Controller, cfg: EnvConfig, seed: int) -> Episode:
     done = False
     while not done:
         s = core.step_no
-        _, done, out = core.step(controller(core, obs))
+        _, done, out = core.step_power(*controller(core, obs))
         obs = core.observe()
         cost += out.cost_msat
         revenue += out.revenue_msat

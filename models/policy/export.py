@@ -1,8 +1,9 @@
 """Export a trained PPO actor to `policy.onnx` and check it against torch.
 
 The graph is the actor's mean (deterministic action), clipped to [-1, 1], turned into the
-daemon's contract: `action[:, 0]` = battery power kW (× the power limit in `obs[:, 2]`),
-`action[:, 1]` = price position in [0, 1]. The file carries
+daemon's contract: `action[:, 0]` = battery power kW = −forecast mean of the interval
+(`obs[:, 6]`) + a × the power limit (`obs[:, 2]`), within ± the limit; `action[:, 1]` =
+price position in [0, 1]. The file carries
 `peerwatt.obs_version = 2` in its metadata; `agent.adapters.onnx.OnnxPolicy` refuses a
 file without it.
 """
@@ -32,7 +33,9 @@ class Actor(torch.nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         a = torch.clamp(self.head(self.body(obs)), -1.0, 1.0)
-        power = a[:, 0:1] * obs[:, 2:3]
+        limit = obs[:, 2:3]
+        wanted = a[:, 0:1] * limit - obs[:, 6:7]  # residual to self-consumption
+        power = torch.maximum(torch.minimum(wanted, limit), -limit)
         position = (a[:, 1:2] + 1.0) * 0.5
         return torch.cat([power, position], dim=1)
 

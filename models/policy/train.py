@@ -55,7 +55,7 @@ def plan(quick: bool, seed: int) -> Plan:
         return Plan("quick", (date(2017, 5, 10),), homes=24, slots=16, timesteps=16 * 96 * 2,
                     signal_every=48, game_points=21, min_type_size=4)
     return Plan("full", _days(date(2016, 9, 1), date(2017, 5, 25), 24, seed), homes=160,
-                slots=128, timesteps=1_600_000, signal_every=16, game_points=51,
+                slots=128, timesteps=3_200_000, signal_every=16, game_points=51,
                 min_type_size=20)
 
 
@@ -76,8 +76,8 @@ def train_variant(pool: Pool, p: Plan, cfg: EnvConfig, seed: int, out: Path,
                   name: str) -> dict[str, Any]:
     torch.manual_seed(seed)
     env = HomesVecEnv(pool, p.slots, cfg, seed)
-    model = PPO("MlpPolicy", env, n_steps=96, batch_size=min(2048, p.slots * 96 // 2),
-                n_epochs=5, learning_rate=3e-4, gamma=0.995, gae_lambda=0.95,
+    model = PPO("MlpPolicy", env, n_steps=96, batch_size=min(512, p.slots * 96 // 2),
+                n_epochs=10, learning_rate=3e-4, gamma=0.995, gae_lambda=0.95,
                 clip_range=0.2, ent_coef=0.0, seed=seed, device="cpu", verbose=0,
                 policy_kwargs={"net_arch": {"pi": [64, 64], "vf": [64, 64]},
                                "log_std_init": -0.7})
@@ -96,10 +96,10 @@ def train(data: Dataset, run_dir: Path, *, quick: bool, seed: int,
     run_dir.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     cached = run_dir / "pool.pkl"
-    key = (asdict(p), seed)
+    key = (p.days, p.homes, p.signal_every, p.game_points, p.min_type_size, seed)
     pool = None
     if cached.is_file():  # a pool built for the same plan and seed (our own file)
-        saved_key, saved = pickle.loads(cached.read_bytes())  # noqa: S301
+        saved_key, saved = pickle.loads(cached.read_bytes())
         pool = saved if saved_key == key else None
     if pool is None:
         pool = build_pool(p, data, seed)
