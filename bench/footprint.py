@@ -78,6 +78,26 @@ def _write_bytes(pid: int) -> int:
     raise KeyError("write_bytes")
 
 
+def _memory(pid: int) -> dict[str, Any]:
+    """Where the resident memory is: anonymous (Python objects, heaps) vs file-backed
+    (shared libraries' pages: clean, shared, evictable), and the largest mappings."""
+    roll = {line.split(":")[0]: int(line.split()[1]) for line in
+            _proc(pid, "smaps_rollup").splitlines()[1:] if line.split()[1].isdigit()}
+    by_file: dict[str, int] = {}
+    current = "[anon]"
+    for line in _proc(pid, "smaps").splitlines():
+        parts = line.split()
+        if parts and "-" in parts[0] and not parts[0].endswith(":"):
+            current = parts[5] if len(parts) > 5 else "[anon]"
+        elif parts and parts[0] == "Rss:":
+            by_file[current] = by_file.get(current, 0) + int(parts[1])
+    top = sorted(by_file.items(), key=lambda kv: -kv[1])[:8]
+    return {"anonymous_mb": round(roll["Anonymous"] / 1024, 1),
+            "file_backed_mb": round((roll["Rss"] - roll["Anonymous"]) / 1024, 1),
+            "pss_mb": round(roll["Pss"] / 1024, 1),
+            "largest_mappings_mb": {Path(k).name or k: round(v / 1024, 1) for k, v in top}}
+
+
 def _threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
@@ -149,7 +169,7 @@ class Bench:
                "cpu_share_pct": round(100 * (_cpu_s(proc.pid) - cpu0) / wall_s, 3),
                "rss_mb": round(_status_kb(proc.pid, "VmRSS") / 1024, 1),
                "rss_peak_mb": round(_status_kb(proc.pid, "VmHWM") / 1024, 1),
-               "threads": _threads(proc.pid),
+               "threads": _threads(proc.pid), "memory": _memory(proc.pid),
                "write_bytes_per_s": round((_write_bytes(proc.pid) - io0) / wall_s, 1),
                "log_bytes_per_s": round((log.stat().st_size - log0) / wall_s, 1)}
         self.fleet.stop(f"agent-{tag}", timeout_s=30.0)
