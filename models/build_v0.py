@@ -1,4 +1,6 @@
-"""Build `policy.onnx` (a stated rule) and, on request, the retired v0 forecaster.
+"""Build the retired v1 rule policy (`policy_rule_v1.onnx`) and, on request, the retired v0
+forecaster. The shipped `policy.onnx` now comes from `peerwatt models train|export policy`
+(models/policy/, models/policy.md); the daemon refuses this rule file (layout v1).
 
     python -m models.build_v0 [--seed 0] [--out models/] [--forecast-v0]
 
@@ -15,8 +17,8 @@ the log-variance is a second ridge regression on log squared residuals (plus the
 history. Trained on the synthetic homes of `firmware_bridge.simhome` (the demo's own
 device simulator) — a first model; issue 4 trains a real one on measured data.
 
-policy.onnx — not learned: a documented rule exported to ONNX so the daemon's policy
-port runs a real onnxruntime session from day one (issue 9 replaces it with RL).
+policy_rule_v1.onnx — not learned: the documented rule that was policy.onnx before
+issue 9, kept for comparison (observation layout v1, 6 values).
 Inputs `obs` [N, 6]: SoC fraction, net-load mean kW and std kW for the next interval,
 the standardised community price z of that interval within the signal's horizon,
 battery power limit kW, mean net load over the horizon kW. Output `action` [N, 2]:
@@ -134,7 +136,7 @@ def main() -> None:
                     help="also fit and write the retired linear forecaster (forecast_v0.onnx)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    onnx.save(policy_graph(args.alpha), args.out / "policy.onnx")
+    onnx.save(policy_graph(args.alpha), args.out / "policy_rule_v1.onnx")
     if not args.forecast_v0:
         return
     rng = np.random.default_rng(args.seed)
