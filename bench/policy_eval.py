@@ -83,11 +83,10 @@ def main() -> None:
                 f"{k} {units[k][-1]['cost_eur']:.3f}" for k in eps), flush=True)
     table = {name: {m: ci([u[m] for u in us]) for m in METRICS} for name, us in units.items()}
     paired = {}
-    for m in ("cost_eur", "revenue_eur"):
-        diff = [a[m] - b[m] for a, b in zip(units["rl"], units["rl_deterministic"], strict=True)]
-        paired[f"rl_minus_rl_deterministic_{m}"] = ci(diff)
-        diff = [a[m] - b[m] for a, b in zip(units["rl"], units["equilibrium"], strict=True)]
-        paired[f"rl_minus_equilibrium_{m}"] = ci(diff)
+    for m in METRICS:  # same communities, so the differences are paired per unit
+        for other in ("rl_deterministic", "equilibrium", "self_consumption"):
+            diff = [a[m] - b[m] for a, b in zip(units["rl"], units[other], strict=True)]
+            paired[f"rl_minus_{other}_{m}"] = ci(diff)
     report = {
         "what": "policy evaluation in the policy environment (models/policy/core.py) on "
                 "held-out days and homes; per-home metrics over homes on held-out buildings",
@@ -102,6 +101,8 @@ def main() -> None:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
+    for key, row in paired.items():
+        print(f"{key:48s} {row['mean']:+.4f} [{row['ci95'][0]:+.4f}, {row['ci95'][1]:+.4f}]")
     for name, row in table.items():
         print(f"{name:18s} " + "  ".join(
             f"{m} {row[m]['mean']:.4f} [{row[m]['ci95'][0]:.4f}, {row[m]['ci95'][1]:.4f}]"
