@@ -14,7 +14,7 @@ from agent.adapters.cln_channels import ClnChannels
 from agent.adapters.journal import Journal
 from agent.adapters.lightning import ClnNode
 from agent.adapters.mqtt import LastWill, MqttTransport
-from agent.adapters.onnx import OnnxForecaster, OnnxPolicy, shipped
+from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from agent.clock import Clock, SimClock, WallClock
 from agent.coordinator.signing import verify_signal
 from agent.crypto.envelope import Identity
@@ -100,7 +100,7 @@ class Agent:
             step_s=s.market.interval_s)
         self.decision = DecisionStep(
             s, self.state, self.clock, self.intervals, tariff, self.forecaster,
-            OnnxPolicy(s.models.policy or shipped("policy.onnx")),
+            OnnxPolicy(s.models.policy or shipped(DEFAULT_POLICY)),
             self.device, self.journal, self.transport, self.negotiation)
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
                              self.settlement,

@@ -29,6 +29,12 @@ class ModelError(PermanentError):
     """A model file is missing, unreadable or does not have the expected signature."""
 
 
+# The daemon's and the simulator's default policy: the signal-following rule in layout v2
+# (models/build_rule_v2.py). The learned PPO policy ships as `policy.onnx` and is opt-in
+# (`[models] policy`): it lost to the rule in the demo and in CityLearn (models/policy.md).
+DEFAULT_POLICY = "policy_rule_v2.onnx"
+
+
 def shipped(name: str) -> Path:
     """Path of a model file shipped in the `models` package."""
     return Path(str(resources.files("models") / name))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agent.adapters.onnx import OnnxForecaster, OnnxPolicy, shipped
+from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from agent.coordinator.game import GameConfig
 from agent.sim.byzantine import sweep
 from agent.sim.engine import DETERMINISTIC, NAIVE, NO_TRADING, PEERWATT, RunResult, Simulation
@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="coordinator re-solves every K intervals (default 1, as the daemon)")
     p.add_argument("--data", type=Path,
                    help="CityLearn data dir or slice CSV (default: fetch into the cache)")
+    p.add_argument("--policy", type=Path,
+                   help="policy ONNX file (layout v2; default: the daemon's default, "
+                        f"models/{DEFAULT_POLICY})")
     p.add_argument("--json", type=Path, required=True, help="write the metrics here")
     p.add_argument("--report", type=Path, help="write PNG plots and index.html here")
     return p
@@ -82,11 +85,13 @@ def _lp_metrics(opt: Optimum, none: RunResult, welfare: float, n: int,
 def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path | None,
              byzantine: float | None, byzantine_agents: int,
              game: GameConfig | None = None,
-             signal_every: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+             signal_every: int = 1,
+             policy: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     started = time.perf_counter()
     dataset = load_data(data)
     homes = build_homes(scenario, dataset, agents, days, seed)
-    fc, pol = OnnxForecaster(shipped("forecast.onnx")), OnnxPolicy(shipped("policy.onnx"))
+    fc = OnnxForecaster(shipped("forecast.onnx"))
+    pol = OnnxPolicy(policy or shipped(DEFAULT_POLICY))
     sim = Simulation(scenario, homes, fc, pol, seed, game, signal_every)
     shares = tuple(sorted(set(scenario.byzantine.sweep) | ({byzantine} if byzantine else set())))
     m = min(agents, byzantine_agents)
@@ -127,6 +132,7 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
     out["peak_rss_mb"] = _r(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     out["claims"] = claims(out)
     out["run"] = {"agents": agents, "days": days, "seed": seed, "scenario": scenario.name,
+                  "policy": pol.path.name,
                   "signal_every_intervals": signal_every,
                   "data": dataset.source, "homes_by_type": _count(homes.home_type),
                   "batteries": int((homes.capacity_wh > 0).sum()),
@@ -174,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         print("peerwatt simulate: --byzantine must be in [0, 1)", file=sys.stderr)
         return 2
     out, per_home = simulate(scenario, agents, days, seed, args.data, byz,
-                             args.byzantine_agents, signal_every=max(1, args.signal_every))
+                             args.byzantine_agents, signal_every=max(1, args.signal_every),
+                             policy=args.policy)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1) + "\n")
     print(table(out))
