@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -72,11 +73,42 @@ async def _supervised(child: Child, stats: ChildStats) -> None:
             await asyncio.sleep(delay)
 
 
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _reap(tasks: list[asyncio.Task[None]], every_s: float = 1.0) -> None:
+    """After the group has cancelled its children on a stop: any child still running a
+    second later ignored (swallowed) its cancellation somewhere below it. Say where, and
+    cancel it again, until every child has finished — so a stop always completes."""
+    while True:
+        await asyncio.sleep(every_s)
+        stuck = [t for t in tasks if not t.done()]
+        if not stuck:
+            return
+        for t in stuck:
+            log.warning("child_ignored_cancellation", child=t.get_name(), awaiting=_where(t))
+            t.cancel()
+
+
+def _where(task: asyncio.Task[None]) -> list[str]:
+    """The chain of coroutines a suspended task is waiting in, outermost first."""
+    out: list[str] = []
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            out.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return out
+
+
 async def supervise(children: list[Child], stop: asyncio.Event, *,
                     drain: Callable[[], Awaitable[None]] | None = None,
                     drain_timeout_s: float = 8.0, stats: ChildStats | None = None) -> None:
     """Run until `stop` is set (returns) or a child fails for good (raises FatalError)."""
     stats = stats or ChildStats()
+
+    tasks: list[asyncio.Task[None]] = []
 
     async def stopper() -> None:
         await stop.wait()
@@ -86,12 +118,15 @@ async def supervise(children: list[Child], stop: asyncio.Event, *,
                     await drain()
             except TimeoutError:
                 log.warning("drain_timed_out", timeout_s=drain_timeout_s)
+        reaper = asyncio.get_running_loop().create_task(_reap(tasks), name="reaper")
+        _background.add(reaper)
+        reaper.add_done_callback(_background.discard)
         raise Stopped
 
     try:
         async with asyncio.TaskGroup() as tg:
             for child in children:
-                tg.create_task(_supervised(child, stats), name=child.name)
+                tasks.append(tg.create_task(_supervised(child, stats), name=child.name))
             tg.create_task(stopper(), name="stopper")
     except* Stopped:
         log.info("stopped")

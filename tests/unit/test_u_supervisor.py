@@ -117,3 +117,36 @@ def test_a_stop_that_hangs_dumps_every_stack_to_stderr() -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert "stuck_in_a_blocking_call" in done.stderr, done.stderr
+
+
+async def test_a_child_that_swallows_its_cancellation_is_cancelled_again(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A library that eats a CancelledError below a child (seen in CI as an agent that
+    never stopped) must not hang the stop: the child is cancelled again, and the log says
+    where it was waiting."""
+    stop = asyncio.Event()
+    swallowed = 0
+
+    async def wait_in_a_leaky_library() -> None:
+        nonlocal swallowed
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if swallowed:
+                raise
+            swallowed += 1  # the bug being survived: one cancellation is dropped
+
+    async def leaky() -> None:
+        while True:
+            await wait_in_a_leaky_library()
+
+    async def trigger() -> None:
+        await asyncio.sleep(0.05)
+        stop.set()
+
+    async with asyncio.timeout(20):
+        await supervise([Child("leaky", leaky), Child("trigger", trigger)], stop)
+    assert swallowed == 1
+    out = capsys.readouterr().out
+    assert "child_ignored_cancellation" in out
+    assert "wait_in_a_leaky_library" in out
