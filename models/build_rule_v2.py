@@ -30,16 +30,16 @@ from agent.domain.policy_obs import OBS_SIZE, OBS_VERSION
 MEAN0, PMAX, Z = 6, 2, 18
 
 
-def rule_graph(alpha: float) -> onnx.ModelProto:
+def rule_initializers(alpha: float) -> list[onnx.TensorProto]:
     f = np.float32
-    inits = [numpy_helper.from_array(np.array(v, dtype=f), n) for n, v in
-             (("alpha", alpha), ("minus1", -1.0), ("half", 0.5), ("quarter", 0.25))]
-    inits += [numpy_helper.from_array(np.array([i], dtype=np.int64), n) for n, i in
-              (("i_mean", MEAN0), ("i_pmax", PMAX), ("i_z", Z))]
-    nodes = [
-        helper.make_node("Gather", ["obs", "i_mean"], ["mean"], axis=1),
-        helper.make_node("Gather", ["obs", "i_pmax"], ["pmax"], axis=1),
-        helper.make_node("Gather", ["obs", "i_z"], ["z"], axis=1),
+    return [numpy_helper.from_array(np.array(v, dtype=f), n) for n, v in
+            (("alpha", alpha), ("minus1", -1.0), ("half", 0.5), ("quarter", 0.25))]
+
+
+def rule_nodes() -> list[onnx.NodeProto]:
+    """The rule on tensors `mean`, `pmax`, `z` ([N, 1] each) → `action` [N, 2]; shared with
+    the v1 file of models/build_v0.py, which splits its 6 inputs into the same names."""
+    return [
         helper.make_node("Tanh", ["z"], ["tz"]),
         helper.make_node("Mul", ["tz", "pmax"], ["tzp"]),
         helper.make_node("Mul", ["tzp", "alpha"], ["shift"]),
@@ -51,6 +51,18 @@ def rule_graph(alpha: float) -> onnx.ModelProto:
         helper.make_node("Mul", ["tz", "quarter"], ["tzq"]),
         helper.make_node("Add", ["tzq", "half"], ["position"]),
         helper.make_node("Concat", ["power", "position"], ["action"], axis=1),
+    ]
+
+
+def rule_graph(alpha: float) -> onnx.ModelProto:
+    inits = rule_initializers(alpha) + [
+        numpy_helper.from_array(np.array([i], dtype=np.int64), n)
+        for n, i in (("i_mean", MEAN0), ("i_pmax", PMAX), ("i_z", Z))]
+    nodes = [
+        helper.make_node("Gather", ["obs", "i_mean"], ["mean"], axis=1),
+        helper.make_node("Gather", ["obs", "i_pmax"], ["pmax"], axis=1),
+        helper.make_node("Gather", ["obs", "i_z"], ["z"], axis=1),
+        *rule_nodes(),
     ]
     graph = helper.make_graph(
         nodes, "peerwatt_policy_rule_v2",

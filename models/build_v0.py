@@ -99,23 +99,13 @@ def forecast_graph(wm: np.ndarray, bm: np.ndarray, wv: np.ndarray,
 
 
 def policy_graph(alpha: float) -> onnx.ModelProto:
-    f = np.float32
-    inits = [numpy_helper.from_array(np.array(v, dtype=f), n) for n, v in
-             (("alpha", alpha), ("minus1", -1.0), ("half", 0.5), ("quarter", 0.25))]
+    from models.build_rule_v2 import rule_initializers, rule_nodes
+
+    inits = rule_initializers(alpha)
     nodes = [
         helper.make_node("Split", ["obs"], ["soc", "mean", "std", "z", "pmax", "fut"], axis=1,
                          num_outputs=6),
-        helper.make_node("Tanh", ["z"], ["tz"]),
-        helper.make_node("Mul", ["tz", "pmax"], ["tzp"]),
-        helper.make_node("Mul", ["tzp", "alpha"], ["shift"]),
-        helper.make_node("Add", ["mean", "shift"], ["want_neg"]),
-        helper.make_node("Mul", ["want_neg", "minus1"], ["want"]),
-        helper.make_node("Mul", ["pmax", "minus1"], ["pmin"]),
-        helper.make_node("Min", ["want", "pmax"], ["capped"]),
-        helper.make_node("Max", ["capped", "pmin"], ["power"]),
-        helper.make_node("Mul", ["tz", "quarter"], ["tzq"]),
-        helper.make_node("Add", ["tzq", "half"], ["position"]),
-        helper.make_node("Concat", ["power", "position"], ["action"], axis=1),
+        *rule_nodes(),
     ]
     graph = helper.make_graph(
         nodes, "peerwatt_policy_rule_v0",
