@@ -10,6 +10,7 @@ that returns has finished its job. `stop` (set by SIGTERM/SIGINT) first lets the
 from __future__ import annotations
 
 import asyncio
+import atexit
 import faulthandler
 import random
 import signal
@@ -139,13 +140,15 @@ def install_signal_handlers(stop: asyncio.Event,
                             stall_dump_s: float = 15.0) -> None:
     """SIGTERM/SIGINT set `stop`. From then on, should the process still be alive after
     `stall_dump_s` (a child that ignores its cancellation, a blocked event loop), every
-    thread's stack goes to stderr so the hang can be diagnosed; it repeats until exit.
+    thread's stack goes to stderr so the hang can be diagnosed.
     faulthandler runs in its own C thread, so it works even when the loop is stuck."""
     loop = asyncio.get_running_loop()
 
     def request_stop() -> None:
         if not stop.is_set():
-            faulthandler.dump_traceback_later(stall_dump_s, repeat=True)
+            # Once, not repeating: a dump racing the interpreter's finalisation can crash it.
+            faulthandler.dump_traceback_later(stall_dump_s)
+            atexit.register(faulthandler.cancel_dump_traceback_later)
         stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):

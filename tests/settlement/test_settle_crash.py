@@ -63,6 +63,8 @@ def _run(plan: Plan, timeout_s: float) -> int | None:
     if p.is_alive():
         p.kill()  # SIGKILL
         p.join()
+        if p.exitcode == 0:  # it finished between the liveness check and the kill
+            return 0
         assert p.exitcode == -9
         return None
     return p.exitcode
