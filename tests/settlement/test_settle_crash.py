@@ -109,17 +109,20 @@ def test_sigkill_at_random_points_never_pays_twice_nor_loses_a_trade(
         if exit_code is not None:  # it ended before the kill: it must have finished
             states = Counter(r[1] for r in _rows(plan.buyer_db).values())
             assert exit_code == 0, f"worker exited {exit_code}"
-            assert states["paid"] + states["failed"] == TRADES, f"worker quit early: {states}"
-            break
+            assert states["paid"] + states["failed"] == plan.trades, (
+                f"worker quit early: {states}")
+            # A fast machine finishes the plan before the kills are done: feed it more
+            # trades, so the number of kills never depends on the machine's speed.
+            plan = replace(plan, trades=plan.trades + TRADES // 2)
+            continue
         kills += 1
         in_flight += any(r[1] == "paying" for r in _rows(plan.buyer_db).values())
-    assert kills >= 100, f"only {kills} kills landed before the plan finished; plan more trades"
     before = Counter(r[1] for r in _rows(plan.buyer_db).values())
     print(f"\nafter the kills: {dict(before)}")
     assert _run(plan, 120.0) == 0, "the last run did not finish the plan"
-    figures = _check_books(sim, plan, TRADES)
+    figures = _check_books(sim, plan, plan.trades)
     print(f"\ncrash test: {kills} SIGKILLs ({in_flight} with a trade in `paying`), "
-          f"{figures['paid']}/{TRADES} trades paid, {figures['double_payments']} double "
+          f"{figures['paid']}/{plan.trades} trades paid, {figures['double_payments']} double "
           f"payments, {figures['sendpays']} sendpays")
 
 
