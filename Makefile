@@ -63,9 +63,9 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.poll_cycle
 	$(BIN)/python -m bench.settlement --json bench/results/settlement.json
 
-# Rebuild the first shipped models (needs the dev extra for the `onnx` package).
+# Rebuild the shipped rule policy (needs the dev extra for the `onnx` package).
 models: $(VENV)/.dev-installed
-	$(BIN)/python -m models.build_v0
+	$(BIN)/python -m models.build_rule_v2
 
 # Retrain, export and evaluate the shipped forecaster on CityLearn 2022 (a few minutes).
 forecast: $(VENV)/.dev-installed

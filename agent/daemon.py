@@ -16,8 +16,8 @@ from agent.adapters.lightning import ClnNode
 from agent.adapters.mqtt import LastWill, MqttTransport
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from agent.clock import Clock, SimClock, WallClock
-from agent.coordinator.signing import verify_signal
 from agent.crypto.envelope import Identity
+from agent.crypto.signal_sig import verify_signal
 from agent.domain.liquidity import Need, need_from_forecast
 from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff, tariff_from_eur

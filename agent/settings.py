@@ -255,7 +255,7 @@ class CoordinatorSettings(_Section):
     clock: ClockSettings = ClockSettings()
     signal_expiry_intervals: Annotated[int, Field(ge=1, le=96)] = 4
     price_slope: Annotated[float, Field(ge=0)] = 1.0  # solver = "v0" only
-    # The mean-field-type game (agent/meanfield); "v0" is the first one-pass signal.
+    # The mean-field-type game (meanfield); "v0" is the first one-pass signal.
     solver: Literal["mftg", "v0"] = "mftg"
     soc_points: Annotated[int, Field(ge=5, le=401)] = 51
     max_types: Annotated[int, Field(ge=1, le=64)] = 16

@@ -122,7 +122,7 @@ class Signal(_Wire):
     iterations: Annotated[int, Field(ge=0)] = 0
     exploitability_rel: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     equilibrium_net_load_kw: Annotated[list[Kw], Field(max_length=672)] = []
-    # Ed25519 over the JSON of this signal with `sig` empty (agent.coordinator.signing).
+    # Ed25519 over the JSON of this signal with `sig` empty (agent.crypto.signal_sig).
     coordinator_key: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
     sig: Annotated[str, Field(pattern=r"^([0-9a-f]{128})?$")] = ""
 

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # peerwatt itself is not installed in CityLearn's venv
 
 from agent.domain import policy_obs  # noqa: E402
-from models.forecast.data import START_S  # noqa: E402
+from sim.data import START_S  # noqa: E402
 
 SCHEMA = "citylearn_challenge_2022_phase_all"
 FIRST, LAST = 7296, 8759      # CityLearn time steps of 2017-06-01 00:00 … 2017-07-31 23:00
@@ -121,11 +121,11 @@ def run(controller: str, policy: ort.InferenceSession | None,
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", type=Path, required=True)
-    ap.add_argument("--policy", type=Path, default=ROOT / "models/policy.onnx")
+    ap.add_argument("--policy", type=Path, default=ROOT / "agent/modelfiles/policy.onnx")
     args = ap.parse_args()
     import citylearn
 
-    fc = session(ROOT / "models/forecast.onnx")
+    fc = session(ROOT / "agent/modelfiles/forecast.onnx")
     out: dict[str, Any] = {
         "what": "CityLearn 2.1.2 env, citylearn_challenge_2022_phase_all, 17 buildings, "
                 "2017-06-01..07-31, decentralised; KPIs from CityLearnEnv.evaluate() at "

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from agent.meanfield.energy import EnergyGame
-from agent.meanfield.solver import make_plan
+from meanfield.energy import EnergyGame
+from meanfield.solver import make_plan
 
 INFEASIBLE_REWARD = -1e6
 
@@ -82,7 +82,7 @@ def exploitability(env: Any, pi: Any) -> float:
 
 def small_game(points: int = 21, homes: float = 20.0) -> EnergyGame:
     """One type, 6 steps, `points` SoC points: small enough for MFGLib's dense tensors."""
-    from agent.meanfield.energy import GameSpec, HomeType, PriceLaw
+    from meanfield.energy import GameSpec, HomeType, PriceLaw
 
     steps = 6
     home = HomeType(count=1.0, capacity_kwh=4.0, power_kw=3.0,
@@ -103,7 +103,7 @@ def feasible_uniform(game: EnergyGame) -> np.ndarray:
 
 def medium_game() -> EnergyGame:
     """One type, a day in 24 hourly steps, 51 SoC points."""
-    from agent.meanfield.synthetic import community
+    from bench.synthetic import community
 
     return EnergyGame(community(1, 24, 51, homes_n=20.0, risk_aversion=0.0, dt_h=1.0),
                       points=51)
@@ -114,8 +114,8 @@ def _compare(game: EnergyGame, omd_iterations: int) -> dict[str, Any]:
 
     from mfglib.alg import OnlineMirrorDescent
 
-    from agent.meanfield.solver import SolverSettings, solve
-    from agent.meanfield.solver import exploitability as ours
+    from meanfield.solver import SolverSettings, solve
+    from meanfield.solver import exploitability as ours
 
     plan = make_plan(game.structure)
     started = time.perf_counter()

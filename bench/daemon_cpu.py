@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.demo.procs import Fleet, free_port, peerwatt_cmd, wait_port
-from agent.demo.runner import to_toml
+from demo.procs import Fleet, free_port, peerwatt_cmd, wait_port
+from demo.runner import to_toml
 
 
 def _cpu_s(pid: int) -> float:

@@ -38,8 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.demo.procs import Fleet, free_port, peerwatt_cmd, wait_port
-from agent.demo.runner import to_toml
+from demo.procs import Fleet, free_port, peerwatt_cmd, wait_port
+from demo.runner import to_toml
 
 DAY_S = 86_400.0
 INTERVALS_PER_DAY = 96
@@ -124,7 +124,7 @@ class Bench:
         wait_port(self.device_port, 30.0, sim)
 
     def _cmd(self, *args: str) -> list[str]:
-        return [self.python, "-m", "agent.cli", *args]
+        return [self.python, "-m", "peerwatt", *args]
 
     def _env(self, v: Variant) -> dict[str, str]:
         # the source tree on PYTHONPATH: this one unless the variant names another

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.demo.procs import Fleet
+from demo.procs import Fleet
 
 
 def _spawn_workers(args: argparse.Namespace, workdir: Path, broker_port: int,

@@ -22,9 +22,7 @@ from typing import Any
 import numpy as np
 
 from agent.adapters.onnx import OnnxForecaster, OnnxPolicy, shipped
-from agent.coordinator.game import GameConfig
-from agent.sim.scenario import load_scenario
-from models.forecast.data import load
+from coordinator.game import GameConfig
 from models.policy.core import EnvConfig
 from models.policy.episodes import build_day
 from models.policy.evaluate import (
@@ -38,6 +36,8 @@ from models.policy.evaluate import (
 )
 from models.policy.export import export
 from models.policy.train import HELD_OUT_BUILDINGS
+from sim.data import load
+from sim.scenario import load_scenario
 
 DAYS = (date(2017, 6, 6), date(2017, 6, 20), date(2017, 7, 4), date(2017, 7, 18))
 HOMES = 200

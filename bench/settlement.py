@@ -57,12 +57,12 @@ def msat_for(energy_wh: float) -> int:
 
 
 class Lnsim:
-    """`python -m agent.lnsim` in a fresh directory; stopped with SIGTERM."""
+    """`python -m lnsim` in a fresh directory; stopped with SIGTERM."""
 
     def __init__(self, names: list[str], channel_sat: int) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="pwbs", dir="/tmp"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.lnsim", "--names", ",".join(names), "--dir",
+            [sys.executable, "-m", "lnsim", "--names", ",".join(names), "--dir",
              str(self.dir), "--channel-sat", str(channel_sat)],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60

@@ -1,6 +1,6 @@
 """Write the signal-following rule as a layout-v2 policy (`policy_rule_v2.onnx`).
 
-The rule that was `policy.onnx` before issue 9 (models/build_v0.py, layout v1), reading its
+The rule that was `policy.onnx` before issue 9 (layout v1, retired), reading its
 inputs from the v2 observation (agent/domain/policy_obs.py) so the daemon can run it:
 
     power    = clip(−mean₀ − α·tanh(z)·p_max, −p_max, p_max)     kW, + charge
@@ -12,7 +12,7 @@ path). Self-consumption on the forecast, shifted towards charging when the commu
 price is low and discharging when it is high; not learned. The daemon clamps the power to
 its limits and SoC window outside the model, as for every policy.
 
-    python -m models.build_rule_v2 [--alpha 0.3] [--out models/policy_rule_v2.onnx]
+    python -m models.build_rule_v2 [--alpha 0.3] [--out agent/modelfiles/policy_rule_v2.onnx]
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ def rule_initializers(alpha: float) -> list[onnx.TensorProto]:
 
 
 def rule_nodes() -> list[onnx.NodeProto]:
-    """The rule on tensors `mean`, `pmax`, `z` ([N, 1] each) → `action` [N, 2]; shared with
-    the v1 file of models/build_v0.py, which splits its 6 inputs into the same names."""
+    """The rule on tensors `mean`, `pmax`, `z` ([N, 1] each) → `action` [N, 2]."""
     return [
         helper.make_node("Tanh", ["z"], ["tz"]),
         helper.make_node("Mul", ["tz", "pmax"], ["tzp"]),
@@ -78,7 +77,8 @@ def rule_graph(alpha: float) -> onnx.ModelProto:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--alpha", type=float, default=0.3)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "policy_rule_v2.onnx")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "agent"
+                    / "modelfiles" / "policy_rule_v2.onnx")
     args = ap.parse_args()
     onnx.save(rule_graph(args.alpha), args.out)
     print(f"wrote {args.out}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.demo.procs import MOSQUITTO_CONF, free_port, wait_port
+from demo.procs import MOSQUITTO_CONF, free_port, wait_port
 
 
 @dataclass

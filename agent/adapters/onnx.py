@@ -36,8 +36,9 @@ DEFAULT_POLICY = "policy_rule_v2.onnx"
 
 
 def shipped(name: str) -> Path:
-    """Path of a model file shipped in the `models` package."""
-    return Path(str(resources.files("models") / name))
+    """Path of a model file shipped with the agent (`agent/modelfiles`, package data; the
+    training and export code that writes them is the `models` package)."""
+    return Path(str(resources.files("agent") / "modelfiles" / name))
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -131,8 +132,8 @@ class OnnxPolicy:
         is_policy = [i.name for i in self._sess.get_inputs()] == ["obs"]
         if version != str(OBS_VERSION) and is_policy:
             have = (f"layout v{version}" if version is not None else
-                    "no observation layout version (the v1 rule policy of models/build_v0.py "
-                    "takes 6 values)")
+                    "no observation layout version (the retired v1 rule policy took 6 "
+                    "values)")
             raise ModelError(f"model file {path}: policy has {have}; this daemon feeds "
                              f"observation layout v{OBS_VERSION} ({POLICY_OBS} values): "
                              "export a policy with `peerwatt models export policy`")

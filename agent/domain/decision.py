@@ -1,8 +1,8 @@
-"""The decision rules around the policy: its observation, the battery safety clamp, and
+"""The decision rules around the policy: the battery safety clamp and
 the interval's trading position. Pure numpy.
 
 Each function takes scalars (the daemon, one home) or arrays of homes (the fleet
-simulator, `agent.sim`) and computes the same numbers either way, so the simulator runs
+simulator, `sim`) and computes the same numbers either way, so the simulator runs
 the daemon's rules rather than a copy of them.
 
 Sides are encoded as integers: `SELL` (-1), `NONE` (0), `BUY` (+1).
@@ -20,25 +20,6 @@ SELL, NONE, BUY = -1, 0, 1
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
-
-
-def price_z(prices: npt.ArrayLike) -> float:
-    """The first step's price standardised within the path (0 for a flat path)."""
-    p = np.asarray(prices, dtype=np.float64)
-    spread = float(np.std(p))
-    return 0.0 if spread < 1e-6 else float((p[0] - np.mean(p)) / spread)
-
-
-def observation(soc_pct: npt.ArrayLike, mean_kw: npt.ArrayLike, std_kw: npt.ArrayLike,
-                z: npt.ArrayLike, max_charge_w: npt.ArrayLike,
-                horizon_mean_kw: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """The policy's input (models/policy.onnx): shape (6,) for scalars, (N, 6) for arrays."""
-    cols = np.broadcast_arrays(
-        np.asarray(soc_pct, dtype=np.float64) / 100.0, np.asarray(mean_kw, dtype=np.float64),
-        np.asarray(std_kw, dtype=np.float64), np.asarray(z, dtype=np.float64),
-        np.asarray(max_charge_w, dtype=np.float64) / 1000.0,
-        np.asarray(horizon_mean_kw, dtype=np.float64))
-    return np.stack(cols, axis=-1).astype(np.float32)
 
 
 def clamp_setpoint(wanted_w: npt.ArrayLike, soc_pct: npt.ArrayLike, capacity_wh: npt.ArrayLike,

@@ -1,7 +1,7 @@
 """The learned policy's observation (layout v2) and its price position. Pure numpy.
 
 One function builds the vector for the daemon (scalars, one home) and for the training
-environment (`models.policy.env`, arrays of homes), so both feed `models/policy.onnx` the
+environment (`models.policy.env`, arrays of homes), so both feed `agent/modelfiles/policy.onnx` the
 same numbers. Layout v2 (`OBS_VERSION`), 24 float32 values, documented in
 models/policy.md:
 

@@ -60,8 +60,8 @@ def _claim(homes: int) -> int:
 
 
 def _coordinator(broker: dict[str, str], clock: dict[str, float | str]) -> None:
-    from agent.coordinator.signing import load_or_create_key, public_hex
-    from agent.demo.runner import to_toml
+    from agent.crypto.signal_sig import load_or_create_key, public_hex
+    from demo.runner import to_toml
 
     key_file = SHARED / "coordinator.key"
     pub = public_hex(load_or_create_key(key_file))
@@ -75,7 +75,7 @@ def _coordinator(broker: dict[str, str], clock: dict[str, float | str]) -> None:
 
 def _agent(broker: dict[str, str], clock: dict[str, float | str], homes: int,
            seed: int) -> str:
-    from agent.demo.runner import to_toml
+    from demo.runner import to_toml
     from firmware_bridge.simulator import varied_params
 
     i = _claim(homes)

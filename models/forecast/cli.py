@@ -2,7 +2,8 @@
 
     peerwatt data fetch [--cache DIR] [--write-slice]
     peerwatt models train forecast [--quick] [--seed 0] [--run-dir DIR] [--data DIR|FILE]
-    peerwatt models export [--run-dir DIR] [--out models/forecast.onnx] [--baseline-out ...]
+    peerwatt models export [--run-dir DIR] [--out agent/modelfiles/forecast.onnx]
+                           [--baseline-out ...]
     peerwatt models evaluate forecast --json FILE [--quick] [--model ...] [--baseline ...]
 
 `--quick` uses the committed slice (tests/fixtures/forecast/) and a tiny network, so it
@@ -18,10 +19,10 @@ import sys
 from pathlib import Path
 
 from agent.adapters.onnx import ModelError
-from models.forecast import data
 from models.forecast.windows import FULL, QUICK, SLICE_BUILDINGS
+from sim import data
 
-MODELS = Path(__file__).resolve().parents[1]
+MODELS = Path(__file__).resolve().parents[2] / "agent" / "modelfiles"
 SHIPPED = MODELS / "forecast.onnx"
 SHIPPED_BASELINE = MODELS / "forecast_baseline_mse.onnx"
 

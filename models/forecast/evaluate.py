@@ -21,9 +21,9 @@ import onnxruntime as ort
 
 from agent.adapters.onnx import OnnxForecaster
 from agent.forecast.calibration import SpreadCalibrator
-from models.forecast.data import DATASET, START_S, WHEEL_NAME, WHEEL_SHA256, Dataset
 from models.forecast.metrics import Z80, Z95, crps_gaussian, gaussian_scores, pinball
 from models.forecast.windows import GAP, STEP_S, Split, Windows, steps, windows
+from sim.data import DATASET, START_S, WHEEL_NAME, WHEEL_SHA256, Dataset
 
 
 def _session(path: Path) -> ort.InferenceSession:

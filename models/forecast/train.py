@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from agent.adapters.onnx import CALENDAR_FEATURES, FORECAST_HISTORY
-from models.forecast.data import Dataset
 from models.forecast.net import ForecastNet, gaussian_nll, n_params
 from models.forecast.windows import Split, Windows, windows
+from sim.data import Dataset
 
 PARITY_TOL = 1e-4
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.adapters.onnx import FORECAST_HISTORY, calendar
-from models.forecast.data import START_S, Dataset
+from sim.data import START_S, Dataset
 
 STEP_S = 900
 H = 96

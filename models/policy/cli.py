@@ -18,9 +18,9 @@ import json
 import sys
 from pathlib import Path
 
-from models.forecast import data
+from sim import data
 
-SHIPPED = Path(__file__).resolve().parents[1] / "policy.onnx"
+SHIPPED = Path(__file__).resolve().parents[2] / "agent" / "modelfiles" / "policy.onnx"
 
 
 def _run_dir(args: argparse.Namespace) -> Path:

@@ -13,7 +13,7 @@ Market (a stated model, not the negotiation state machines): a position is fille
 probability sigmoid((p* − ask) / w) for a seller, sigmoid((bid − p*) / w) for a buyer,
 times the community's matching share on its side (demand / supply of the reference run,
 capped at 1); p* is the true community price, w = `accept_width` × the band; filled energy
-trades at the home's price. The battery and meter are `agent.sim.physics`; what the trades
+trades at the home's price. The battery and meter are `sim.physics`; what the trades
 do not cover goes to the grid at retail / feed-in.
 
 Reward (€, × `reward_scale`): −(cost − passive + risk), cost = grid bill + payments −
@@ -21,7 +21,7 @@ receipts, passive = the bill without battery or market (independent of the actio
 only lowers the variance), risk = the home's risk aversion × (cost − the cost had the
 forecast mean come true)²;
 the last interval adds the stored energy's change at the feed-in price (as
-`agent.sim.engine` values it).
+`sim.engine` values it).
 
 Signals: `perturb` rescales the day's price deviations (× U(0.5, 1.5)) and shifts them
 (± 15 % of the band) — the world's prices move with what the home sees — adds
@@ -38,8 +38,8 @@ import numpy.typing as npt
 
 from agent.domain import decision as rules
 from agent.domain import policy_obs
-from agent.sim.physics import Batteries, grid_cost_msat
 from models.policy.episodes import INTERVAL_S, STEPS, Day
+from sim.physics import Batteries, grid_cost_msat
 
 Floats = npt.NDArray[np.float64]
 DT_H = INTERVAL_S / 3600.0

@@ -1,9 +1,9 @@
 """One simulated day of a community, precomputed for the policy environment.
 
 A `Day` holds what does not depend on the learner's actions: measured net loads of the
-homes (`agent.sim.homes`), the shipped forecaster's mean and spread for every decision
+homes (`sim.homes`), the shipped forecaster's mean and spread for every decision
 (as block means, `agent.domain.policy_obs.BLOCKS`), and the coordinator's mean-field
-signal (`agent.coordinator.game.solve_reports`, its default settings) re-solved every
+signal (`coordinator.game.solve_reports`, its default settings) re-solved every
 `signal_every` intervals from the homes' reports. Between solves the reported SoCs come
 from a reference run of the community in which every home follows the game's equilibrium
 policy (the expected battery power of its type at its SoC); that run's expected power
@@ -22,13 +22,13 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.adapters.onnx import FORECAST_HISTORY, OnnxForecaster
-from agent.coordinator.game import GameConfig, Outcome, Report, solve_reports
 from agent.domain.policy_obs import block_means
 from agent.domain.units import MSAT_PER_BTC, Tariff
-from agent.sim.engine import Community
-from agent.sim.homes import Homes, build_homes
-from agent.sim.scenario import Scenario
-from models.forecast.data import Dataset
+from coordinator.game import GameConfig, Outcome, Report, solve_reports
+from sim.data import Dataset
+from sim.engine import Community
+from sim.homes import Homes, build_homes
+from sim.scenario import Scenario
 
 Floats = npt.NDArray[np.float64]
 INTERVAL_S = 900
@@ -86,7 +86,7 @@ def tariff_of(scenario: Scenario) -> tuple[Tariff, float]:
 
 
 def _type_index(h: Homes, soc_pct: Floats, k: int) -> npt.NDArray[np.int64]:
-    """The type each home falls in, as `agent.coordinator.game.types_of` orders reports."""
+    """The type each home falls in, as `coordinator.game.types_of` orders reports."""
     order = np.lexsort((h.risk_aversion, h.pv_kwp, h.max_power_w, h.capacity_wh))
     bounds = np.linspace(0, h.n, k + 1).round().astype(int)
     out = np.empty(h.n, dtype=np.int64)

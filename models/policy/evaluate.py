@@ -30,10 +30,10 @@ import numpy.typing as npt
 from scipy import stats
 
 from agent.adapters.onnx import OnnxPolicy
-from agent.sim.metrics import jain
-from agent.sim.physics import Batteries, grid_cost_msat, self_consumption_setpoint
 from models.policy.core import DT_H, Core, EnvConfig
 from models.policy.episodes import INTERVAL_S, STEPS, Day
+from sim.metrics import jain
+from sim.physics import Batteries, grid_cost_msat, self_consumption_setpoint
 
 Floats = npt.NDArray[np.float64]
 # (core, obs) → (wanted battery power W, price position in [0, 1]), each (n,)

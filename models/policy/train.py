@@ -21,13 +21,13 @@ import torch
 from stable_baselines3 import PPO
 
 from agent.adapters.onnx import OnnxForecaster, shipped
-from agent.coordinator.game import GameConfig
-from agent.sim.scenario import load_scenario
-from models.forecast.data import Dataset
+from coordinator.game import GameConfig
 from models.policy.core import EnvConfig
 from models.policy.env import Pool
 from models.policy.episodes import build_day
 from models.policy.vec import HomesVecEnv
+from sim.data import Dataset
+from sim.scenario import load_scenario
 
 HELD_OUT_BUILDINGS = ("Building_15", "Building_16", "Building_17")  # the forecaster's too
 

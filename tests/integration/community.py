@@ -2,7 +2,7 @@
 
 Writes configs the way `peerwatt demo` does (one shared accelerated `[clock]`, one lnsim
 node and one simulated Modbus home per agent) and starts the parts through
-:class:`agent.demo.procs.Fleet`, so every child is stopped however a test ends. The
+:class:`demo.procs.Fleet`, so every child is stopped however a test ends. The
 clock starts mid-morning on a spring day, so homes with PV have surplus to sell.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.demo.procs import Fleet, free_ports, peerwatt_cmd, wait_port
-from agent.demo.runner import to_toml
+from demo.procs import Fleet, free_ports, peerwatt_cmd, wait_port
+from demo.runner import to_toml
 from firmware_bridge.simhome import HomeParams
 from firmware_bridge.simulator import varied_params
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.demo.procs import Fleet
+from demo.procs import Fleet
 
 
 @pytest.fixture

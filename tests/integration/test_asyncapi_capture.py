@@ -12,7 +12,7 @@ from community import Community, MqttProbe, start_community, wait_for
 from jsonschema import Draft202012Validator
 
 from agent.asyncapi import CHANNELS, GROUP_CHANNELS, channel_for, document
-from agent.demo.procs import Fleet
+from demo.procs import Fleet
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ import pytest
 from community import start_community, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.demo.procs import Fleet, free_port, wait_port
+from demo.procs import Fleet, free_port, wait_port
 
 pytestmark = pytest.mark.integration
 

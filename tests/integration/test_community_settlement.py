@@ -16,7 +16,7 @@ import pytest
 from community import Community, Home, start_community, wait_for
 from pyln.client import LightningRpc
 
-from agent.demo.procs import Fleet
+from demo.procs import Fleet
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from community import MqttProbe, read_events, start_community, wait_for
 
-from agent.coordinator.signing import load_or_create_key, public_hex
-from agent.demo.procs import Fleet, peerwatt_cmd
-from agent.demo.runner import to_toml
+from agent.crypto.signal_sig import load_or_create_key, public_hex
 from agent.wire import Signal
+from demo.procs import Fleet, peerwatt_cmd
+from demo.runner import to_toml
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.demo.procs import peerwatt_cmd
+from demo.procs import peerwatt_cmd
 
 pytestmark = pytest.mark.integration
 

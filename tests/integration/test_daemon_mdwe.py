@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from community import assert_books_agree, start_community, wait_for
 
-from agent.demo.procs import Fleet, peerwatt_cmd
+from demo.procs import Fleet, peerwatt_cmd
 
 pytestmark = pytest.mark.integration
 

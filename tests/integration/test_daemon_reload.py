@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from community import Community, Home, start_community, wait_for
 
-from agent.demo.procs import Fleet, peerwatt_cmd
+from demo.procs import Fleet, peerwatt_cmd
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from community import start_community
 
-from agent.demo.procs import Fleet
+from demo.procs import Fleet
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import pytest
 from community import MqttProbe, start_community, wait_for
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.coordinator.signing import load_or_create_key, public_hex, sign_signal
-from agent.demo.procs import Fleet
+from agent.crypto.signal_sig import load_or_create_key, public_hex, sign_signal
 from agent.wire import Signal, encode
+from demo.procs import Fleet
 
 pytestmark = pytest.mark.integration
 

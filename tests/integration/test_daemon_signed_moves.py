@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from community import Community, MqttProbe, start_community, wait_for
 
-from agent.demo.procs import Fleet
+from demo.procs import Fleet
 
 pytestmark = pytest.mark.integration
 

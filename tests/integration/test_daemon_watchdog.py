@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from community import start_community, wait_for
 
-from agent.demo.procs import Fleet
+from demo.procs import Fleet
 
 pytestmark = pytest.mark.integration
 
@@ -108,8 +108,8 @@ def test_coordinator_waits_for_its_broker_then_pings(fleet: Fleet, listener: soc
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Started with its broker down, the coordinator extends its start timeout instead of
     being killed at TimeoutStartSec; once the broker is up: READY=1, then WATCHDOG=1."""
-    from agent.demo.procs import MOSQUITTO_CONF, free_port, peerwatt_cmd, wait_port
-    from agent.demo.runner import to_toml
+    from demo.procs import MOSQUITTO_CONF, free_port, peerwatt_cmd, wait_port
+    from demo.runner import to_toml
 
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     port = free_port()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from community import Community, start_community
 
-from agent.demo.procs import Fleet, free_port, peerwatt_cmd
+from demo.procs import Fleet, free_port, peerwatt_cmd
 
 pytestmark = pytest.mark.integration
 

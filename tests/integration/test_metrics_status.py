@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from community import Community, start_community, wait_for
 
-from agent.demo.procs import Fleet, free_port, peerwatt_cmd
 from agent.services.metrics import scrape
+from demo.procs import Fleet, free_port, peerwatt_cmd
 
 pytestmark = pytest.mark.integration
 

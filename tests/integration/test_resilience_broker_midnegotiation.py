@@ -22,7 +22,7 @@ import paho.mqtt.client as paho
 import pytest
 from community import Community, MqttProbe, assert_books_agree, start_community, wait_for
 
-from agent.demo.procs import Fleet
+from demo.procs import Fleet
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from community import Community, assert_books_agree, start_community, wait_for
 
-from agent.demo.procs import Fleet, peerwatt_cmd
-from agent.demo.runner import to_toml
+from demo.procs import Fleet, peerwatt_cmd
+from demo.runner import to_toml
 
 pytestmark = pytest.mark.integration
 

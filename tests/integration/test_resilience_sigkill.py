@@ -24,7 +24,7 @@ import pytest
 from community import Community, Home, assert_books_agree, start_community, wait_for
 from pyln.client import LightningRpc
 
-from agent.demo.procs import Fleet, peerwatt_cmd
+from demo.procs import Fleet, peerwatt_cmd
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Run `agent.lnsim.serve` in a background thread (its own event loop) on a short tmp dir."""
+"""Run `lnsim.serve` in a background thread (its own event loop) on a short tmp dir."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from pyln.client import LightningRpc
 
-from agent.lnsim import serve
-from agent.lnsim.network import NodeOptions
+from lnsim import serve
+from lnsim.network import NodeOptions
 
 
 @dataclass

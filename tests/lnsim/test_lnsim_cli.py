@@ -1,4 +1,4 @@
-"""`python -m agent.lnsim` as a process: starts, serves, exits 0 on SIGTERM, cleans up."""
+"""`python -m lnsim` as a process: starts, serves, exits 0 on SIGTERM, cleans up."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_main_serves_until_sigterm_then_exits_zero() -> None:
     directory = Path(tempfile.mkdtemp(prefix="lns", dir="/tmp"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.lnsim", "--names", "x,y", "--dir", str(directory),
+        [sys.executable, "-m", "lnsim", "--names", "x,y", "--dir", str(directory),
          "--topology", "mesh", "--channel-sat", "100000"],
         cwd=ROOT, env=env, stderr=subprocess.PIPE)
     try:
@@ -43,14 +43,14 @@ def test_main_serves_until_sigterm_then_exits_zero() -> None:
 
 
 def test_main_rejects_a_too_long_socket_path() -> None:
-    from agent.lnsim import main
+    from lnsim import main
 
     assert main(["--nodes", "1", "--dir", "/tmp/" + "d" * 120]) == 2
 
 
 def test_cli_options_become_node_options() -> None:
-    from agent.lnsim import main
-    from agent.lnsim.server import _parse, options_from
+    from lnsim import main
+    from lnsim.server import _parse, options_from
 
     opts = options_from(_parse(["--dir", "/tmp/x", "--local-signer", "--disable",
                                 "xpay, holdinvoice", "--holdinvoice-cancel-before-invoice-"

@@ -12,7 +12,7 @@ import pytest
 from lnsim_harness import Sim
 from pyln.client import RpcError
 
-from agent.lnsim.network import NodeOptions
+from lnsim.network import NodeOptions
 
 
 def code(exc: pytest.ExceptionInfo[RpcError]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.lnsim.graph import ChannelGraph, FeePolicy
+from lnsim.graph import ChannelGraph, FeePolicy
 
 
 def line_and_shortcut() -> ChannelGraph:

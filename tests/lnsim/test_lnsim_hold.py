@@ -11,7 +11,7 @@ import pytest
 from lnsim_harness import Sim
 from pyln.client import LightningRpc, RpcError
 
-from agent.lnsim.network import NodeOptions
+from lnsim.network import NodeOptions
 
 
 def pay_in_background(rpc: LightningRpc, bolt11: str) -> tuple[threading.Thread, list[Any]]:

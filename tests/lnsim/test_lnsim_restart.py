@@ -19,7 +19,7 @@ from lnsim_harness import Sim, start_sim
 from pyln.client import LightningRpc, RpcError
 from test_lnsim_hold import hold, pay_in_background, wait_state
 
-from agent.lnsim import main
+from lnsim import main
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["alice", "bob", "carol"]
@@ -123,7 +123,7 @@ def lnsim_dir() -> Iterator[Path]:
 def spawn(directory: Path, *extra: str) -> subprocess.Popen[bytes]:
     (directory / "nodes.json").unlink(missing_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.lnsim", "--names", "alice,bob", "--dir", str(directory),
+        [sys.executable, "-m", "lnsim", "--names", "alice,bob", "--dir", str(directory),
          *extra], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20

@@ -177,7 +177,7 @@ def test_ring_routes_the_long_way_when_the_short_way_is_offline(
         {"a": "a", "b": "b", "capacity_sat": 10, "a_sat": 11}]}),
 ])
 def test_a_bad_topology_file_is_refused_with_a_reason(tmp_path: Path, body: str) -> None:
-    from agent.lnsim import main
+    from lnsim import main
 
     path = tmp_path / "t.json"
     path.write_text(body)

@@ -13,7 +13,7 @@ import pytest
 from lnsim_harness import Sim
 from pyln.client import LightningRpc, RpcError
 
-from agent.lnsim.server import build_network
+from lnsim.server import build_network
 
 
 def code_of(exc: pytest.ExceptionInfo[RpcError]) -> int:

@@ -16,8 +16,8 @@ from settle_helpers import BUYER, INTERVALS, Side, running, side, state_of, unti
 
 from agent.domain.delivery import allocate, judge, netted
 from agent.domain.market import Terms
-from agent.lnsim.network import NodeOptions
 from agent.services.delivery import Delivery
+from lnsim.network import NodeOptions
 
 K = INTERVALS.index(time.time()) + 1  # the delivery interval of these trades
 

@@ -12,11 +12,11 @@ from agent.adapters.cln_channels import ClnChannels
 from agent.adapters.lightning import ClnNode
 from agent.daemon import Agent
 from agent.domain.liquidity import Action, ChannelState, Need, need_from_forecast, plan
-from agent.lnsim.network import NodeOptions
 from agent.ports import PaymentRefused
 from agent.services.liquidity import Liquidity, horizon_prices
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
+from lnsim.network import NodeOptions
 
 M = 1_000_000_000  # 1 000 000 sat in msat
 

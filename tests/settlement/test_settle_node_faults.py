@@ -15,7 +15,7 @@ from lnsim_harness import Sim, start_sim
 from settle_helpers import agree, running, side, state_of, terms, until
 
 from agent.adapters import cln_errors
-from agent.lnsim.network import NodeOptions
+from lnsim.network import NodeOptions
 
 
 def _sends(sim: Sim, payment_hash: str) -> list[str]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from agent.lnsim.network import NodeOptions
-from agent.lnsim.topology import build_network
+from lnsim.network import NodeOptions
+from lnsim.topology import build_network
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "cln"
 
@@ -88,8 +88,8 @@ def test_lnsim_reports_the_shipped_signer_line() -> None:
     """lnsim's listconfigs (what `peerwatt doctor` reads) says what this config sets."""
     import asyncio
 
-    from agent.lnsim.methods import listconfigs
-    from agent.lnsim.params import Params
+    from lnsim.methods import listconfigs
+    from lnsim.params import Params
 
     shipped = one(conf_lines(DEPLOY / "lightningd.conf"), "subdaemon")
     for remote, expected in ((True, [shipped]), (False, None)):

@@ -8,14 +8,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import WallClock
-from agent.coordinator.game import GameConfig, Report, solve_reports, types_of
-from agent.coordinator.robustness import honest_reports, lie, shifts
-from agent.coordinator.service import Coordinator
-from agent.coordinator.signing import load_or_create_key, public_hex, sign_signal, verify_signal
+from agent.crypto.signal_sig import load_or_create_key, public_hex, sign_signal, verify_signal
 from agent.domain.units import Tariff
 from agent.ports import InboundMessage
 from agent.settings import CoordinatorSettings, MarketSettings
 from agent.wire import Signal, StateReport, decode, encode
+from bench.robustness import honest_reports, lie, shifts
+from coordinator.game import GameConfig, Report, solve_reports, types_of
+from coordinator.service import Coordinator
 
 NODE = "02" + "11" * 32
 TARIFF = Tariff(300_000, 400_000, 80_000)
@@ -142,7 +142,7 @@ def test_v0_solver_is_still_available() -> None:
 
 
 def test_bench_command_is_wired(capsys: pytest.CaptureFixture[str]) -> None:
-    from agent.cli import main
+    from peerwatt.cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["coordinator", "bench", "--help"])

@@ -14,8 +14,8 @@ def test_daemon_imports_no_simulator_and_no_optional_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     loaded = set(json.loads(out))
-    sim = sorted(m for m in loaded if m.startswith(("firmware_bridge.sim", "agent.demo",
-                                                    "agent.lnsim", "agent.sim")))
+    sim = sorted(m for m in loaded if m.startswith(("firmware_bridge.sim", "demo",
+                                                    "lnsim", "sim")))
     assert sim == [], sim
     assert "prometheus_client" not in loaded
     assert "firmware_bridge.sunspec_image" not in loaded

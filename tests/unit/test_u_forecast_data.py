@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from agent.adapters.onnx import calendar
-from models.forecast import data
 from models.forecast.metrics import crps_ensemble, crps_gaussian, gaussian_scores, pinball
 from models.forecast.windows import FULL, GAP, QUICK, STEP_S, steps, windows
+from sim import data
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agent.adapters.onnx import OnnxForecaster, shipped
-from agent.cli import main
+from peerwatt.cli import main
 
 KEYS = {"crps", "coverage_80", "coverage_95", "mae", "latency_ms", "data"}
 

@@ -1,4 +1,13 @@
-"""Dependencies point inward: the pure core imports no I/O library, even transitively."""
+"""The layering rule (docs/ARCHITECTURE.md, "Packages"), checked on the source's imports:
+
+- the pure core (`agent/domain`, `meanfield`, the coordinator's game and signal) imports no
+  I/O library, even transitively;
+- the home daemon (`agent`) imports none of the other parts (coordinator, lnsim, sim, demo,
+  models, bench, the command line), even transitively: a gateway runs it alone;
+- `models` and `bench` may import anything, and nothing imports them but the command line
+  (`peerwatt/cli.py`, which hands `peerwatt models …` and `peerwatt coordinator bench` on);
+- `firmware_bridge` imports nothing of ours but itself.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +19,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"asyncio", "aiomqtt", "paho", "pymodbus", "pyln", "onnxruntime", "sqlite3",
              "socket", "structlog"}
-OWN = ("agent", "firmware_bridge", "models")
-PURE = [*sorted((ROOT / "agent" / "domain").glob("*.py")), ROOT / "agent/coordinator/signal.py",
-        *sorted((ROOT / "agent" / "meanfield").glob("*.py")),
-        ROOT / "agent/coordinator/game.py", ROOT / "agent/coordinator/robustness.py"]
+OWN = ("peerwatt", "agent", "firmware_bridge", "coordinator", "meanfield", "lnsim", "sim",
+       "demo", "models", "bench")
+NOT_FOR_AGENT = {"peerwatt", "coordinator", "lnsim", "sim", "demo", "models", "bench"}
+PURE = [*sorted((ROOT / "agent" / "domain").glob("*.py")), ROOT / "coordinator/signal.py",
+        *sorted((ROOT / "meanfield").glob("*.py")),
+        ROOT / "coordinator/game.py"]
+
+
+def sources(*packages: str) -> list[Path]:
+    return sorted(p for pkg in packages for p in (ROOT / pkg).rglob("*.py"))
 
 
 def module_file(name: str) -> Path | None:
@@ -71,6 +86,35 @@ def test_pure_modules_import_no_io(path: Path) -> None:
 
 def test_the_checker_sees_imports() -> None:
     """The walk itself works: the coordinator service does reach asyncio and aiomqtt."""
-    roots = {name.split(".")[0] for name in closure(ROOT / "agent/coordinator/service.py")}
+    roots = {name.split(".")[0] for name in closure(ROOT / "coordinator/service.py")}
     assert {"asyncio", "aiomqtt", "numpy"} <= roots
     assert "agent" in roots
+
+
+@pytest.mark.parametrize("path", sources("agent"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_daemon_imports_no_other_part(path: Path) -> None:
+    bad = {name: str(by.relative_to(ROOT)) for name, by in closure(path).items()
+           if name.split(".")[0] in NOT_FOR_AGENT}
+    assert not bad, f"{path.relative_to(ROOT)} reaches other parts: {bad}"
+
+
+@pytest.mark.parametrize("path", [p for p in sources(*OWN) if p.parts[len(ROOT.parts)]
+                                  not in ("models", "bench") and p != ROOT / "peerwatt/cli.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_nothing_imports_models_or_bench(path: Path) -> None:
+    bad = sorted(n for n in imports(path) if n.split(".")[0] in ("models", "bench"))
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", sources("firmware_bridge"),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_firmware_bridge_imports_only_itself(path: Path) -> None:
+    bad = sorted(n for n in imports(path)
+                 if n.split(".")[0] in OWN and n.split(".")[0] != "firmware_bridge")
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
+    """The walk sees a forbidden import through an intermediate module of ours."""
+    roots = {name.split(".")[0] for name in closure(ROOT / "peerwatt/cli.py")}
+    assert {"agent", "sim", "coordinator", "models"} <= roots

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.meanfield.energy import EnergyGame
-from agent.meanfield.finite_n import deviation_gain, simulate
-from agent.meanfield.solver import SolverSettings, solve
-from agent.meanfield.synthetic import community
+from bench.finite_n import deviation_gain, simulate
+from bench.synthetic import community
+from meanfield.energy import EnergyGame
+from meanfield.solver import SolverSettings, solve
 
 
 def game(n: int) -> EnergyGame:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.meanfield.lq import LQGame, LQParams, riccati
-from agent.meanfield.solver import SolverSettings, forward, make_plan, solve
+from bench.lq import LQGame, LQParams, riccati
+from meanfield.solver import SolverSettings, forward, make_plan, solve
 
 # Stated tolerances on a 401-point grid with 100 steps: the feedback slope within 2 %,
 # the population variance within 4 % (the grid's interpolation adds a little diffusion).

@@ -9,8 +9,6 @@ import pytest
 pytest.importorskip("torch", reason="the crosscheck extra (torch, mfglib) is not installed")
 pytest.importorskip("mfglib", reason="the crosscheck extra (torch, mfglib) is not installed")
 
-from agent.meanfield.solver import SolverSettings, make_plan, solve
-from agent.meanfield.solver import exploitability as ours
 from bench.crosscheck import (
     exploitability,
     feasible_uniform,
@@ -18,6 +16,8 @@ from bench.crosscheck import (
     small_game,
     to_mfglib,
 )
+from meanfield.solver import SolverSettings, make_plan, solve
+from meanfield.solver import exploitability as ours
 
 
 def test_mfglib_scores_our_policies_as_we_do() -> None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.meanfield.robust import capped_weights, plain_mean, trimmed_mean
+from meanfield.robust import capped_weights, plain_mean, trimmed_mean
 
 
 @pytest.mark.parametrize(("values", "trim", "want"), [

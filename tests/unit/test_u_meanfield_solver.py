@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.meanfield.energy import EnergyGame, GameSpec, HomeType, PriceLaw
-from agent.meanfield.grid import gaussian_kernel
-from agent.meanfield.solver import (
+from bench.synthetic import community
+from meanfield.energy import EnergyGame, GameSpec, HomeType, PriceLaw
+from meanfield.grid import gaussian_kernel
+from meanfield.solver import (
     SolverSettings,
     backward,
     exploitability,
@@ -20,7 +21,6 @@ from agent.meanfield.solver import (
     make_plan,
     solve,
 )
-from agent.meanfield.synthetic import community
 
 
 def small(types: int = 2, steps: int = 24, points: int = 21, homes: float = 50.0,

@@ -14,9 +14,9 @@ from typing import Protocol
 import pytest
 
 from agent.adapters.mqtt import LastWill, MqttTransport
-from agent.demo.procs import free_port
 from agent.ports import InboundMessage, TransientError
 from agent.settings import BrokerSettings
+from demo.procs import free_port
 
 WAIT_S = 10.0
 

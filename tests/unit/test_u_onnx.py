@@ -21,7 +21,6 @@ from agent.adapters.onnx import (
     shipped,
 )
 from agent.ports import PermanentError
-from models.build_v0 import policy_graph
 
 T0 = 1_700_000_000.0
 
@@ -108,7 +107,13 @@ def test_policy_batch_matches_single(policy: OnnxPolicy) -> None:
 def test_old_rule_policy_is_refused_clearly(tmp_path: Path) -> None:
     """The v1 rule policy (6 inputs, no layout version) cannot be fed layout v2."""
     path = tmp_path / "policy_v1.onnx"
-    onnx.save(policy_graph(0.3), path)
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["obs", "lo", "hi", "axis"], ["action"])], "policy_v1",
+        [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["N", 6])],
+        [helper.make_tensor_value_info("action", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor(n, TensorProto.INT64, [1], [v])
+         for n, v in (("lo", 0), ("hi", 2), ("axis", 1))])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
     with pytest.raises(ModelError) as info:
         OnnxPolicy(path)
     msg = str(info.value)

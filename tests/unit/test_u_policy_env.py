@@ -15,14 +15,14 @@ from hypothesis.extra.numpy import arrays
 from pettingzoo.test import parallel_api_test
 
 from agent.adapters.onnx import OnnxForecaster, shipped
-from agent.coordinator.game import GameConfig
 from agent.domain import policy_obs
 from agent.domain.decision import BUY, SELL
-from agent.sim.scenario import load_scenario
-from models.forecast.data import load_slice
+from coordinator.game import GameConfig
 from models.policy.core import Core, EnvConfig
 from models.policy.env import CommunityParallelEnv, HomeEnv
 from models.policy.episodes import STEPS, Day, build_day
+from sim.data import load_slice
+from sim.scenario import load_scenario
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,6 @@ def test_rule_v2_follows_its_formula_through_the_daemon_adapter(tmp_path: Path) 
 
 
 def test_shipped_rule_file_is_the_built_one() -> None:
-    shipped = Path(__file__).parents[2] / "models" / "policy_rule_v2.onnx"
+    shipped = Path(__file__).parents[2] / "agent" / "modelfiles" / "policy_rule_v2.onnx"
     built = rule_graph(0.3)
     assert onnx.load(shipped).graph == built.graph

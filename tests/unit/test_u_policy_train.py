@@ -13,7 +13,7 @@ pytest.importorskip("stable_baselines3")
 pytest.importorskip("torch")
 
 from agent.adapters.onnx import OBS_VERSION_KEY, POLICY_OBS, OnnxPolicy
-from agent.cli import main
+from peerwatt.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ from hypothesis.extra import numpy as hnp
 
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import WallClock
-from agent.coordinator.service import Coordinator
-from agent.coordinator.signal import Aggregate, Forecasts, aggregate, price_path
 from agent.domain.units import Tariff
 from agent.ports import InboundMessage
 from agent.settings import CoordinatorSettings, MarketSettings
 from agent.wire import Signal, StateReport, decode, encode
+from coordinator.service import Coordinator
+from coordinator.signal import Aggregate, Forecasts, aggregate, price_path
 
 FEED_IN = 80_000
 RETAIL = 300_000

@@ -12,9 +12,9 @@ from types import ModuleType
 import pytest
 import yaml  # PyYAML: installed with amqtt (the demo extra)
 
-from agent.cli import PASSTHROUGH, build_parser
 from agent.settings import AgentSettings, CoordinatorSettings, load
 from firmware_bridge.simulator import _parser as devices_parser
+from peerwatt.cli import PASSTHROUGH, build_parser
 
 DOCKER = Path(__file__).parents[2] / "deploy" / "docker"
 VALUES = {"HOMES": "3", "SEED": "1", "SPEED": "720.0", "BASE_PORT": "15020",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.sim.optimum import solve_optimum
-from agent.sim.physics import Batteries, grid_cost_msat
+from sim.optimum import solve_optimum
+from sim.physics import Batteries, grid_cost_msat
 
 
 def _a(*x: float) -> np.ndarray:

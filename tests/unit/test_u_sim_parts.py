@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from agent.domain import decision as rules
-from agent.lnsim.graph import ChannelGraph
-from agent.lnsim.network import LSP_NAME
-from agent.sim.market import Book, clear
-from agent.sim.physics import Batteries
-from agent.sim.scenario import MarketSpec
-from agent.sim.settle import Ledger
 from firmware_bridge.simbattery import Battery
+from lnsim.graph import ChannelGraph
+from lnsim.network import LSP_NAME
+from sim.market import Book, clear
+from sim.physics import Batteries
+from sim.scenario import MarketSpec
+from sim.settle import Ledger
 
 
 def test_vector_battery_matches_the_simulated_device() -> None:

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.coordinator.game import GameConfig
 from agent.domain.units import MSAT_PER_BTC
-from agent.meanfield.solver import SolverSettings
-from agent.sim.cli import main, simulate
-from agent.sim.homes import build_homes
-from agent.sim.scenario import ByzantineSpec, Scenario, load_scenario
+from coordinator.game import GameConfig
 from firmware_bridge.simbattery import Battery
-from models.forecast.data import SLICE, load_slice
+from meanfield.solver import SolverSettings
+from sim.cli import main, simulate
+from sim.data import SLICE, load_slice
+from sim.homes import build_homes
+from sim.scenario import ByzantineSpec, Scenario, load_scenario
 
 N = 24
 FAST = GameConfig(points=11, max_types=2,

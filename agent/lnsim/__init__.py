@@ -1,5 +1,0 @@
-"""A stand-in for Core Lightning at its JSON-RPC boundary: `serve()` and `peerwatt lnsim`."""
-
-from agent.lnsim.server import build_network, main, serve
-
-__all__ = ["build_network", "main", "serve"]

@@ -1,7 +1,0 @@
-"""`python -m agent.lnsim --nodes 3 --dir /tmp/lns` (the CLI dispatches `peerwatt lnsim`)."""
-
-import sys
-
-from agent.lnsim.server import main
-
-sys.exit(main())

@@ -1,0 +1,218 @@
+"""`peerwatt coordinator`: gather state reports, publish the mean-field signal each interval.
+
+Each interval it solves the mean-field-type game (`coordinator.game`, in a worker
+thread on a snapshot of the reports, warm-started from the last solution) and signs the
+signal with its Ed25519 key; `solver = "v0"` publishes the first one-pass price instead.
+
+It holds no money and makes no trades. The signal is published retained with an MQTT 5
+message expiry, so an agent that (re)connects gets the current one and a stale one
+disappears by itself; agents keep trading on their last signal while it is silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.adapters.mqtt import MqttTransport
+from agent.clock import Clock
+from agent.crypto.signal_sig import sign_signal
+from agent.domain.market import IntervalClock
+from agent.domain.units import MSAT_PER_BTC, Tariff
+from agent.ports import InboundMessage, TransientError
+from agent.settings import CoordinatorSettings
+from agent.wire import RosterEntry, Signal, StateReport, WireError, decode, encode
+from coordinator.game import GameConfig, Report, exploitability_rel, solve_reports
+from coordinator.group import FORWARDED, PRESENCE, Group
+from coordinator.signal import Forecasts, aggregate, price_path
+
+log = structlog.get_logger("coordinator")
+
+
+@dataclass
+class CoordinatorStats:
+    reports: int = 0
+    reports_invalid: int = 0
+    reports_forwarded: int = 0
+    signals: int = 0
+    signals_withheld: int = 0  # computed but not published: another coordinator leads
+    solve_s: float = 0.0
+
+
+class Coordinator:
+    def __init__(self, settings: CoordinatorSettings, transport: MqttTransport, clock: Clock,
+                 tariff: Tariff, key: Ed25519PrivateKey | None = None) -> None:
+        self._s = settings
+        self._key = key
+        self._game = GameConfig(points=settings.soc_points, max_types=settings.max_types,
+                                min_type_size=settings.min_type_size, trim=settings.trim,
+                                price_scale_kw=settings.price_scale_kw_per_home,
+                                dt_h=settings.market.interval_s / 3600)
+        self._transport = transport
+        self._clock = clock
+        self._tariff = tariff
+        self._intervals = IntervalClock(settings.market.interval_s)
+        self._prefix = f"peerwatt/v1/{settings.market.community}"
+        self._reports: dict[str, StateReport] = {}
+        self._seq = 0
+        self._warm: tuple[int, npt.NDArray[np.float64]] | None = None  # (first, per-home z)
+        self.group = Group(settings.coordinator_id) if settings.group else None
+        self.stats = CoordinatorStats()
+
+    async def run(self) -> None:
+        state = f"{self._prefix}/state/+"
+        if self.group is None:
+            await self._transport.subscribe(state, qos=0)
+        else:
+            await self._transport.subscribe(f"$share/coordinators/{state}", qos=0)
+            await self._transport.subscribe(f"{self._prefix}/{FORWARDED}/+", qos=0)
+            await self._transport.subscribe(f"{self._prefix}/{PRESENCE}/+", qos=1)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._receive(), name="coordinator-receive")
+                tg.create_task(self._publish_loop(), name="coordinator-publish")
+        finally:
+            log.info("coordinator_stopped", **asdict(self.stats))
+
+    async def _receive(self) -> None:
+        async for message in self._transport.messages():
+            if self.group is None:
+                self.on_report(message)
+            elif f"/{PRESENCE}/" in message.topic:
+                self.group.on_presence(message.topic, message.payload)
+            elif f"/{FORWARDED}/" in message.topic:
+                if not message.topic.endswith(f"/{self._s.coordinator_id}"):  # not our echo
+                    self.on_report(message, forwarded=True)
+            elif self.on_report(message):
+                # Our share of the reports: pass it on so every coordinator sees them all.
+                try:
+                    await self._transport.publish(
+                        f"{self._prefix}/{FORWARDED}/{self._s.coordinator_id}",
+                        message.payload, qos=0)
+                    self.stats.reports_forwarded += 1
+                except TransientError as exc:
+                    log.debug("report_not_forwarded", error=str(exc))
+
+    def on_report(self, message: InboundMessage, *, forwarded: bool = False) -> bool:
+        try:
+            report = decode(message.payload, StateReport)
+        except WireError as exc:
+            self.stats.reports_invalid += 1
+            log.debug("report_dropped", topic=message.topic, reason=exc.reason)
+            return False
+        if not forwarded and not message.topic.endswith(f"/state/{report.agent_id}"):
+            self.stats.reports_invalid += 1
+            log.debug("report_dropped", topic=message.topic, reason="agent id != topic")
+            return False
+        self.stats.reports += 1
+        self._reports[report.agent_id] = report
+        return True
+
+    async def _publish_loop(self) -> None:
+        while True:
+            k = self._intervals.index(self._clock.now_s())
+            # Mid-interval: the agents' reports from this interval's start are in.
+            await self._clock.sleep_until(self._intervals.start_s(k) +
+                                          0.5 * self._intervals.length_s)
+            # The solve takes a fraction of a second: off the event loop, on a snapshot.
+            signal = await asyncio.to_thread(self._compute, dict(self._reports), k + 1)
+            if signal is None:
+                await self._clock.sleep_until(self._intervals.start_s(k + 1))
+                continue
+            if self.group is not None and not self.group.leads():
+                self.stats.signals_withheld += 1
+                await self._clock.sleep_until(self._intervals.start_s(k + 1))
+                continue
+            expiry = math.ceil(self._clock.real_duration_s(
+                self._s.signal_expiry_intervals * self._intervals.length_s))
+            try:
+                await self._transport.publish(f"{self._prefix}/meanfield", encode(signal),
+                                              qos=1, retain=True, expiry_s=max(1, expiry))
+                self.stats.signals += 1
+                log.debug("signal_published", seq=signal.seq, interval=signal.interval,
+                          agents=signal.agents)
+            except TransientError as exc:
+                log.warning("signal_unpublished", error=str(exc))
+            await self._clock.sleep_until(self._intervals.start_s(k + 1))
+
+    def compute(self, first: int) -> Signal | None:
+        return self._compute(self._reports, first)
+
+    def _compute(self, reports: dict[str, StateReport], first: int) -> Signal | None:
+        horizon = self._s.market.horizon_steps
+        live = {a: r for a, r in reports.items() if r.interval >= first - 2}
+        for gone in set(reports) - set(live):
+            if self._reports.get(gone) is reports[gone]:  # not replaced by a newer report
+                del self._reports[gone]
+        if not live:
+            return None
+        means, stds = [], []
+        for r in live.values():
+            # Step i of a report is interval r.interval + i: drop the steps before `first`,
+            # or (a report that starts later) add nothing before its first step.
+            offset = first - r.interval
+            pad = [0.0] * max(0, -offset)
+            means.append(pad + r.forecast_mean_kw[max(0, offset):])
+            stds.append(pad + r.forecast_std_kw[max(0, offset):])
+        agg = aggregate(Forecasts(means, stds), horizon)
+        retail = np.asarray([self._tariff.retail_at(self._intervals.start_s(first + i))
+                             for i in range(horizon)], dtype=np.float64)
+        roster = [RosterEntry(agent_id=a, node_id=r.node_id) for a, r in sorted(live.items())]
+        common: dict[str, Any] = {"interval": first, "interval_s": self._intervals.length_s,
+                  "net_load_kw": [float(x) for x in agg.mean_kw],
+                  "net_load_std_kw": [float(x) for x in agg.std_kw], "agents": agg.agents,
+                  "roster": roster, "issued_s": self._clock.now_s()}
+        if self._s.solver == "v0":
+            prices = price_path(agg, retail, self._tariff.feed_in_msat_per_kwh,
+                                self._s.price_slope)
+            self._seq += 1
+            signal = Signal(seq=self._seq, price_msat_per_kwh=[int(p) for p in prices],
+                            residual=0.0, **common)
+        else:
+            signal = self._solve(list(live.values()), means, stds, retail, common)
+        return sign_signal(signal, self._key) if self._key is not None else signal
+
+    def _solve(self, live: list[StateReport], means: list[list[float]],
+               stds: list[list[float]], retail_msat: npt.NDArray[np.float64],
+               common: dict[str, Any]) -> Signal:
+        horizon = self._s.market.horizon_steps
+        eur = self._s.market.eur_per_btc / MSAT_PER_BTC  # € per msat
+
+        def path(values: list[float]) -> npt.NDArray[np.float64]:
+            out = np.zeros(horizon)
+            out[: min(horizon, len(values))] = values[:horizon]
+            return out
+
+        reports = [Report(r.soc_pct, r.battery_wh, r.battery_max_w, path(m), path(s),
+                          r.risk_aversion_per_eur, r.pv_kwp)
+                   for r, m, s in zip(live, means, stds, strict=True)]
+        first = int(common["interval"])
+        start = None
+        if self._warm is not None and 0 <= first - self._warm[0] < horizon:
+            # Last interval's mean field, moved on by the steps that have passed.
+            shift, z = first - self._warm[0], self._warm[1]
+            start = np.concatenate([z[shift:horizon], np.full(shift, z[horizon - 1]), [0.0]])
+        started = time.perf_counter()
+        outcome = solve_reports(reports, retail_msat * eur,
+                                self._tariff.feed_in_msat_per_kwh * eur, self._game, start)
+        self.stats.solve_s = time.perf_counter() - started
+        self._warm = (first, outcome.per_home_kw)
+        prices = np.clip(np.rint(outcome.price / eur), self._tariff.feed_in_msat_per_kwh,
+                         retail_msat)
+        sol = outcome.solution
+        self._seq += 1
+        log.debug("game_solved", seq=self._seq, iterations=sol.iterations,
+                  residual=sol.residual, solve_s=round(self.stats.solve_s, 3))
+        return Signal(seq=self._seq, price_msat_per_kwh=[int(p) for p in prices],
+                      residual=float(sol.residual), solver="mftg", iterations=sol.iterations,
+                      exploitability_rel=max(0.0, exploitability_rel(outcome)),
+                      equilibrium_net_load_kw=[float(x) for x in outcome.net_load_kw],
+                      **common)

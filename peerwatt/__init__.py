@@ -1,0 +1,1 @@
+"""The `peerwatt` command line: one entry point that hands each subcommand to its part."""

@@ -1,0 +1,5 @@
+import sys
+
+from peerwatt.cli import main
+
+sys.exit(main())

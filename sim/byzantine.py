@@ -1,0 +1,64 @@
+"""The Byzantine sweep: the same community with a growing share of attackers.
+
+Attackers are the first ⌈share × N⌉ homes of one fixed random order, so each share's
+attackers include the smaller shares'. Per attack and share the peerwatt strategy runs
+again; the honest homes' outcome is compared with the same homes in the clean run:
+
+- honest_welfare_loss_pct = 100 × (W_clean − W_attacked) / W_clean over honest homes
+  (W as in `sim.metrics`: includes the value of the load, so it moves little);
+- honest_gain_loss_pct = 100 × (G_clean − G_attacked) / G_clean, G = the honest homes'
+  saving against no trading: the share of peerwatt's benefit the attack takes away.
+
+Attacks (`sim.engine`): false_bids (positions on a random side for three times
+the energy, not backed by the forecast), withholding (offers taken, never answered; own
+surplus kept off the market), reneging (agreed purchases never paid), lying (state
+reports to the coordinator inflated by `lie_kw` on every step, SoC reported 100 %).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sim.engine import PEERWATT, RunResult, Simulation
+from sim.scenario import Attack
+
+
+def attackers(n: int, share: float, seed: int) -> npt.NDArray[np.bool_]:
+    order = np.random.default_rng(seed + 99).permutation(n)
+    bad = np.zeros(n, dtype=bool)
+    bad[order[: int(np.ceil(share * n - 1e-9))]] = True
+    return bad
+
+
+def sweep(sim: Simulation, clean: RunResult, none: RunResult, attacks: tuple[Attack, ...],
+          shares: tuple[float, ...],
+          tick: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    n = sim.homes.n
+    gain_clean = clean.welfare_msat - none.welfare_msat
+    out = []
+    for attack in attacks:
+        for share in shares:
+            bad = attackers(n, share, sim.seed)
+            run = clean if not bad.any() else sim.run(PEERWATT, bad, attack, tick)
+            honest = ~bad
+            w0 = float(clean.welfare_msat[honest].sum())
+            w1 = float(run.welfare_msat[honest].sum())
+            g0 = float(gain_clean[honest].sum())
+            g1 = float((run.welfare_msat - none.welfare_msat)[honest].sum())
+            out.append({
+                "attack": attack, "share": share, "byzantine_homes": int(bad.sum()),
+                "honest_welfare_loss_pct": round(100.0 * (w0 - w1) / w0, 3) if w0 else None,
+                "honest_gain_loss_pct": round(100.0 * (g0 - g1) / g0, 3) if g0 else None,
+                "honest_cost_per_home_eur": round(float(run.cost_msat[honest].mean())
+                                                  * sim.eur_per_msat, 4),
+                "agreement_rate": (round(run.agreements / run.sessions, 4)
+                                   if run.sessions else None),
+                "payment_success_rate": (round(run.payments["succeeded"] / run.agreements, 4)
+                                         if run.agreements else None),
+                "peak_import_kw": round(float(run.import_kw.max()), 2),
+            })
+    return out
