@@ -36,7 +36,8 @@ def test_every_topic_is_bound_to_the_community() -> None:
 def test_no_home_rules_for_the_coordinator() -> None:
     text = render("north", ["home-1"])
     block = text.split("user coordinator\n", 1)[1].split("\n\n", 1)[0]
-    assert "inbox" not in block and "offers" not in block, block
+    assert "inbox" not in block, block
+    assert "offers" not in block, block
 
 
 @pytest.mark.parametrize(("argv", "message"), [
