@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from agent.domain.market import Terms
 from agent.ports import PermanentError
@@ -292,3 +292,14 @@ class Journal:
             sql += " AND interval=?"
             args.append(interval)
         return int(self._db.execute(sql, args).fetchone()[0])
+
+
+def read_trades(path: Path) -> list[dict[str, Any]]:
+    """Every trade row of the journal at `path`, opened read-only (reports after a run:
+    the demo's summary). Columns as in the `trades` table."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute("SELECT * FROM trades ORDER BY created_s")]
+    finally:
+        db.close()
