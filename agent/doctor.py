@@ -50,7 +50,7 @@ class Check:
 
 CONFIG_HINTS = {
     "missing": "no config file there: copy examples/agent.toml to it (or pass --config FILE)",
-    "unreadable": "the file itself cannot be read as TOML: see the reason above",
+    "unreadable": "the file itself cannot be read as a TOML config: see the reason above",
     "keys": "fix the keys named above; examples/agent.toml lists every key",
     "files": "every file the config names must exist and be readable by this user; "
              "secret files mode 0600 (or systemd credentials)",

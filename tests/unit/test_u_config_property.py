@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import tempfile
 import tomllib
 import types
@@ -33,30 +35,25 @@ _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
 AGENT = settings(max_examples=800, deadline=None, suppress_health_check=_QUIET)
 OTHER = settings(max_examples=300, deadline=None, suppress_health_check=_QUIET)
 
-# Files the drawn paths point at: made once, before any example runs.
-_ROOT = Path(tempfile.mkdtemp(prefix="pw-cfgprop-"))
+# Files the drawn paths point at (made by the module's fixture, before any example runs).
+_ROOT = Path(tempfile.gettempdir()) / f"pw-cfgprop-{os.getpid()}"
+_SECRET, _LOOSE, _JUNK, _KEY, _PROFILE = (_ROOT / n for n in (
+    "ok.secret", "loose.secret", "junk.bin", "seed.key", "profile.toml"))
+PATHS = [str(p) for p in (_SECRET, _LOOSE, _JUNK, _KEY, _PROFILE, _ROOT, _ROOT / "missing",
+                          _ROOT / "missing.toml", _ROOT / "sub" / "new.key")] + [
+    "", "relative.secret", "/dev/null", "/proc/self", "/tmp/a\nb", "/tmp/a\x00b",
+    "x" * 5000, "sunspec", "peerwatt-sim-home", "eastron-sdm630", "../../pyproject"]
 
 
-def _files() -> list[str]:
-    secret = _ROOT / "ok.secret"
-    secret.write_text("u:p\n")
-    secret.chmod(0o600)
-    loose = _ROOT / "loose.secret"
-    loose.write_text("u:p\n")
-    loose.chmod(0o644)
-    junk = _ROOT / "junk.bin"
-    junk.write_bytes(b"\x00\xff junk")
-    key = _ROOT / "seed.key"
-    key.write_text("ab" * 32 + "\n")
-    profile = _ROOT / "profile.toml"
-    profile.write_text('name = "x"\n[[registers]]\nbroken = true\n')
-    return [str(p) for p in (secret, loose, junk, key, profile, _ROOT, _ROOT / "missing",
-                             _ROOT / "missing.toml", _ROOT / "sub" / "new.key")] + [
-        "", "relative.secret", "/dev/null", "/proc/self", "/tmp/a\nb", "/tmp/a\x00b",
-        "x" * 5000, "sunspec", "peerwatt-sim-home", "eastron-sdm630", "../../pyproject"]
+def _make_files() -> None:
+    _ROOT.mkdir(exist_ok=True)
+    for path, text, mode in ((_SECRET, "u:p\n", 0o600), (_LOOSE, "u:p\n", 0o644),
+                             (_KEY, "ab" * 32 + "\n", 0o600),
+                             (_PROFILE, 'name = "x"\n[[registers]]\nbroken = true\n', 0o644)):
+        path.write_text(text)
+        path.chmod(mode)
+    _JUNK.write_bytes(b"\x00\xff junk")
 
-
-PATHS = _files()
 
 _text = st.text(max_size=40)
 _scalar = st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1),
@@ -140,10 +137,9 @@ def to_toml(data: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cleanup() -> Iterator[None]:
+def _files() -> Iterator[None]:
+    _make_files()
     yield
-    import shutil
-
     shutil.rmtree(_ROOT, ignore_errors=True)
 
 
