@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from coordinator.equilibrium import EquilibriumConfig
@@ -73,33 +74,52 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _block(net_kw: npt.NDArray[np.float64], retail: npt.NDArray[np.float64],
+           size: int) -> int:
+    """`size` when every run of `size` steps shares its data (hourly data on 15-minute
+    steps), else 1."""
+    if net_kw.shape[1] % size:
+        return 1
+    a = net_kw.reshape(net_kw.shape[0], -1, size)
+    r = retail.reshape(-1, size)
+    return size if np.all(a == a[:, :, :1]) and np.all(r == r[:, :1]) else 1
+
+
 def _optimum(sim: Simulation, capacity_per_kw: float | None = None) -> Plan:
     """The community optimum with perfect foresight: every battery, the capacity charge,
     the terminal value (`meanfield.community.plan`, HiGHS). `capacity_per_kw` overrides
-    the tariff's (a large one gives the lowest peak the batteries allow)."""
+    the tariff's (a large one gives the lowest peak the batteries allow).
+
+    Steps that share their data (hourly data on 15-minute intervals) are solved as one
+    step of that length: averaging any solution's powers over such a block keeps it
+    feasible and raises neither its energy cost nor its peak (both convex), so the optimum
+    is the same; the series are given back per interval."""
     from meanfield.community import Batteries, Horizon, plan  # highspy: the `sim` extra
 
     h = sim.homes
     lo, hi = h.lead_steps, h.lead_steps + h.steps
+    net, retail, period = h.net_kw[:, lo:hi], sim.retail_msat[lo:hi], sim.period[lo:hi]
+    b = _block(net, retail, 4)
+    net, retail, period = net[:, ::b], retail[::b], period[::b]
     bat = np.flatnonzero(h.capacity_wh > 0)
     cap = h.capacity_wh[bat] / 1000.0
     eur = sim.eur_per_msat
-    b = Batteries(cap, h.max_power_w[bat] / 1000.0, cap * h.soc0_pct[bat] / 100.0,
-                  cap * MIN_SOC_PCT / 100.0, cap * MAX_SOC_PCT / 100.0, EFFICIENCY)
+    batteries = Batteries(cap, h.max_power_w[bat] / 1000.0, cap * h.soc0_pct[bat] / 100.0,
+                          cap * MIN_SOC_PCT / 100.0, cap * MAX_SOC_PCT / 100.0, EFFICIENCY)
     rate = sim.capacity_msat_per_kw * eur if capacity_per_kw is None else capacity_per_kw
     basis = sim.scenario.tariff.capacity_basis if capacity_per_kw is None else "community"
     if basis == "home":
-        b = replace(b, net_kw=h.net_kw[bat, lo:hi])
-    out = plan(Horizon(h.net_kw[:, lo:hi].sum(axis=0), sim.retail_msat[lo:hi] * eur,
-                       sim.tariff.feed_in_msat_per_kwh * eur, 0.25, rate, 0.0,
-                       sim.terminal_msat * eur, 0.0, None, sim.period[lo:hi], basis), b)
+        batteries = replace(batteries, net_kw=net[bat])
+    out = plan(Horizon(net.sum(axis=0), retail * eur, sim.tariff.feed_in_msat_per_kwh * eur,
+                       0.25 * b, rate, 0.0, sim.terminal_msat * eur, 0.0, None, period,
+                       basis), batteries)
     if basis == "home":  # the homes without a battery pay their own peaks whatever happens
         rest = np.flatnonzero(h.capacity_wh <= 0)
-        period = sim.period[lo:hi]
-        fixed = sum(float(np.maximum(0.0, h.net_kw[rest, lo:hi][:, period == q].max(axis=1))
-                          .sum()) for q in np.unique(period)) * rate
+        fixed = sum(float(np.maximum(0.0, net[rest][:, period == q].max(axis=1)).sum())
+                    for q in np.unique(period)) * rate
         out = replace(out, cost=out.cost + fixed)
-    return out
+    return replace(out, import_kw=np.repeat(out.import_kw, b),
+                   export_kw=np.repeat(out.export_kw, b))
 
 
 def _lp_metrics(opt: Plan, bound: Plan, none: RunResult, welfare: float, n: int,
@@ -122,7 +142,8 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
              byzantine: float | None, byzantine_agents: int,
              cfg: EquilibriumConfig | None = None,
              signal_every: int = 1,
-             policy: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+             policy: Path | None = None,
+             quiet: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     started = time.perf_counter()
     dataset = load_data(data)
     homes = build_homes(scenario, dataset, agents, days, seed)
@@ -134,7 +155,7 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
     sweep_runs = len(scenario.byzantine.strategies) * sum(1 for s in shares if s > 0)
     total = homes.steps * (len(STRATEGIES) + (
         (sweep_runs + (2 if m < agents else 0)) * m / agents if byzantine is not None else 0))
-    bar = Progress(total)
+    bar = Progress(total, quiet=quiet)
     runs: dict[str, RunResult] = {}
     for strategy in STRATEGIES:
         bar.label = strategy.name
@@ -198,9 +219,14 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
 
 def _one_seed(scenario: Scenario, agents: int, days: int, data: Path | None,
               byzantine: float | None, byzantine_agents: int, signal_every: int,
-              policy: Path | None, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    return simulate(scenario, agents, days, seed, data, byzantine, byzantine_agents,
-                    signal_every=signal_every, policy=policy)
+              policy: Path | None, quiet: bool,
+              seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    out = simulate(scenario, agents, days, seed, data, byzantine, byzantine_agents,
+                   signal_every=signal_every, policy=policy, quiet=quiet)
+    if quiet:
+        print(f"peerwatt simulate: seed {seed} done in {out[0]['wall_s']} s "
+              f"(gain captured {out[0]['gain_captured']})", file=sys.stderr, flush=True)
+    return out
 
 
 def combine(outs: list[tuple[dict[str, Any], dict[str, Any]]], wall_s: float) -> dict[str, Any]:
@@ -263,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peerwatt simulate: {exc}", file=sys.stderr)
         return 2
     one = partial(_one_seed, scenario, agents, days, args.data, byz, args.byzantine_agents,
-                  max(1, args.signal_every), args.policy)
+                  max(1, args.signal_every), args.policy, bool(args.seeds))
     if args.seeds:
         started = time.perf_counter()
         outs = run_seeds(seeds, one, args.workers or _cpus())

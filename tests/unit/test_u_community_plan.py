@@ -141,3 +141,16 @@ def test_a_plan_off_equilibrium_is_exploitable() -> None:
     idle = value_at(_a(1.0, 10.0), _a(0.0, 0.0), 0.0, h)
     best = value_at(_a(1.0, 10.0), br.power_kw[0], float(br.stored_kwh[0, -1]), h)
     assert idle - best == pytest.approx(9.0, abs=1e-6)
+
+
+def test_hourly_blocks_give_the_quarter_hour_optimum() -> None:
+    """Data constant within each hour: one hourly step per block has the same optimum,
+    capacity charge included (what sim.cli._optimum relies on)."""
+    net, cap, power, retail = _instance(12, 1)
+    has = cap > 0
+    b = Batteries(cap[has], power[has], cap[has] * 0.5, cap[has] * 0.05, cap[has], 0.9)
+    fine = plan(Horizon(net.sum(axis=0), retail, 8.0, 0.25, capacity_per_kw=40.0,
+                        terminal_per_kwh=25.0), b)
+    coarse = plan(Horizon(net.sum(axis=0)[::4], retail[::4], 8.0, 1.0, capacity_per_kw=40.0,
+                          terminal_per_kwh=25.0), b)
+    assert coarse.cost == pytest.approx(fine.cost, rel=1e-6)
