@@ -75,6 +75,7 @@ class RunResult:
     import_kw: Floats            # (steps,) community net import (+) after batteries
     capacity_msat: Floats = field(default_factory=lambda: np.zeros(0))   # (N,) its share
     peaks_kw: Floats = field(default_factory=lambda: np.zeros(0))        # per billing day
+    grid_kw: Floats = field(default_factory=lambda: np.zeros((0, 0)))    # (N, steps) meters
     price_msat: list[float] = field(default_factory=list)       # community price per step
     trade_price_msat: list[float] = field(default_factory=list)  # volume-weighted, per step
     latency_ms: list[float] = field(default_factory=list)
@@ -230,6 +231,7 @@ class Simulation:
                                                  self.capacity_msat_per_kw,
                                                  self.scenario.tariff.capacity_basis)
         res.capacity_msat = charges
+        res.grid_kw = grid_kw
         res.cost_msat += charges
         res.terminal_msat = self.terminal_msat * (com.batteries.stored_wh - stored0) / 1000.0
         res.load_value_msat = np.sum(h.load_kw[:, lead:lead + steps] * 1000.0 * dt_h

@@ -52,8 +52,8 @@ class TariffSpec(_Model):
     eur_per_btc: Annotated[float, Field(gt=0)] = 90_000.0
     # A capacity charge per kW and year on the 15-minute peak import, charged on each day's
     # peak pro rata (days / 365): on each home's own peak ("home", the Flemish basis), or on
-    # the community's coincident peak ("community"; each home pays on its own net import
-    # in that interval, an exporter is credited). sim/tariff.py.
+    # the community's coincident peak ("community", shared by the homes' own peaks).
+    # sim/tariff.py.
     capacity_eur_per_kw_year: Annotated[float, Field(ge=0)] = 0.0
     capacity_basis: Literal["home", "community"] = "community"
 

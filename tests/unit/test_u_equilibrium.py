@@ -101,6 +101,7 @@ def test_capacity_on_the_coincident_peak_adds_up() -> None:
     assert list(per) == [0, 0, 0, 0]
     charges, peaks = capacity_charges(grid, per, 10.0, "community")
     assert list(peaks) == [4.2]
-    assert list(charges) == pytest.approx([2.0, 40.0])
+    # 42 for the community's 4.2 kW, shared by the homes' own peaks 3 and 4.
+    assert list(charges) == pytest.approx([42.0 * 3 / 7, 42.0 * 4 / 7])
     own, _ = capacity_charges(grid, per, 10.0, "home")
     assert list(own) == pytest.approx([30.0, 40.0])

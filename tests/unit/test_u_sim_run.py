@@ -87,9 +87,10 @@ def test_no_trading_is_each_home_alone(run: tuple[dict[str, Any], dict[str, Any]
             hour = (s // 4) % 24
             price = peak if 17 <= hour < 21 else retail
             energy[i] += (price * max(grid_wh, 0.0) - feed * max(-grid_wh, 0.0)) / 1000.0
-    # The day's capacity charge, on the community's coincident peak, by each home's share.
-    at = int(np.argmax(grid.sum(axis=0)))
-    capacity = t.capacity_eur_per_kw_year / 365.0 / eur * grid[:, at]
+    # The day's capacity charge on the community's coincident peak, shared by own peaks.
+    own = np.maximum(0.0, grid.max(axis=1))
+    capacity = (t.capacity_eur_per_kw_year / 365.0 / eur * grid.sum(axis=0).max()
+                * own / own.sum())
     for i in range(N):
         assert per_home["no_trading"][i] == pytest.approx((energy[i] + capacity[i]) * eur,
                                                           rel=1e-7, abs=1e-7)
