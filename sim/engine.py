@@ -250,8 +250,9 @@ class Simulation:
             mean = mean + self.scenario.byzantine.lie_kw * bad[:, None]
             soc = np.where(bad, 100.0, soc)
         eur = self.eur_per_msat
+        factor = self.scenario.coordinator.peak_price_factor
         tariff = GridTariff(self.retail_msat[k:k + HORIZON] * eur, self.tariff.feed_in_msat_per_kwh
-                            * eur, self.capacity_msat_per_kw * eur,
+                            * eur, self.capacity_msat_per_kw * eur * factor,
                             self.period[k:k + HORIZON], peak_today_kw, self.terminal_msat * eur,
                             self.scenario.tariff.capacity_basis)
         began = time.perf_counter()

@@ -85,6 +85,9 @@ class CoordinatorSpec(_Model):
     # Homes run their unit's plan and let the battery absorb their own forecast's error
     # (what a battery in self-consumption mode around a set-point does).
     track_forecast_error: bool = True
+    # The capacity charge the plan is made with, as a multiple of the tariff's: above 1 the
+    # community gives up a little of its own gain for a lower peak (docs/simulate.md).
+    peak_price_factor: Annotated[float, Field(ge=0, le=100)] = 1.0
 
 
 class ByzantineSpec(_Model):

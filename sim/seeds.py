@@ -24,7 +24,7 @@ METRICS = ("gain_captured", "gain_captured_vs_mpc", "efficiency_vs_optimum",
            "homes_worse_off_pct", "homes_worse_off_1pct_pct", "worst_home_loss_pct_of_bill",
            "peak_reduction_pct", "peak_bound_reduction_pct", "peak_import_kw", "welfare_eur",
            "community_cost_eur", "capacity_charge_eur", "jain_fairness", "price_volatility",
-           "agreement_rate", "payment_success_rate")
+           "agreement_rate", "payment_success_rate", "exploitability_eur_per_kwh")
 T = TypeVar("T")
 PAIRS = (("peerwatt", "naive_trading"), ("peerwatt", "peerwatt_deterministic"),
          ("peerwatt", "central_mpc"))
