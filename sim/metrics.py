@@ -66,7 +66,9 @@ def metrics(run: RunResult, none: RunResult, lp_welfare_msat: float,
             eur_per_msat: float, mpc_welfare_msat: float | None = None) -> dict[str, Any]:
     welfare = float(run.welfare_msat.sum())
     w_none = float(none.welfare_msat.sum())
-    bill = np.abs(none.cost_msat - none.terminal_msat)
+    # A home's bill alone, at least €1 (a home whose bill is near nothing makes any loss a
+    # large share of it).
+    bill = np.maximum(np.abs(none.cost_msat - none.terminal_msat), 1.0 / eur_per_msat)
     saving = none.cost_msat - none.terminal_msat - (run.cost_msat - run.terminal_msat)
     peak, peak_none = float(run.import_kw.max()), float(none.import_kw.max())
     lat = np.asarray(run.latency_ms)
@@ -90,8 +92,8 @@ def metrics(run: RunResult, none: RunResult, lp_welfare_msat: float,
         "homes_worse_off_pct": _r(100.0 * float(np.mean(saving < -1e-6)), 2),
         # Worse off by more than 1 % of the bill alone (a cent's rounding is not a loss).
         "homes_worse_off_1pct_pct": _r(100.0 * float(np.mean(saving < -0.01 * bill)), 2),
-        "worst_home_loss_pct_of_bill": (_r(100.0 * float(np.max(-saving / np.maximum(bill,
-                                        1.0))), 3) if saving.size else None),
+        "worst_home_loss_pct_of_bill": (_r(100.0 * float(np.max(-saving / bill)), 3)
+                                        if saving.size else None),
         "capacity_charge_eur": _r(float(run.capacity_msat.sum()) * eur_per_msat, 2),
         "exploitability_eur_per_kwh": (_r(float(np.max(run.exploitability)), 6)
                                        if run.exploitability else None),
