@@ -40,7 +40,8 @@ def _is_hex(s: str) -> bool:
     return True
 
 
-def _create(net: Network, node: SimNode, p: Params, hold_cltv: int | None) -> Json:
+def _create(net: Network, node: SimNode, p: Params, hold_cltv: int | None,
+            cltv: int | None = None) -> Json:
     amount = p.msat("amount_msat", required=True, allow_any=True)
     label = p.label("label")
     description = p.str_("description", required=True) or ""
@@ -51,7 +52,8 @@ def _create(net: Network, node: SimNode, p: Params, hold_cltv: int | None) -> Js
     if preimage is not None and (len(preimage) != 64 or not _is_hex(preimage)):
         raise MethodError(errors.INVALID_PARAMS, "preimage: should be 64 hex digits")
     rec = node.invoices.create(label, amount, description, expiry, preimage,
-                               deschashonly=p.bool_("deschashonly", False), hold_cltv=hold_cltv)
+                               deschashonly=p.bool_("deschashonly", False), cltv=cltv,
+                               hold_cltv=hold_cltv)
     net.touch_invoice(node, rec)
     return {"bolt11": rec.bolt11, "payment_hash": rec.payment_hash,
             "payment_secret": rec.payment_secret, "expires_at": rec.expires_at,
@@ -59,8 +61,7 @@ def _create(net: Network, node: SimNode, p: Params, hold_cltv: int | None) -> Js
 
 
 async def invoice(net: Network, node: SimNode, p: Params) -> Json:
-    p.int_("cltv")
-    return _create(net, node, p, None)
+    return _create(net, node, p, None, p.int_("cltv"))
 
 
 async def listinvoices(net: Network, node: SimNode, p: Params) -> Json:

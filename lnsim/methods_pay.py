@@ -8,22 +8,19 @@ plugins/askrene (215, 220, 206 from the router; 209 once an attempt has failed).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from decimal import Decimal
 from typing import Any
 
 import coincurve
-from pyln.proto.invoice import Invoice as Bolt11
 
 from lnsim import errors
 from lnsim.errors import MethodError
-from lnsim.invoices import CURRENCY, DecodedBolt11, decode_bolt11
+from lnsim.invoices import DecodedBolt11, decode_bolt11
 from lnsim.network import Network, SendPay, SimNode
 from lnsim.params import Params
 from lnsim.payments import PayRequest, send
 
 Json = dict[str, Any]
-MIN_FINAL_CLTV_EXPIRY = 18  # BOLT #11: no `c` field means 18
 
 
 def decode_param(bolt11: str, name: str) -> DecodedBolt11:
@@ -180,25 +177,32 @@ def _raise_failed(code: int, part: SendPay) -> Json:
     raise MethodError(code, f"failed: {name}", part.failure)
 
 
-def decoded_json(inv: DecodedBolt11, bolt11: str) -> Json:
-    out: Json = {"currency": CURRENCY, "created_at": inv.created_at, "expiry": inv.expiry_s,
-                 "payee": inv.payee, "payment_hash": inv.payment_hash,
-                 "signature": _signature_hex(bolt11),
-                 "min_final_cltv_expiry": MIN_FINAL_CLTV_EXPIRY}
+def decoded_json(inv: DecodedBolt11) -> Json:
+    """decode.json's bolt11 fields, in common/bolt11_json.c's order."""
+    out: Json = {"currency": inv.currency, "created_at": inv.timestamp, "expiry": inv.expiry_s,
+                 "payee": inv.payee}
     if inv.amount_msat is not None:
         out["amount_msat"] = inv.amount_msat
     if inv.description is not None:
         out["description"] = inv.description
+    if inv.description_hash is not None:
+        out["description_hash"] = inv.description_hash
+    out["min_final_cltv_expiry"] = inv.min_final_cltv_expiry
+    if inv.payment_secret is not None:
+        out["payment_secret"] = inv.payment_secret
+    if inv.features:
+        out["features"] = _features_hex(inv.features)
+    out.update(payment_hash=inv.payment_hash, signature=_signature_der_hex(inv.signature))
     return out
 
 
-def _signature_hex(bolt11: str) -> str:
+def _features_hex(features: int) -> str:
+    return features.to_bytes(-(-features.bit_length() // 8), "big").hex()
+
+
+def _signature_der_hex(signature: bytes) -> str:
     """The invoice's signature, DER-encoded as decode.json shows it."""
-    sig = Bolt11.decode(bolt11.strip()).signature
-    if sig is None:
-        return ""
-    with contextlib.suppress(TypeError, ValueError):  # recovered: convert, then DER
-        sig = coincurve.ecdsa.recoverable_convert(sig)
+    sig = coincurve.ecdsa.recoverable_convert(coincurve.ecdsa.deserialize_recoverable(signature))
     return bytes(coincurve.ecdsa.cdata_to_der(sig)).hex()
 
 
@@ -208,9 +212,9 @@ async def decode(net: Network, node: SimNode, p: Params) -> Json:
         inv = decode_bolt11(string)
     except ValueError as exc:
         raise MethodError(errors.INVALID_PARAMS, f"string: Unparsable invoice: {exc}") from exc
-    return {"type": "bolt11 invoice", "valid": True, **decoded_json(inv, string)}
+    return {"type": "bolt11 invoice", **decoded_json(inv), "valid": True}
 
 
 async def decodepay(net: Network, node: SimNode, p: Params) -> Json:
     bolt11 = p.str_("bolt11", required=True) or ""
-    return decoded_json(decode_param(bolt11, "bolt11"), bolt11)
+    return decoded_json(decode_param(bolt11, "bolt11"))
