@@ -11,6 +11,7 @@ flight is reported as such (see agent/adapters/cln_errors.py and docs/settlement
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,15 @@ _INVOICE_STATUSES: dict[str, InvoiceStatus] = {"unpaid": "unpaid", "paid": "paid
                                                "expired": "expired"}
 
 
+@functools.lru_cache(maxsize=512)
 def decode_invoice(bolt11: str) -> DecodedInvoice:
     """Decode a BOLT11 string and check its signature; ValueError on anything else, and on
     an invoice a current Core Lightning refuses to pay: no payment secret (`s`), or a
-    required feature bit it does not know (BOLT #11: "MUST NOT attempt a payment")."""
+    required feature bit it does not know (BOLT #11: "MUST NOT attempt a payment").
+
+    ~0.4 ms of CPU (bench/bolt11.py); the negotiation, the payment and the reconciliation
+    each decode a trade's invoice, so the answers for recent strings are kept (a pure
+    function of the string: nothing to invalidate; errors are not kept)."""
     if not isinstance(bolt11, str) or not bolt11.strip():
         raise ValueError("invalid bolt11: empty")
     try:
