@@ -23,8 +23,10 @@ from agent.crypto import bolt11
 
 KEYS = [coincurve.PrivateKey(bytes([i + 1]) * 32) for i in range(3)]
 CURRENCIES = st.sampled_from(["bcrt", "tb", "bc", "tbs"])
-AMOUNTS = st.one_of(st.none(), st.integers(1, 21_000_000 * bolt11.MSAT_PER_BTC // 1000),
-                    st.integers(1, 10**6).map(lambda n: n * 100_000_000))
+# Below 1,000 BTC: the bolt11 package writes a whole multiple of 1,000 BTC as "1" (its
+# msat_to_amount divides once too often), lightningd and we write "1000".
+AMOUNTS = st.one_of(st.none(), st.integers(1, 1000 * bolt11.MSAT_PER_BTC - 1),
+                    st.integers(1, 10**6 - 1).map(lambda n: n * 100_000_000))
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120)
 
 
@@ -128,7 +130,7 @@ def test_encoding_is_the_bolt11_packages_byte_for_byte(p: dict[str, object],
     assert got.min_final_cltv_expiry == p["min_final_cltv_expiry"]
 
 
-@given(st.integers(1, 2**60))
+@given(AMOUNTS.filter(lambda a: a is not None))
 def test_amount_prefix_matches_the_bolt11_package(msat: int) -> None:
     text = bolt11.amount_hrp(msat)
     assert text == ref.utils.msat_to_amount(msat)
@@ -137,7 +139,8 @@ def test_amount_prefix_matches_the_bolt11_package(msat: int) -> None:
 
 @pytest.mark.parametrize(("msat", "hrp"), [
     (1, "10p"), (150, "1500p"), (1000, "10n"), (420_000, "4200n"), (250_000_000, "2500u"),
-    (100_000_000, "1m"), (100_000_000_000, "1"), (None, ""),
+    (100_000_000, "1m"), (100_000_000_000, "1"), (1000 * 100_000_000_000, "1000"),
+    (None, ""),
 ])
 def test_amount_prefix_is_lightningds_choice(msat: int | None, hrp: str) -> None:
     assert bolt11.amount_hrp(msat) == hrp
