@@ -102,7 +102,7 @@ class InvoiceBook:
         cltv: int | None = None, hold_cltv: int | None = None,
     ) -> InvoiceRecord:
         if label in self._by_label:
-            raise MethodError(errors.INVOICE_LABEL_ALREADY_EXISTS, "Duplicate label")
+            raise MethodError(errors.INVOICE_LABEL_ALREADY_EXISTS, f"Duplicate label '{label}'")
         preimage = bytes.fromhex(preimage_hex) if preimage_hex else secrets.token_bytes(32)
         payment_hash = hashlib.sha256(preimage).hexdigest()
         if payment_hash in self._by_hash:

@@ -96,8 +96,10 @@ async def test_offline_node_is_unavailable_and_route_failure_is_failed(sim: Sim)
     assert out.error_code == 205
     assert out.message
     sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "lsp"})
-    # xpay's router (askrene) says 215 when the payer's own channels cannot carry it
-    assert (await alice.pay(inv.bolt11, 5_000)).error_code == 215
+    # xpay (askrene's explanation, as lightningd v26.06 words it): 205
+    down = await alice.pay(inv.bolt11, 5_000)
+    assert down.error_code == 205
+    assert "All 1 channels to the source are disabled." in down.message
 
 
 async def test_missing_socket_is_unavailable(tmp_path: Any) -> None:
@@ -109,7 +111,7 @@ async def test_insufficient_liquidity_fails_with_code(sim: Sim) -> None:
     inv = await ClnNode(sim.path("bob")).create_invoice("big", 1_500_000_000, "d", 600)
     out = await ClnNode(sim.path("alice")).pay(inv.bolt11, 50_000_000)
     assert out.status == "failed"
-    assert out.error_code == 215  # askrene: the source has insufficient capacity
+    assert out.error_code == 205  # xpay: "Failed: We could not find a usable set of paths."
     assert out.retryable
 
 
