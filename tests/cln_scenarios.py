@@ -208,6 +208,24 @@ def hold_invoice_pays_only_when_settled(pair: Pair) -> None:
     assert result[0]["amount_msat"] == 9000
 
 
+def feerates_as_the_agent_reads_them(pair: Pair) -> None:
+    """agent/adapters/cln_channels.splice_fee_sat reads perkw.splice (or opening)."""
+    payer, _ = pair
+    res = payer.feerates("perkw")
+    rates = res["perkw"]
+    assert {"opening", "mutual_close", "unilateral_close", "penalty", "splice",
+            "min_acceptable", "max_acceptable", "floor", "estimates"} <= set(rates)
+    assert rates["floor"] == 253
+    assert {"opening_channel_satoshis", "mutual_close_satoshis", "unilateral_close_satoshis",
+            "htlc_timeout_satoshis", "htlc_success_satoshis"} <= set(
+        res["onchain_fee_estimates"])
+    assert res["onchain_fee_estimates"]["opening_channel_satoshis"] == (
+        rates["opening"] * 702 // 1000)
+    with pytest.raises(RpcError) as bad:
+        payer.feerates("perbyte")
+    assert bad.value.error["code"] == -32602
+
+
 def hold_invoice_cancel_fails_the_payment(pair: Pair) -> None:
     payer, payee = pair
     inv = payee.call("holdinvoice", {"amount_msat": 8000, "label": _label("holdx"),
@@ -241,7 +259,7 @@ def hold_invoice_cancel_fails_the_payment(pair: Pair) -> None:
 SCENARIOS = [invoice_then_xpay, label_clash_is_900, xpay_twice_is_219,
              listsendpays_reconciles_a_payment, invoice_fields_as_lightningd_writes_them,
              node_decodes_our_invoices, xpay_refuses_an_invoice_without_payment_secret,
-             pay_of_a_paid_invoice_succeeds_at_once]
+             pay_of_a_paid_invoice_succeeds_at_once, feerates_as_the_agent_reads_them]
 RESTART_SCENARIOS = [reconcile_after_the_payer_is_killed]  # need (pair, restart)
 # need the holdinvoice plugin
 HOLD_SCENARIOS = [hold_invoice_pays_only_when_settled, hold_invoice_cancel_fails_the_payment]
