@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from lnsim_harness import Sim
+from pyln.proto.invoice import Invoice as PylnInvoice
 
 from agent.adapters.lightning import ClnNode, decode_invoice
 from agent.ports import NodeUnavailable, PaymentRefused
+from lnsim.network import node_key
 
 
 async def test_node_id_and_invoice_round_trip(sim: Sim) -> None:
@@ -154,3 +156,14 @@ def test_decode_invoice_amountless_and_garbage(sim: Sim) -> None:
                     "lnbcrt1" + "q" * 200]:
         with pytest.raises(ValueError, match="invalid bolt11"):
             decode_invoice(garbage)
+
+
+async def test_an_invoice_without_payment_secret_is_never_sent_to_the_node(sim: Sim) -> None:
+    """Signed by the payee's own node key, but without `s` (what lnsim wrote before): the
+    agent refuses it before asking its node, which would refuse it too (-32602)."""
+    old = PylnInvoice(paymenthash=b"\x05" * 32, amount=None, currency="bcrt",
+                      tags=[("d", "old"), ("x", 600)], date=int(time.time()))
+    text = old.encode(node_key(0, "bob").secret.hex())
+    with pytest.raises(PaymentRefused, match="no payment secret"):
+        await ClnNode(sim.path("alice")).pay(text, 5_000)
+    assert sim.rpc("alice").listsendpays()["payments"] == []
