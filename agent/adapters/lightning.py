@@ -40,7 +40,7 @@ def decode_invoice(bolt11: str) -> DecodedInvoice:
     an invoice a current Core Lightning refuses to pay: no payment secret (`s`), or a
     required feature bit it does not know (BOLT #11: "MUST NOT attempt a payment").
 
-    ~0.4 ms of CPU (bench/bolt11.py); the negotiation, the payment and the reconciliation
+    ~0.33 ms of CPU (bench/bolt11.py); the negotiation, the payment and the reconciliation
     each decode a trade's invoice, so the answers for recent strings are kept (a pure
     function of the string: nothing to invalidate; errors are not kept)."""
     if not isinstance(bolt11, str) or not bolt11.strip():
