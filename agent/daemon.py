@@ -131,7 +131,8 @@ class Agent:
                 ClnChannels(self.node), self.state, self._liquidity_need,
                 every_s=lq.every_intervals * real_interval, margin=lq.margin,
                 idle_factor=lq.idle_factor, min_splice_msat=lq.min_splice_sat * 1000,
-                rebalance_fee_ppm=lq.rebalance_fee_ppm)
+                rebalance_fee_ppm=lq.rebalance_fee_ppm,
+                max_onchain_fee_share=lq.max_onchain_fee_share)
             self.extra_children.append(Child("liquidity", self.liquidity.run))
         self.tariff = tariff
 

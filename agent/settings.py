@@ -213,6 +213,8 @@ class LiquiditySettings(_Section):
     margin: Annotated[float, Field(ge=0, le=10)] = 0.2
     idle_factor: Annotated[float, Field(ge=1)] = 3.0
     min_splice_sat: Annotated[int, Field(ge=1)] = 10_000
+    # A splice moves at least its on-chain fee / this share (docs/settlement.md, fee arithmetic)
+    max_onchain_fee_share: Annotated[float, Field(gt=0, le=1)] = 0.01
     rebalance_fee_ppm: Annotated[int, Field(ge=0, le=100_000)] = 1_000
 
 

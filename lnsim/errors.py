@@ -24,9 +24,11 @@ PAY_ROUTE_TOO_EXPENSIVE = 206
 PAY_INVOICE_EXPIRED = 207
 PAY_NO_SUCH_PAYMENT = 208  # waitsendpay.json: "was never made and there is nothing to wait for"
 PAY_UNSPECIFIED_ERROR = 209  # xpay: "Failed after N attempts ..." once any attempt failed
-PAY_INSUFFICIENT_FUNDS = 215  # askrene (xpay's router): the source's channels cannot carry it
+PAY_INSUFFICIENT_FUNDS = 215  # legacy pay (libplugin-pay): spendable below the amount
 PAY_INVOICE_ALREADY_PAID = 219  # xpay.json: "Invoice has already been paid."
-PAY_DESTINATION_INSUFFICIENT_CAPACITY = 220  # askrene: the destination cannot receive it
+# xpay (v26.06) reports askrene's capacity failures as 205 "Failed: ... Total source
+# capacity is only ..."; 220 is kept for older nodes' answers (the agent maps both).
+PAY_DESTINATION_INSUFFICIENT_CAPACITY = 220
 
 # splice (common/jsonrpc_errors.h)
 FUND_CANNOT_AFFORD = 301

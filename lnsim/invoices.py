@@ -1,4 +1,5 @@
-"""One node's invoice book, with real BOLT11 strings from pyln-proto's codec."""
+"""One node's invoice book, with BOLT11 strings as lightningd writes them (agent.crypto.bolt11):
+payment secret, features (var_onion_optin, payment_secret, basic_mpp), `c`, `x`, `d`/`h`."""
 
 from __future__ import annotations
 
@@ -8,70 +9,34 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import coincurve
-from pyln.proto.invoice import Invoice as Bolt11
 
+from agent.crypto import bolt11
+from agent.crypto.bolt11 import Bolt11 as DecodedBolt11
 from lnsim import errors
 from lnsim.errors import MethodError
 
 CURRENCY = "bcrt"
-MSAT_PER_BTC = 100_000_000_000
-BOLT11_DEFAULT_EXPIRY_S = 3600  # BOLT #11: no `x` field means one hour
+MIN_FINAL_CLTV_EXPIRY = 10  # lightningd's `cltv-final` off mainnet (options.c testnet_config)
+
+__all__ = ["CURRENCY", "DecodedBolt11", "InvoiceBook", "InvoiceRecord", "decode_bolt11"]
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedBolt11:
-    payee: str
-    payment_hash: str
-    amount_msat: int | None
-    created_at: int
-    expiry_s: int
-    description: str | None
-
-    @property
-    def expires_at(self) -> int:
-        return self.created_at + self.expiry_s
-
-
-def encode_bolt11(
-    key: coincurve.PrivateKey, payment_hash: bytes, amount_msat: int | None,
-    description: str, expiry_s: int, created_at: int, *, deschashonly: bool = False,
-) -> str:
-    amount_btc = None if amount_msat is None else Decimal(amount_msat) / MSAT_PER_BTC
-    tags: list[tuple[str, Any]] = [("h" if deschashonly else "d", description), ("x", expiry_s)]
-    inv = Bolt11(paymenthash=payment_hash, amount=amount_btc, currency=CURRENCY, tags=tags,
-                 date=created_at)
-    return str(inv.encode(key.secret.hex()))
-
-
-def decode_bolt11(bolt11: str) -> DecodedBolt11:
-    """Decode and check the signature; ValueError on anything that is not a usable invoice."""
+def decode_bolt11(text: str) -> DecodedBolt11:
+    """Decode and check the signature as lightningd's bolt11_decode does: ValueError with
+    its wording on anything that is not a usable invoice on this network."""
     try:
-        inv = Bolt11.decode(bolt11.strip())
-    except (ValueError, TypeError, IndexError, AssertionError) as exc:
-        raise ValueError(f"invalid bolt11: {exc}") from exc
+        inv = bolt11.decode(text)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from exc
     if inv.currency != CURRENCY:
-        raise ValueError(f"invalid bolt11: currency {inv.currency!r}, this network uses "
-                         f"{CURRENCY!r}")
-    if inv.paymenthash is None or len(inv.paymenthash) != 32:
-        raise ValueError("invalid bolt11: no payment hash")
-    amount_msat = None
-    if inv.amount is not None:
-        msat = Decimal(inv.amount) * MSAT_PER_BTC
-        if msat != msat.to_integral_value() or msat <= 0:
-            raise ValueError(f"invalid bolt11: amount {inv.amount} BTC is not whole msat")
-        amount_msat = int(msat)
-    tags = dict(inv.tags)
-    expiry = tags.get("x", BOLT11_DEFAULT_EXPIRY_S)
-    desc = tags.get("d")
-    return DecodedBolt11(
-        payee=inv.hexpubkey, payment_hash=inv.hexpaymenthash, amount_msat=amount_msat,
-        created_at=int(inv.date), expiry_s=int(expiry),
-        description=desc if isinstance(desc, str) else None,
-    )
+        raise ValueError(f"Invoice is for a different chain ({inv.currency!r}, this network "
+                         f"uses {CURRENCY!r})")
+    if inv.payment_secret is None:
+        raise ValueError("Missing required payment secret (s field)")
+    return inv
 
 
 @dataclass(slots=True)
@@ -134,20 +99,24 @@ class InvoiceBook:
     def create(
         self, label: str, amount_msat: int | None, description: str, expiry_s: int,
         preimage_hex: str | None = None, *, deschashonly: bool = False,
-        hold_cltv: int | None = None,
+        cltv: int | None = None, hold_cltv: int | None = None,
     ) -> InvoiceRecord:
         if label in self._by_label:
-            raise MethodError(errors.INVOICE_LABEL_ALREADY_EXISTS, "Duplicate label")
+            raise MethodError(errors.INVOICE_LABEL_ALREADY_EXISTS, f"Duplicate label '{label}'")
         preimage = bytes.fromhex(preimage_hex) if preimage_hex else secrets.token_bytes(32)
         payment_hash = hashlib.sha256(preimage).hexdigest()
         if payment_hash in self._by_hash:
             raise MethodError(errors.INVOICE_PREIMAGE_ALREADY_EXISTS, "preimage already used")
         created_at = int(self.now())
-        bolt11 = encode_bolt11(self._key, bytes.fromhex(payment_hash), amount_msat,
-                               description, expiry_s, created_at, deschashonly=deschashonly)
+        payment_secret = secrets.token_bytes(32)
+        text = bolt11.encode(
+            self._key, currency=CURRENCY, amount_msat=amount_msat, timestamp=created_at,
+            payment_hash=bytes.fromhex(payment_hash), payment_secret=payment_secret,
+            description=description, deschashonly=deschashonly, expiry_s=expiry_s,
+            min_final_cltv_expiry=hold_cltv or cltv or MIN_FINAL_CLTV_EXPIRY)
         rec = InvoiceRecord(
-            label=label, bolt11=bolt11, payment_hash=payment_hash,
-            payment_secret=secrets.token_hex(32), preimage=preimage.hex(),
+            label=label, bolt11=text, payment_hash=payment_hash,
+            payment_secret=payment_secret.hex(), preimage=preimage.hex(),
             amount_msat=amount_msat, description=description,
             expires_at=created_at + expiry_s, created_index=len(self._by_label) + 1,
             hold_cltv=hold_cltv,

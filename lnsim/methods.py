@@ -10,6 +10,7 @@ from agent.crypto import lnsig
 from lnsim import errors, methods_invoice, methods_pay, methods_route, methods_splice
 from lnsim.errors import MethodError
 from lnsim.graph import Channel
+from lnsim.invoices import MIN_FINAL_CLTV_EXPIRY
 from lnsim.methods_dev import DEV_METHODS
 from lnsim.methods_splice import channel_id_of
 from lnsim.network import Network, SimNode
@@ -136,6 +137,7 @@ async def listconfigs(net: Network, node: SimNode, p: Params) -> Json:
         "alias": {"value_str": node.name[:32], "source": src},
         "rpc-file": {"value_str": "lightning-rpc", "source": "default"},
         "lightning-dir": {"value_str": f"lnsim/{node.name}", "source": "cmdline"},
+        "cltv-final": {"value_int": MIN_FINAL_CLTV_EXPIRY, "source": "default"},
     }
     if net.options.remote_signer:  # VLS: lightningd talks to vlsd through this hsmd
         configs["subdaemon"] = {"values_str": ["hsmd:remote_hsmd_socket"], "sources": [src]}
@@ -188,6 +190,7 @@ _SPLICE_METHODS: dict[str, tuple[tuple[str, ...], Handler]] = {
                      "force_feerate"), methods_splice.splice_init),
     "splice_update": (("channel_id", "psbt"), methods_splice.splice_update),
     "splice_signed": (("channel_id", "psbt", "sign_first"), methods_splice.splice_signed),
+    "feerates": (("style",), methods_splice.feerates),
 }
 METHODS: dict[str, tuple[tuple[str, ...], Handler]] = {
     "getinfo": ((), getinfo),

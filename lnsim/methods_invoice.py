@@ -40,27 +40,33 @@ def _is_hex(s: str) -> bool:
     return True
 
 
-def _create(net: Network, node: SimNode, p: Params, hold_cltv: int | None) -> Json:
+def _create(net: Network, node: SimNode, p: Params, hold_cltv: int | None,
+            cltv: int | None = None) -> Json:
     amount = p.msat("amount_msat", required=True, allow_any=True)
     label = p.label("label")
     description = p.str_("description", required=True) or ""
     expiry = p.int_("expiry") or DEFAULT_INVOICE_EXPIRY_S
     preimage = p.str_("preimage")
     if amount == 0:
-        raise MethodError(errors.INVALID_PARAMS, "amount_msat: should be positive or 'any'")
+        raise MethodError(errors.INVALID_PARAMS,
+                          "amount_msat: should be positive msat or 'any': invalid token '0'")
     if preimage is not None and (len(preimage) != 64 or not _is_hex(preimage)):
         raise MethodError(errors.INVALID_PARAMS, "preimage: should be 64 hex digits")
     rec = node.invoices.create(label, amount, description, expiry, preimage,
-                               deschashonly=p.bool_("deschashonly", False), hold_cltv=hold_cltv)
+                               deschashonly=p.bool_("deschashonly", False), cltv=cltv,
+                               hold_cltv=hold_cltv)
     net.touch_invoice(node, rec)
-    return {"bolt11": rec.bolt11, "payment_hash": rec.payment_hash,
-            "payment_secret": rec.payment_secret, "expires_at": rec.expires_at,
-            "created_index": rec.created_index}
+    out: Json = {"bolt11": rec.bolt11, "payment_hash": rec.payment_hash,
+                 "payment_secret": rec.payment_secret, "expires_at": rec.expires_at,
+                 "created_index": rec.created_index}
+    inbound = sum(c.receivable_msat(node.id) for c in net.graph.channels_of(node.id))
+    if amount is not None and amount > inbound:  # lightningd/invoice.c's warnings
+        out["warning_capacity"] = "Insufficient incoming channel capacity to pay invoice"
+    return out
 
 
 async def invoice(net: Network, node: SimNode, p: Params) -> Json:
-    p.int_("cltv")
-    return _create(net, node, p, None)
+    return _create(net, node, p, None, p.int_("cltv"))
 
 
 async def listinvoices(net: Network, node: SimNode, p: Params) -> Json:

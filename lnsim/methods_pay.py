@@ -2,28 +2,29 @@
 
 Shapes and codes from doc/schemas/{pay,xpay,listsendpays,listpays,waitsendpay,decode}.json
 and, where the schema lists fewer codes than the node returns, from plugins/xpay/xpay.c and
-plugins/askrene (215, 220, 206 from the router; 209 once an attempt has failed).
+plugins/askrene (205 "Failed: ..." from the router, 206 over the fee budget; 209 once an
+attempt has failed), as lightningd v26.06 answered them (tests/realnode, docs/lnsim.md).
+As there, `pay` is handed to xpay (`xpay-handle-pay`, on by default) unless the node has
+no xpay; then it is the old pay plugin (215 when the channels cannot carry it, 205 ...).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 from decimal import Decimal
 from typing import Any
 
 import coincurve
-from pyln.proto.invoice import Invoice as Bolt11
 
 from lnsim import errors
 from lnsim.errors import MethodError
-from lnsim.invoices import CURRENCY, DecodedBolt11, decode_bolt11
+from lnsim.invoices import DecodedBolt11, decode_bolt11
 from lnsim.network import Network, SendPay, SimNode
 from lnsim.params import Params
 from lnsim.payments import PayRequest, send
 
 Json = dict[str, Any]
-MIN_FINAL_CLTV_EXPIRY = 18  # BOLT #11: no `c` field means 18
 
 
 def decode_param(bolt11: str, name: str) -> DecodedBolt11:
@@ -33,15 +34,26 @@ def decode_param(bolt11: str, name: str) -> DecodedBolt11:
         raise MethodError(errors.INVALID_PARAMS, f"{name}: {exc}") from exc
 
 
-def _amount(inv: DecodedBolt11, amount_msat: int | None) -> int:
+def _decode_for_xpay(bolt11: str) -> DecodedBolt11:
+    try:
+        return decode_bolt11(bolt11)
+    except ValueError as exc:
+        raise MethodError(errors.INVALID_PARAMS, f"Invalid bolt11 invoice: {exc}") from exc
+
+
+def _amount(inv: DecodedBolt11, amount_msat: int | None, *, xpay: bool = False) -> int:
     if inv.amount_msat is not None and amount_msat is not None:
-        raise MethodError(errors.INVALID_PARAMS, "amount_msat parameter unnecessary")
+        raise MethodError(errors.INVALID_PARAMS, "amount_msat unnecessary" if xpay
+                          else "amount_msat parameter unnecessary")
     if inv.amount_msat is None and amount_msat is None:
-        raise MethodError(errors.INVALID_PARAMS, "amount_msat parameter required")
+        raise MethodError(errors.INVALID_PARAMS, "amount_msat required" if xpay
+                          else "amount_msat parameter required")
     return inv.amount_msat if inv.amount_msat is not None else int(amount_msat or 0)
 
 
 async def pay(net: Network, node: SimNode, p: Params) -> Json:
+    if "xpay" not in net.options.disabled:
+        return await _pay_by_xpay(net, node, p)
     bolt11 = p.str_("bolt11", required=True) or ""
     inv = decode_param(bolt11, "bolt11")
     amount = _amount(inv, p.msat("amount_msat"))
@@ -64,10 +76,31 @@ async def pay(net: Network, node: SimNode, p: Params) -> Json:
             "status": "complete"}
 
 
+async def _pay_by_xpay(net: Network, node: SimNode, p: Params) -> Json:
+    """`pay` as xpay takes it over: xpay's routing and errors, pay's answer; an invoice
+    paid before answers complete at once; `exclude`, `riskfactor` and the like are
+    ignored, as xpay does ("Unknown arg ..., xpay will ignore it")."""
+    bolt11 = p.str_("bolt11", required=True) or ""
+    inv = _decode_for_xpay(bolt11)
+    amount = _amount(inv, p.msat("amount_msat"), xpay=True)
+    maxfee = p.msat("maxfee")
+    percent, exempt = p.number("maxfeepercent"), p.msat("exemptfee")
+    if maxfee is None:  # xpay's calc_maxfee: pay's defaults, maxfeepercent 0.5, exemptfee 5000
+        budget = int(Decimal(amount) * (percent if percent is not None else Decimal("0.5")) / 100)
+        maxfee = max(budget, exempt if exempt is not None else 5000)
+    p.list_("exclude")
+    sent = await send(net, PayRequest(node, inv, bolt11, amount, maxfee, xpay=True,
+                                      label=p.str_("label"), as_pay=True))
+    return {"payment_preimage": sent.preimage, "amount_msat": sent.amount_msat,
+            "amount_sent_msat": sent.amount_sent_msat, "parts": 1,
+            "destination": sent.destination, "payment_hash": sent.payment_hash,
+            "status": "complete", "created_at": float(net.clock())}
+
+
 async def xpay(net: Network, node: SimNode, p: Params) -> Json:
     bolt11 = p.str_("invstring", required=True) or ""
-    inv = decode_param(bolt11, "invstring")
-    amount = _amount(inv, p.msat("amount_msat"))
+    inv = _decode_for_xpay(bolt11)
+    amount = _amount(inv, p.msat("amount_msat"), xpay=True)
     if p.has("partial_msat"):
         raise MethodError(errors.INVALID_PARAMS, "partial_msat: not supported by lnsim")
     maxfee = p.msat("maxfee")
@@ -143,8 +176,10 @@ def _pay_entry(parts: list[SendPay]) -> Json:
     if state == "complete":
         entry.update(amount_msat=sum(s.amount_msat for s in done),
                      amount_sent_msat=sum(s.amount_sent_msat for s in done),
-                     preimage=done[0].preimage, number_of_parts=len(done),
+                     preimage=done[0].preimage,
                      completed_at=max(s.completed_at or 0 for s in done))
+        if len(done) > 1:  # plugins/xpay/listpays.c: only for more than one part
+            entry["number_of_parts"] = len(done)
     elif state == "failed":
         entry["amount_sent_msat"] = parts[-1].amount_sent_msat
     return entry
@@ -153,14 +188,15 @@ def _pay_entry(parts: list[SendPay]) -> Json:
 async def waitsendpay(net: Network, node: SimNode, p: Params) -> Json:
     payment_hash = p.str_("payment_hash", required=True) or ""
     timeout = p.int_("timeout")
-    partid, groupid = p.int_("partid"), p.int_("groupid")
-    if (partid is None) != (groupid is None):
-        raise MethodError(errors.INVALID_PARAMS, "partid and groupid go together")
-    parts = [s for s in node.sendpays if s.payment_hash == payment_hash
-             and partid in (None, s.partid) and groupid in (None, s.groupid)]
+    partid, groupid = p.int_("partid") or 0, p.int_("groupid")
+    mine = [s for s in node.sendpays if s.payment_hash == payment_hash]
+    if groupid is None:  # lightningd: the latest group of this hash (the highest id)
+        groupid = max((s.groupid for s in mine), default=0)
+    # partid defaults to 0, so xpay's parts (numbered from 1) are not waited for: 208
+    parts = [s for s in mine if s.partid == partid and s.groupid == groupid]
     if not parts:
         raise MethodError(errors.PAY_NO_SUCH_PAYMENT,
-                          f"Never attempted payment part {partid or 0} for '{payment_hash}'")
+                          f"Never attempted payment part {partid} for '{payment_hash}'")
     part = next((s for s in parts if s.status == "complete"), parts[-1])
     if part.status == "pending":
         try:
@@ -180,25 +216,32 @@ def _raise_failed(code: int, part: SendPay) -> Json:
     raise MethodError(code, f"failed: {name}", part.failure)
 
 
-def decoded_json(inv: DecodedBolt11, bolt11: str) -> Json:
-    out: Json = {"currency": CURRENCY, "created_at": inv.created_at, "expiry": inv.expiry_s,
-                 "payee": inv.payee, "payment_hash": inv.payment_hash,
-                 "signature": _signature_hex(bolt11),
-                 "min_final_cltv_expiry": MIN_FINAL_CLTV_EXPIRY}
+def decoded_json(inv: DecodedBolt11) -> Json:
+    """decode.json's bolt11 fields, in common/bolt11_json.c's order."""
+    out: Json = {"currency": inv.currency, "created_at": inv.timestamp, "expiry": inv.expiry_s,
+                 "payee": inv.payee}
     if inv.amount_msat is not None:
         out["amount_msat"] = inv.amount_msat
     if inv.description is not None:
         out["description"] = inv.description
+    if inv.description_hash is not None:
+        out["description_hash"] = inv.description_hash
+    out["min_final_cltv_expiry"] = inv.min_final_cltv_expiry
+    if inv.payment_secret is not None:
+        out["payment_secret"] = inv.payment_secret
+    if inv.features:
+        out["features"] = _features_hex(inv.features)
+    out.update(payment_hash=inv.payment_hash, signature=_signature_der_hex(inv.signature))
     return out
 
 
-def _signature_hex(bolt11: str) -> str:
+def _features_hex(features: int) -> str:
+    return features.to_bytes(-(-features.bit_length() // 8), "big").hex()
+
+
+def _signature_der_hex(signature: bytes) -> str:
     """The invoice's signature, DER-encoded as decode.json shows it."""
-    sig = Bolt11.decode(bolt11.strip()).signature
-    if sig is None:
-        return ""
-    with contextlib.suppress(TypeError, ValueError):  # recovered: convert, then DER
-        sig = coincurve.ecdsa.recoverable_convert(sig)
+    sig = coincurve.ecdsa.recoverable_convert(coincurve.ecdsa.deserialize_recoverable(signature))
     return bytes(coincurve.ecdsa.cdata_to_der(sig)).hex()
 
 
@@ -206,11 +249,12 @@ async def decode(net: Network, node: SimNode, p: Params) -> Json:
     string = p.str_("string", required=True) or ""
     try:
         inv = decode_bolt11(string)
-    except ValueError as exc:
-        raise MethodError(errors.INVALID_PARAMS, f"string: Unparsable invoice: {exc}") from exc
-    return {"type": "bolt11 invoice", "valid": True, **decoded_json(inv, string)}
+    except ValueError as exc:  # command_fail_badparam's wording (plugins/offers.c)
+        raise MethodError(errors.INVALID_PARAMS,
+                          f"string: {exc}: invalid token '{json.dumps(string)}'") from exc
+    return {"type": "bolt11 invoice", **decoded_json(inv), "valid": True}
 
 
 async def decodepay(net: Network, node: SimNode, p: Params) -> Json:
     bolt11 = p.str_("bolt11", required=True) or ""
-    return decoded_json(decode_param(bolt11, "bolt11"), bolt11)
+    return decoded_json(decode_param(bolt11, "bolt11"))

@@ -1,6 +1,11 @@
 """Splicing: `splicein` / `spliceout` (current nodes) and `splice_init` / `splice_update` /
 `splice_signed` (older ones), after doc/schemas/{splicein,spliceout,splice_*}.json and the
-errors of lightningd/channel_control.c.
+errors of lightningd/channel_control.c; and `feerates`, in lightningd's shape
+(lightningd/chaintopology.c) at one fixed rate, `NodeOptions.feerate_perkw`.
+
+`splicein`/`spliceout` name the channel as lightningd's splice script does: a channel_id,
+a peer id (`ID` or `ID:?`) or `*:?`; a short_channel_id is refused as lightningd refuses it
+(-32602 "Splice script compile failed": the script reads it as an amount).
 
 Stand-in limits: the capacity changes when the splice is signed (no confirmation wait), the
 short_channel_id stays the same (a real splice gets a new one on confirmation), and the
@@ -10,6 +15,7 @@ PSBTs and transactions are opaque tokens, not valid PSBTs or transactions.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from typing import Any
 
@@ -71,13 +77,30 @@ def _apply(net: Network, node: SimNode, chan: Channel, delta_msat: int) -> Json:
     return {"psbt": PSBT_PREFIX + txid, "tx": "02000000" + txid, "txid": txid}
 
 
+_SCID = re.compile(r"[0-9]+x[0-9]+x[0-9]+")
+
+
+def _script_channel(net: Network, node: SimNode, p: Params) -> Channel:
+    ref = p.str_("channel", required=True) or ""
+    if _SCID.fullmatch(ref):
+        raise MethodError(errors.INVALID_PARAMS, "Splice script compile failed",
+                          {"compiler_error": ["Failed to parse sat amount"]})
+    if ref == "*:?":
+        mine = net.graph.channels_of(node.id)
+        if len(mine) != 1:
+            raise MethodError(errors.INVALID_PARAMS, f"channel: '*:?' matches {len(mine)} "
+                              "channels; name one by channel_id")
+        ref = mine[0].scid
+    return _find_channel(net, node, ref.removesuffix(":?"))
+
+
 async def splicein(net: Network, node: SimNode, p: Params) -> Json:
-    chan = _find_channel(net, node, p.str_("channel", required=True) or "")
+    chan = _script_channel(net, node, p)
     return _apply(net, node, chan, _sats(p, "amount"))
 
 
 async def spliceout(net: Network, node: SimNode, p: Params) -> Json:
-    chan = _find_channel(net, node, p.str_("channel", required=True) or "")
+    chan = _script_channel(net, node, p)
     amount = _sats(p, "amount")
     destination = p.str_("destination") or "wallet"
     p.bool_("force_feerate", False)
@@ -132,3 +155,28 @@ async def splice_signed(net: Network, node: SimNode, p: Params) -> Json:
     del net.splices[channel_id]
     result = _apply(net, node, net.graph.channels[pending.scid], pending.relative_msat)
     return {**result, "outnum": 0}
+
+
+# lightningd's weights for its on-chain estimates (chaintopology.c, json_feerates)
+_ESTIMATE_WEIGHTS = {"opening_channel_satoshis": 702, "mutual_close_satoshis": 673,
+                     "unilateral_close_satoshis": 1112,
+                     "unilateral_close_nonanchor_satoshis": 598,
+                     "htlc_timeout_satoshis": 663, "htlc_success_satoshis": 703}
+FEERATE_FLOOR_PERKW = 253
+
+
+async def feerates(net: Network, node: SimNode, p: Params) -> Json:
+    style = p.str_("style", required=True)
+    if style not in ("perkw", "perkb"):
+        raise MethodError(errors.INVALID_PARAMS, f"style: should be 'perkw' or 'perkb': "
+                          f"invalid token '{style}'")
+    rate = net.options.feerate_perkw
+    scale = 4 if style == "perkb" else 1
+    rates: Json = dict.fromkeys(("opening", "mutual_close", "unilateral_close",
+                                 "unilateral_anchor_close", "penalty", "splice"), rate * scale)
+    rates.update(min_acceptable=max(FEERATE_FLOOR_PERKW, rate // 2) * scale,
+                 max_acceptable=rate * 10 * scale, floor=FEERATE_FLOOR_PERKW * scale,
+                 estimates=[{"blockcount": n, "feerate": rate * scale,
+                             "smoothed_feerate": rate * scale} for n in (2, 6, 12, 100)])
+    return {style: rates, "onchain_fee_estimates": {
+        name: rate * weight // 1000 for name, weight in _ESTIMATE_WEIGHTS.items()}}

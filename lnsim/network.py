@@ -145,6 +145,7 @@ class NodeOptions:
     # What the plugin does with an ACCEPTED invoice at that margin: v4.0.0 (2025-03) settles
     # it ("soft expiry"), v3 canceled it. An OPEN one is canceled either way.
     hold_at_soft_expiry: Literal["settle", "cancel"] = "settle"
+    feerate_perkw: int = 253  # what `feerates` reports (no chain): the 1 sat/vB floor
 
 
 OfflineHook = Callable[[SimNode, bool], Awaitable[None]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ class PayRequest:
     avoid: tuple[str, ...] = ()
     label: str | None = None
     return_when_locked: bool = False  # injected "xpay returned while parts are pending"
+    as_pay: bool = False  # `pay` handed to xpay (xpay-handle-pay): a paid invoice succeeds
 
 
 def failure_object(route: Route, index: int, failcode: int) -> dict[str, object]:
@@ -64,36 +66,56 @@ def fault_on(net: Network, route: Route) -> tuple[int, int] | None:
     return None
 
 
+NO_USABLE_PATHS = "We could not find a usable set of paths."
+
+
 def _routing_error(net: Network, req: PayRequest, dest: SimNode, attempts: int,
                    why: str) -> MethodError:
     if req.xpay and attempts > 0:
         return MethodError(errors.PAY_UNSPECIFIED_ERROR,
                            f"Failed after {attempts} attempts. Then routing failed: {why}")
     if not req.xpay:
+        offline = net.offline_ids()
+        spendable = sum(c.spendable_msat(req.payer.id) for c in net.graph.channels_of(
+            req.payer.id) if c.peer_of(req.payer.id) not in offline)
+        if attempts == 0 and spendable < req.amount_msat:  # libplugin-pay's pre-flight check
+            return MethodError(errors.PAY_INSUFFICIENT_FUNDS, "Insufficient funds to perform "
+                               f"the payment: spendable={spendable}msat < payment="
+                               f"{req.amount_msat}msat")
         return MethodError(errors.PAY_ROUTE_NOT_FOUND,
                            f"Ran out of routes to try after {attempts} attempts: {why}")
+    # xpay before any attempt: askrene's explain_failure (plugins/askrene/child), prefixed
+    # "Failed: " by xpay, code 205: the source's channels, then the destination's, by total
+    # capacity, then by the capacity of those not disabled (peer offline)
     offline = net.offline_ids()
-    out_msat = sum(c.spendable_msat(req.payer.id) for c in net.graph.channels_of(req.payer.id)
-                   if c.peer_of(req.payer.id) not in offline)
-    # of the destination's channels the payer knows only the capacity (gossip)
-    in_msat = sum(c.receivable_msat(dest.id) if req.payer.id in (c.node_a, c.node_b)
-                  else c.capacity_msat - 2 * c.reserve_msat
-                  for c in net.graph.channels_of(dest.id) if c.peer_of(dest.id) not in offline)
-    if out_msat < req.amount_msat:  # askrene's explain_failure: source, then destination
-        return MethodError(errors.PAY_INSUFFICIENT_FUNDS, f"We could not find a usable set of "
-                           f"paths. The source has insufficient capacity: {out_msat}msat")
-    if in_msat < req.amount_msat:
-        return MethodError(errors.PAY_DESTINATION_INSUFFICIENT_CAPACITY,
-                           f"We could not find a usable set of paths. The destination has "
-                           f"insufficient capacity: {in_msat}msat")
-    return MethodError(errors.PAY_ROUTE_NOT_FOUND, f"Failed: {why}")
+    for node, name in ((req.payer, "source"), (dest, "destination")):
+        why_not = _capacity_problem(net, node, name, req.amount_msat, offline)
+        if why_not:
+            return MethodError(errors.PAY_ROUTE_NOT_FOUND, f"Failed: {NO_USABLE_PATHS} {why_not}")
+    return MethodError(errors.PAY_ROUTE_NOT_FOUND, f"Failed: {NO_USABLE_PATHS} {why}")
+
+
+def _capacity_problem(net: Network, node: SimNode, name: str, amount_msat: int,
+                      offline: set[str]) -> str:
+    chans = net.graph.channels_of(node.id)
+    total = sum(c.capacity_msat for c in chans)
+    if total < amount_msat:
+        return f"Total {name} capacity is only {total}msat (in {len(chans)} channels)."
+    enabled = [c for c in chans if c.peer_of(node.id) not in offline and node.id not in offline]
+    usable = sum(c.capacity_msat for c in enabled)
+    if usable >= amount_msat:
+        return ""
+    if not enabled:
+        return f"All {len(chans)} channels to the {name} are disabled."
+    return (f"{len(chans) - len(enabled)} of {len(chans)} channels to {name} are disabled, "
+            f"leaving capacity only {usable}msat of {total}msat.")
 
 
 def _check_first(net: Network, req: PayRequest) -> tuple[SendPay | None, SimNode]:
     earlier = [p for p in req.payer.sendpays if p.payment_hash == req.inv.payment_hash]
     done = next((p for p in earlier if p.status == "complete"), None)
     if done is not None:
-        if req.xpay:
+        if req.xpay and not req.as_pay:
             raise MethodError(errors.PAY_INVOICE_ALREADY_PAID,
                               "Already paid this invoice successfully")
         return done, req.payer
@@ -103,6 +125,9 @@ def _check_first(net: Network, req: PayRequest) -> tuple[SendPay | None, SimNode
                           "still in progress, cannot retry before that completes.")
     now = net.clock()
     if now >= req.inv.expires_at:
+        if req.xpay:  # plugins/xpay/xpay.c
+            raise MethodError(errors.PAY_INVOICE_EXPIRED, "Invoice expired "
+                              f"{int(now) - req.inv.expires_at} seconds ago")
         raise MethodError(errors.PAY_INVOICE_EXPIRED, "Invoice expired",
                           {"now": int(now), "expiry": req.inv.expires_at})
     dest = net.by_id.get(req.inv.payee)
@@ -116,7 +141,9 @@ async def send(net: Network, req: PayRequest) -> SendPay:
     done, dest = _check_first(net, req)
     if done is not None:
         return done
-    groupid = req.payer.next_groupid()
+    # xpay: a random 63-bit group id and parts numbered from 1 (so a bare `waitsendpay`,
+    # which waits for part 0, finds nothing: 208); pay: the next group id, part 0 first
+    groupid = secrets.randbelow(2**63) if req.xpay else req.payer.next_groupid()
     exclude: set[tuple[str, str]] = set()
     attempts, why = 0, f"no path to {dest.id} for {req.amount_msat}msat"
     while attempts < MAX_ATTEMPTS:
@@ -128,10 +155,13 @@ async def send(net: Network, req: PayRequest) -> SendPay:
         if route.fee_msat > req.max_fee_msat:
             if req.xpay and attempts > 0:
                 raise _routing_error(net, req, dest, attempts, "fee budget exceeded")
+            if req.xpay:
+                raise MethodError(errors.PAY_ROUTE_TOO_EXPENSIVE,
+                                  "Failed: Could not find route without excessive cost")
             raise MethodError(errors.PAY_ROUTE_TOO_EXPENSIVE, f"Fee exceeds our fee budget: "
                               f"{route.fee_msat}msat > {req.max_fee_msat}msat",
                               {"fee_msat": route.fee_msat, "maxfee_msat": req.max_fee_msat})
-        part = _new_part(net, req, dest, route, groupid, attempts)
+        part = _new_part(net, req, dest, route, groupid, attempts + 1 if req.xpay else attempts)
         attempts += 1
         fault = fault_on(net, route)
         if fault is not None:

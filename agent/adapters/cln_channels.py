@@ -1,9 +1,12 @@
 """The node's channels and on-chain wallet, and splicing, through Core Lightning's RPC.
 
-`splicein`/`spliceout` on current nodes; on older ones (no such command, -32601) the
-`splice_init` → `splice_update` (until the commitments are secured) → `splice_signed`
-sequence. With a VLS signer a splice needs the signer's support; a refusal surfaces as an
-RPC error and is reported as PaymentRefused (never retried by the liquidity service).
+`splicein`/`spliceout` on current nodes, naming the channel by its channel_id (their
+splice script reads a short_channel_id as an amount: "Splice script compile failed", seen
+on lightningd v26.06); on older ones (no such command, -32601) the `splice_init` →
+`splice_update` (until the commitments are secured) → `splice_signed` sequence. What a
+splice costs on-chain comes from `feerates` (agent/domain/onchain.py). With a VLS signer
+a splice needs the signer's support; a refusal surfaces as an RPC error and is reported as
+PaymentRefused (never retried by the liquidity service).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pyln.client import RpcError
 
 from agent.adapters import cln_errors as errs
 from agent.adapters.lightning import ClnNode, _code, _message
+from agent.domain import onchain
 from agent.domain.liquidity import ChannelState
 from agent.ports import PaymentRefused
 
@@ -50,8 +54,9 @@ class ClnChannels:
         if sats == 0:
             raise ValueError("a splice moves at least 1 sat")
         method = "splicein" if delta_msat > 0 else "spliceout"
+        channel_id = await self._channel_id(scid)
         try:
-            res = await self._node._call(method, {"channel": scid, "amount": sats})
+            res = await self._node._call(method, {"channel": channel_id, "amount": sats})
         except RpcError as exc:
             if _code(exc) != errs.METHOD_NOT_FOUND:
                 raise PaymentRefused(f"{method} {scid} {sats}sat: {_message(exc)}") from exc
@@ -102,12 +107,27 @@ class ClnChannels:
             raise PaymentRefused(f"rebalance failed: {_message(exc)}") from exc
         return fee
 
-    async def _splice_sequence(self, scid: str, relative_sat: int) -> str:
+    async def splice_fee_sat(self) -> int | None:
+        """What one splice costs on-chain now: the node's `splice` feerate (sat per 1000
+        weight) times a splice's weight; None where the node gives no rate."""
+        try:
+            res = await self._node._call("feerates", {"style": "perkw"})
+        except RpcError:
+            return None
+        rates = res.get("perkw", {})
+        rate = rates.get("splice", rates.get("opening"))
+        return None if rate is None else onchain.splice_fee_sat(int(rate))
+
+    async def _channel_id(self, scid: str) -> str:
         if scid not in self._channel_ids:
             await self.channels()
         channel_id = self._channel_ids.get(scid)
         if channel_id is None:
             raise PaymentRefused(f"splice {scid}: no such channel")
+        return channel_id
+
+    async def _splice_sequence(self, scid: str, relative_sat: int) -> str:
+        channel_id = await self._channel_id(scid)
         try:
             psbt = (await self._node._call("splice_init", {
                 "channel_id": channel_id, "relative_amount": relative_sat}))["psbt"]

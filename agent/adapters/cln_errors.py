@@ -18,14 +18,14 @@ PAY_RHASH_ALREADY_USED = 201  # paid before with another amount or destination
 PAY_DESTINATION_PERM_FAIL = 203  # e.g. the payee does not know (any more) this invoice
 PAY_TRY_OTHER_ROUTE = 204
 PAY_ROUTE_NOT_FOUND = 205  # xpay also uses it when no route fits the fee budget
-PAY_ROUTE_TOO_EXPENSIVE = 206  # pay: fee over maxfee
+PAY_ROUTE_TOO_EXPENSIVE = 206  # pay; xpay v26.06: "Could not find route without excessive cost"
 PAY_INVOICE_EXPIRED = 207
 PAY_NO_SUCH_PAYMENT = 208  # waitsendpay: never sent
 PAY_UNSPECIFIED_ERROR = 209
 PAY_STOPPED_RETRYING = 210  # pay gave up (retry_for)
 PAY_INVOICE_ALREADY_PAID = 219  # xpay: we paid this invoice already
-PAY_INSUFFICIENT_FUNDS = 215  # xpay (askrene): our channels cannot carry it now
-PAY_DESTINATION_INSUFFICIENT_CAPACITY = 220  # xpay (askrene): payee cannot receive it
+PAY_INSUFFICIENT_FUNDS = 215  # old pay plugin: spendable below the amount
+PAY_DESTINATION_INSUFFICIENT_CAPACITY = 220  # older xpay/askrene; v26.06 says 205 "Failed: ..."
 LABEL_ALREADY_EXISTS = 900  # invoice: label clash -> "already created"
 
 Meaning = Literal["in_progress", "already_paid", "route", "fee", "expired", "destination",
@@ -50,7 +50,7 @@ _BY_CODE: dict[int, Meaning] = {
 # A remote signer (VLS) that refuses to sign logs "policy failed: policy-<rule> ..." and the
 # node reports the refusal through the RPC error's message; CLN has no code of its own for it.
 _POLICY = re.compile(r"policy[ -](failed|failure|violation)|\bpolicy-[a-z0-9-]+", re.I)
-_FEE = re.compile(r"fee (exceeds|budget)|too expensive|maxfee", re.I)
+_FEE = re.compile(r"fee (exceeds|budget)|too expensive|maxfee|excessive cost", re.I)
 
 
 def meaning(code: int | None, message: str) -> Meaning:

@@ -11,15 +11,15 @@ flight is reported as such (see agent/adapters/cln_errors.py and docs/settlement
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pyln.client import LightningRpc, RpcError
-from pyln.proto.invoice import Invoice as Bolt11
 
 from agent.adapters import cln_errors as errs
+from agent.crypto import bolt11 as b11
 from agent.ports import (
     DecodedInvoice,
     Invoice,
@@ -30,31 +30,32 @@ from agent.ports import (
     PolicyRefused,
 )
 
-MSAT_PER_BTC = 100_000_000_000
-BOLT11_DEFAULT_EXPIRY_S = 3600
 _INVOICE_STATUSES: dict[str, InvoiceStatus] = {"unpaid": "unpaid", "paid": "paid",
                                                "expired": "expired"}
 
 
+@functools.lru_cache(maxsize=512)
 def decode_invoice(bolt11: str) -> DecodedInvoice:
-    """Decode a BOLT11 string and check its signature; ValueError on anything else."""
+    """Decode a BOLT11 string and check its signature; ValueError on anything else, and on
+    an invoice a current Core Lightning refuses to pay: no payment secret (`s`), or a
+    required feature bit it does not know (BOLT #11: "MUST NOT attempt a payment").
+
+    ~0.33 ms of CPU (bench/bolt11.py); the negotiation, the payment and the reconciliation
+    each decode a trade's invoice, so the answers for recent strings are kept (a pure
+    function of the string: nothing to invalidate; errors are not kept)."""
     if not isinstance(bolt11, str) or not bolt11.strip():
         raise ValueError("invalid bolt11: empty")
     try:
-        inv = Bolt11.decode(bolt11.strip())
-    except (ValueError, TypeError, IndexError, AssertionError) as exc:
+        inv = b11.decode(bolt11)
+    except ValueError as exc:
         raise ValueError(f"invalid bolt11: {exc}") from exc
-    if inv.paymenthash is None or len(inv.paymenthash) != 32:
-        raise ValueError("invalid bolt11: no payment hash")
-    amount_msat = None
-    if inv.amount is not None:
-        msat = Decimal(inv.amount) * MSAT_PER_BTC
-        if msat <= 0 or msat != msat.to_integral_value():
-            raise ValueError(f"invalid bolt11: amount {inv.amount} BTC is not whole msat")
-        amount_msat = int(msat)
-    expiry_s = dict(inv.tags).get("x", BOLT11_DEFAULT_EXPIRY_S)
-    return DecodedInvoice(payee=inv.hexpubkey, payment_hash=inv.hexpaymenthash,
-                          amount_msat=amount_msat, expires_at=int(inv.date) + int(expiry_s))
+    if inv.payment_secret is None:
+        raise ValueError("invalid bolt11: no payment secret (s field); a current node "
+                         "refuses to pay it")
+    if unknown := inv.unknown_required_features():
+        raise ValueError(f"invalid bolt11: unknown required feature bits {unknown}")
+    return DecodedInvoice(payee=inv.payee, payment_hash=inv.payment_hash,
+                          amount_msat=inv.amount_msat, expires_at=inv.expires_at)
 
 
 def _check_preimage(payment_hash: str, preimage: str) -> None:

@@ -4,6 +4,8 @@ Every `every_s` it asks `need()` (the forecast's capacity need, see
 agent.domain.liquidity.need_from_forecast), reads the channels and the wallet, logs the
 channel utilisation and acts on `plan`: splices in or out, or a circular rebalance under
 its fee budget (counted: amounts and fees in msat); an inbound shortfall is reported.
+A splice moves at least `min_splice_msat`, and at least its on-chain fee (the node's
+`feerates`) over `max_onchain_fee_share` (agent/domain/onchain.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from agent.domain import onchain
 from agent.domain.liquidity import Action, Need, plan, utilisation
 from agent.ports import LiquidityNode, NodeUnavailable, PaymentRefused
 from agent.services.state import AgentState
@@ -35,7 +38,8 @@ def horizon_prices(signal_interval: int | None, signal_prices: Sequence[int], k:
 class Liquidity:
     def __init__(self, node: LiquidityNode, state: AgentState, need: Callable[[], Need | None],
                  *, every_s: float, margin: float = 0.2, idle_factor: float = 3.0,
-                 min_splice_msat: int = 10_000_000, rebalance_fee_ppm: int = 1_000) -> None:
+                 min_splice_msat: int = 10_000_000, rebalance_fee_ppm: int = 1_000,
+                 max_onchain_fee_share: float = onchain.DEFAULT_MAX_FEE_SHARE) -> None:
         self._node = node
         self._state = state
         self._need = need
@@ -44,6 +48,7 @@ class Liquidity:
         self._idle_factor = idle_factor
         self._min_splice_msat = min_splice_msat
         self._fee_ppm = rebalance_fee_ppm
+        self._fee_share = max_onchain_fee_share
 
     async def run(self) -> None:
         while True:
@@ -60,14 +65,18 @@ class Liquidity:
             return []
         channels = await self._node.channels()
         wallet = await self._node.wallet_msat()
+        fee_sat = await self._node.splice_fee_sat()
+        min_splice = self._min_splice_msat if fee_sat is None else max(
+            self._min_splice_msat, onchain.min_amount_msat(fee_sat, self._fee_share))
         share = utilisation(channels)
         self._state.counters["channel_utilisation_permille"] = round(1000 * share)
         log.info("channel_utilisation", channels=len(channels), utilisation=round(share, 3),
                  outbound_msat=sum(c.spendable_msat for c in channels),
                  inbound_msat=sum(c.receivable_msat for c in channels),
-                 need_outbound_msat=need.outbound_msat, need_inbound_msat=need.inbound_msat)
+                 need_outbound_msat=need.outbound_msat, need_inbound_msat=need.inbound_msat,
+                 splice_fee_sat=fee_sat, min_splice_msat=min_splice)
         actions = plan(channels, need, wallet_msat=wallet, margin=self._margin,
-                       idle_factor=self._idle_factor, min_splice_msat=self._min_splice_msat,
+                       idle_factor=self._idle_factor, min_splice_msat=min_splice,
                        rebalance_fee_ppm=self._fee_ppm)
         for action in actions:
             await self._act(action)

@@ -287,7 +287,7 @@ class Settlement:
         if sig is None or rec.bolt11 is None:
             return ""
         listed = {e.agent_id: e.node_id for e in sig.roster}.get(rec.terms.seller)
-        try:  # pyln-proto's decoder costs ~7 ms of CPU: off the event loop
+        try:  # decoding checks a signature (~0.3 ms of CPU): off the event loop
             payee = (await asyncio.to_thread(decode_invoice, rec.bolt11)).payee
         except ValueError as exc:
             return str(exc)

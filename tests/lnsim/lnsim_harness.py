@@ -41,6 +41,14 @@ class Sim:
             self._thread.join(timeout=10)
 
 
+def wait_xpay(rpc: LightningRpc, payment_hash: str, timeout: int | None = None) -> Any:
+    """`waitsendpay` for an xpay payment: its parts are numbered from 1 in a random group,
+    so the bare call (part 0 of the latest group) finds nothing (208) on lightningd."""
+    last = rpc.listsendpays(payment_hash=payment_hash)["payments"][-1]
+    return rpc.waitsendpay(payment_hash, timeout=timeout, partid=last["partid"],
+                           groupid=last["groupid"])
+
+
 def start_sim(names: list[str], topology: str = "hub", seed: int = 0,
               channel_sat: int = 2_000_000, options: NodeOptions | None = None,
               directory: Path | None = None, fresh: bool = False) -> Sim:

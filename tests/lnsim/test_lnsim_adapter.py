@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from lnsim_harness import Sim
+from pyln.proto.invoice import Invoice as PylnInvoice
 
 from agent.adapters.lightning import ClnNode, decode_invoice
 from agent.ports import NodeUnavailable, PaymentRefused
+from lnsim.network import node_key
 
 
 async def test_node_id_and_invoice_round_trip(sim: Sim) -> None:
@@ -96,8 +98,10 @@ async def test_offline_node_is_unavailable_and_route_failure_is_failed(sim: Sim)
     assert out.error_code == 205
     assert out.message
     sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "lsp"})
-    # xpay's router (askrene) says 215 when the payer's own channels cannot carry it
-    assert (await alice.pay(inv.bolt11, 5_000)).error_code == 215
+    # xpay (askrene's explanation, as lightningd v26.06 words it): 205
+    down = await alice.pay(inv.bolt11, 5_000)
+    assert down.error_code == 205
+    assert "All 1 channels to the source are disabled." in down.message
 
 
 async def test_missing_socket_is_unavailable(tmp_path: Any) -> None:
@@ -109,7 +113,7 @@ async def test_insufficient_liquidity_fails_with_code(sim: Sim) -> None:
     inv = await ClnNode(sim.path("bob")).create_invoice("big", 1_500_000_000, "d", 600)
     out = await ClnNode(sim.path("alice")).pay(inv.bolt11, 50_000_000)
     assert out.status == "failed"
-    assert out.error_code == 215  # askrene: the source has insufficient capacity
+    assert out.error_code == 205  # xpay: "Failed: We could not find a usable set of paths."
     assert out.retryable
 
 
@@ -152,3 +156,14 @@ def test_decode_invoice_amountless_and_garbage(sim: Sim) -> None:
                     "lnbcrt1" + "q" * 200]:
         with pytest.raises(ValueError, match="invalid bolt11"):
             decode_invoice(garbage)
+
+
+async def test_an_invoice_without_payment_secret_is_never_sent_to_the_node(sim: Sim) -> None:
+    """Signed by the payee's own node key, but without `s` (what lnsim wrote before): the
+    agent refuses it before asking its node, which would refuse it too (-32602)."""
+    old = PylnInvoice(paymenthash=b"\x05" * 32, amount=None, currency="bcrt",
+                      tags=[("d", "old"), ("x", 600)], date=int(time.time()))
+    text = old.encode(node_key(0, "bob").secret.hex())
+    with pytest.raises(PaymentRefused, match="no payment secret"):
+        await ClnNode(sim.path("alice")).pay(text, 5_000)
+    assert sim.rpc("alice").listsendpays()["payments"] == []

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from lnsim_harness import Sim
+from lnsim_harness import Sim, wait_xpay
 from pyln.client import RpcError
 
 from lnsim.network import NodeOptions
@@ -29,10 +29,13 @@ def test_waitsendpay_never_sent_208_in_progress_200_then_complete(sim: Sim) -> N
     worker = threading.Thread(target=lambda: alice.xpay(inv["bolt11"]), daemon=True)
     worker.start()
     time.sleep(0.2)
-    with pytest.raises(RpcError) as busy:
+    with pytest.raises(RpcError) as part0:  # xpay numbers its parts from 1
         alice.waitsendpay(inv["payment_hash"], timeout=0)
+    assert code(part0) == 208
+    with pytest.raises(RpcError) as busy:
+        wait_xpay(alice, inv["payment_hash"], timeout=0)
     assert code(busy) == 200
-    done = alice.waitsendpay(inv["payment_hash"], timeout=10)
+    done = wait_xpay(alice, inv["payment_hash"], timeout=10)
     assert done["status"] == "complete"
     assert done["payment_preimage"]
     assert {"id", "created_index", "payment_hash", "created_at", "amount_sent_msat"} <= set(done)
@@ -54,7 +57,7 @@ def test_xpay_can_report_failure_for_a_payment_that_completes(sim: Sim, mode: st
     assert code(exc) == 209
     (part,) = alice.listsendpays(payment_hash=inv["payment_hash"])["payments"]
     assert part["status"] == ("complete" if mode == "after_complete" else "pending")
-    assert alice.waitsendpay(inv["payment_hash"], timeout=10)["status"] == "complete"
+    assert wait_xpay(alice, inv["payment_hash"], timeout=10)["status"] == "complete"
     with pytest.raises(RpcError) as again:  # reconcile, do not retry: it is paid
         alice.xpay(inv["bolt11"])
     assert code(again) == 219
@@ -107,7 +110,7 @@ def test_listconfigs_with_a_local_signer_has_no_subdaemon(
     ("dev-lnsim-xpay-false-failure", {"mode": "sometimes"}, -32602),
     ("dev-lnsim-set-balance", {"short_channel_id": "999x1x0", "node": "bob",
                                "balance_msat": 1}, -32602),
-    ("waitsendpay", {"payment_hash": "11" * 32, "partid": 1}, -32602),
+    ("waitsendpay", {"payment_hash": "11" * 32, "partid": -1}, -32602),
     ("listpays", {"status": "lost"}, -32602),
 ])
 def test_bad_requests_get_json_rpc_errors(

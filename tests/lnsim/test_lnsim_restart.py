@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lnsim_harness import Sim, start_sim
+from lnsim_harness import Sim, start_sim, wait_xpay
 from pyln.client import LightningRpc, RpcError
 from test_lnsim_hold import hold, pay_in_background, wait_state
 
@@ -35,7 +35,7 @@ def total_msat(sim: Sim) -> int:
 
 
 def wait_complete(rpc: LightningRpc, payment_hash: str) -> dict[str, Any]:
-    return dict(rpc.waitsendpay(payment_hash, timeout=10))
+    return dict(wait_xpay(rpc, payment_hash, timeout=10))
 
 
 def test_hold_payment_in_flight_survives_a_restart_and_settles_after(
@@ -149,7 +149,7 @@ def test_sigkill_with_a_payment_in_flight_then_restart_resolves_it(lnsim_dir: Pa
         proc.wait(10)
         worker.join(5)
         proc = spawn(lnsim_dir)
-        done = LightningRpc(nodes["alice"]).waitsendpay(inv["payment_hash"], timeout=10)
+        done = wait_xpay(LightningRpc(nodes["alice"]), inv["payment_hash"], timeout=10)
         assert done["status"] == "complete"
         assert LightningRpc(nodes["bob"]).listinvoices("killed")["invoices"][0]["status"] == (
             "paid")

@@ -20,7 +20,7 @@ def wallet_msat(sim: Sim, node: str = "alice") -> int:
 
 def test_splicein_grows_capacity_and_our_side_from_the_wallet(sim: Sim) -> None:
     before, funds = chan(sim), wallet_msat(sim)
-    res = sim.rpc("alice").call("splicein", {"channel": before["short_channel_id"],
+    res = sim.rpc("alice").call("splicein", {"channel": before["channel_id"],
                                              "amount": "300000"})
     assert {"psbt", "tx", "txid"} <= set(res)
     after = chan(sim)
@@ -49,13 +49,13 @@ def test_a_splice_out_leaves_too_little_for_a_payment_a_splice_in_restores_it(
     sim: Sim,
 ) -> None:
     start = chan(sim)
-    sim.rpc("alice").call("spliceout", {"channel": start["short_channel_id"],
+    sim.rpc("alice").call("spliceout", {"channel": start["channel_id"],
                                         "amount": "980000"})
     inv = sim.rpc("bob").invoice(100_000_000, "after-splice", "d")
     with pytest.raises(RpcError) as exc:
         sim.rpc("alice").xpay(inv["bolt11"])
-    assert exc.value.error["code"] == 215
-    sim.rpc("alice").call("splicein", {"channel": start["short_channel_id"],
+    assert exc.value.error["code"] == 205
+    sim.rpc("alice").call("splicein", {"channel": f"{sim.id('lsp')}:?",
                                        "amount": "500000"})
     assert sim.rpc("alice").xpay(inv["bolt11"])["amount_msat"] == 100_000_000
 
@@ -84,18 +84,26 @@ def test_splice_init_update_signed_sequence(sim: Sim) -> None:
 
 
 @pytest.mark.parametrize(("method", "params", "code"), [
-    ("splicein", {"channel": "999x1x0", "amount": "1000"}, 352),
-    ("splicein", {"channel": "103x1x0", "amount": "-5"}, -32602),
-    ("splicein", {"channel": "103x1x0", "amount": "99999999999"}, 301),
+    ("splicein", {"channel": "ab" * 32, "amount": "1000"}, 352),
+    ("splicein", {"channel": "CID", "amount": "-5"}, -32602),
+    ("splicein", {"channel": "CID", "amount": "99999999999"}, 301),
     ("splice_update", {"channel_id": "00" * 32, "psbt": "x"}, 352),
-    ("splice_init", {"channel_id": "103x1x0", "relative_amount": 0}, -32602),
+    ("splice_init", {"channel_id": "CID", "relative_amount": 0}, -32602),
+    # lightningd v26.06's splice script reads a short_channel_id as an amount
+    ("splicein", {"channel": "SCID", "amount": "1000"}, -32602),
+    ("spliceout", {"channel": "SCID", "amount": "1000"}, -32602),
 ])
 def test_splice_errors_follow_core_lightning(
     sim: Sim, method: str, params: dict[str, Any], code: int,
 ) -> None:
+    mine = chan(sim)
+    ids = {"CID": mine["channel_id"], "SCID": mine["short_channel_id"]}
+    params = {k: ids.get(v, v) for k, v in params.items()}
     with pytest.raises(RpcError) as exc:
         sim.rpc("alice").call(method, params)
     assert exc.value.error["code"] == code
+    if params.get("channel") == mine["short_channel_id"]:
+        assert exc.value.error["message"] == "Splice script compile failed"
 
 
 def test_splice_with_the_peer_offline_is_refused(sim: Sim) -> None:

@@ -5,7 +5,9 @@ with the reason. No registry reachable here ships either binary (see docs/lnsim.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,10 @@ elif importlib.util.find_spec("pyln.testing") is None:
     SKIP_REASON = "pyln-testing is not installed: pip install -e '.[realnode]'"
 else:
     SKIP_REASON = ""
+    _bin = Path(shutil.which("lightningd") or ".").resolve().parent
+    if not any((d / "cln-grpc").exists() for d in (_bin.parent / "plugins",
+                                                   _bin.parent / "libexec/c-lightning/plugins")):
+        os.environ.setdefault("RUST", "0")  # built without the Rust plugins: no grpc port
     from pyln.testing.fixtures import *  # noqa: F403 - node_factory, bitcoind, teardown checks
 
 

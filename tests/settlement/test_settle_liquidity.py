@@ -155,3 +155,23 @@ async def test_circular_rebalance_moves_outbound_and_reports_its_fee(tmp_path: P
     finally:
         sim.stop()
         shutil.rmtree(sim.dir, ignore_errors=True)
+
+
+async def test_no_splice_whose_fee_is_over_its_share() -> None:
+    """A splice moves at least fee / max_onchain_fee_share: at the regtest nodes' splice
+    rate (7,505 sat per 1000 WU, tests/realnode) 100,000 sat is not worth a splice (7.5 %);
+    at 5 % share it still is not; with the share at 10 % it is."""
+    sim = start_sim(["alice", "bob"], options=NodeOptions(feerate_perkw=7505))
+    try:
+        chans = ClnChannels(ClnNode(sim.path("alice")))
+        assert await chans.splice_fee_sat() == 7505
+        spendable = (await chans.channels())[0].spendable_msat
+        want = Need(spendable + 100 * M // 1000, 0, 0, 0)
+        for share, kinds in ((0.01, []), (0.05, []), (0.10, ["splice_in"])):
+            state = AgentState("alice")
+            service = Liquidity(chans, state, lambda: want, every_s=60, margin=0.0,
+                                max_onchain_fee_share=share)
+            assert [a.kind for a in await service.step()] == kinds
+    finally:
+        sim.stop()
+        shutil.rmtree(sim.dir, ignore_errors=True)
