@@ -163,6 +163,7 @@ class Simulation:
         rng = np.random.default_rng(self.seed + 17)
         com = Community(h, self.tariff, m.interval_s)
         ledger = Ledger(h.names, self.scenario.lightning.channel_sat)
+        refused: dict[int, set[int]] = {}   # each seller's own list of buyers that failed it
         feed = self.tariff.feed_in_msat_per_kwh
         dt_h = m.interval_s / 3600.0
         res = RunResult(strategy.name, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n),
@@ -214,7 +215,7 @@ class Simulation:
                 sold, bought, money = expost.pool(grid_wh, price)
             elif strategy.market:
                 sold, bought, money = self._trade(k, grid_wh, round(price), ledger, bad,
-                                                  attack, rng, res)
+                                                  attack, rng, res, refused)
             res.cost_msat += grid_cost_msat(grid_wh + sold - bought, self.retail_msat[k],
                                             feed) + money
             grid_kw[:, s] = grid_wh / 1000.0 / dt_h
@@ -279,17 +280,17 @@ class Simulation:
         return out
 
     def _trade(self, k: int, grid_wh: Floats, price: int, ledger: Ledger, bad: Bools,
-               attack: Attack | None, rng: np.random.Generator,
-               res: RunResult) -> tuple[Floats, Floats, Floats]:
+               attack: Attack | None, rng: np.random.Generator, res: RunResult,
+               refused: dict[int, set[int]]) -> tuple[Floats, Floats, Floats]:
         h, m = self.homes, self.scenario.market
         end_s = h.first_step_s + (k + 1) * m.interval_s
         deadline = end_s + (1.0 - m.gate_margin) * m.interval_s
         out = expost.trade(k, grid_wh, price, h.names, end_s + 0.01 * m.interval_s, deadline,
                            m, ledger, bad, attack, rng, int(self.retail_msat[k]),
-                           self.tariff.feed_in_msat_per_kwh)
+                           self.tariff.feed_in_msat_per_kwh, refused)
         c = out.cleared
         res.sessions += c.sessions
-        res.agreements += len(c.energy_wh)
+        res.agreements += len(c.energy_wh) + c.unpaid
         res.offered_wh += c.offered_wh
         res.agreed_wh += int(sum(c.energy_wh))
         res.latency_ms += c.latency_ms

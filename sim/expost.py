@@ -72,36 +72,40 @@ def amount_msat(energy_wh: int, price_msat_per_kwh: int, retail: int, feed_in: i
 def trade(interval: int, grid_wh: Floats, price_msat_per_kwh: int, names: list[str],
           now_s: float, deadline_s: float, spec: MarketSpec, ledger: Ledger, bad: Bools,
           attack: Attack | None, rng: np.random.Generator, retail: int,
-          feed_in: int) -> Traded:
-    """Match and pay the interval's metered surplus against its metered deficit."""
+          feed_in: int, refused: dict[int, set[int]] | None = None) -> Traded:
+    """Match and pay the interval's metered surplus against its metered deficit. A trade is
+    paid at agreement; one its buyer does not pay is not a trade (its seller offers the
+    energy again, and sells no more to that buyer: `refused`)."""
     n = grid_wh.size
     sell, buy = positions(grid_wh, bad, attack, rng)
     s = np.flatnonzero(sell >= MIN_TRADE_WH)
     b = np.flatnonzero(buy >= MIN_TRADE_WH)
     price = np.full(max(s.size, b.size), price_msat_per_kwh, dtype=np.int64)
     silent = bad if attack == "withholding" else np.zeros(n, dtype=bool)
-    out = clear(interval, Book(s, sell[s].astype(np.int64), price[:s.size], price[:s.size]),
-                Book(b, buy[b].astype(np.int64), price[:b.size], price[:b.size]), names,
-                now_s, deadline_s, spec, silent, rng)
     sold, bought = np.zeros(n), np.zeros(n)
     money, received = np.zeros(n), np.zeros(n)
-    for si, bi, e, p in zip(out.seller, out.buyer, out.energy_wh, out.price_msat_per_kwh,
-                            strict=True):
-        amount = amount_msat(e, p, retail, feed_in,
-                             ledger.fee_msat(names[si], (e * p + 500) // 1000))
+
+    def pay(si: int, bi: int, e: int, p: int) -> bool:
+        amount = amount_msat(e, p, retail, feed_in, ledger.fee_msat(names[si], (e * p + 500)
+                                                                     // 1000))
         if amount is None:
-            continue
+            return False
         if attack == "reneging" and bad[bi]:
             ledger.renege()
-            continue
+            return False
         fee = ledger.pay(names[bi], names[si], amount)
         if fee is None:
-            continue
+            return False
         sold[si] += e
         bought[bi] += e
         money[si] -= amount
         money[bi] += amount + fee
         received[si] += amount
+        return True
+
+    out = clear(interval, Book(s, sell[s].astype(np.int64), price[:s.size], price[:s.size]),
+                Book(b, buy[b].astype(np.int64), price[:b.size], price[:b.size]), names,
+                now_s, deadline_s, spec, silent, rng, pay, refused)
     return Traded(sold, bought, money, received, out)
 
 

@@ -17,6 +17,7 @@ separately. Not simulated: signatures and their checks, the journal, invoices.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +51,8 @@ class Cleared:
     simulated_ms: list[float] = field(default_factory=list)   # hops and timeouts, sim clock
     sessions: int = 0        # offers made (each a negotiation session)
     unanswered: int = 0      # offers that met a silent buyer
+    refused: int = 0         # agreements a seller refused: the buyer had failed it before
+    unpaid: int = 0          # agreements their buyer left unpaid (not trades)
     offered_wh: int = 0      # sellers' energy on the market at the start
 
 
@@ -74,11 +77,21 @@ def _exchange(s: SellerSession, b: BuyerSession, offer: Move, now_s: float,
     return hops, agreed_at
 
 
+Pay = Callable[[int, int, int, int], bool]
+
+
 def clear(interval: int, sellers: Book, buyers: Book, names: list[str], now_s: float,
           deadline_s: float, spec: MarketSpec, silent: Bools,
-          rng: np.random.Generator) -> Cleared:
+          rng: np.random.Generator, pay: Pay | None = None,
+          refused: dict[int, set[int]] | None = None) -> Cleared:
     """Match `sellers` to `buyers` for delivery `interval`; `silent[h]` marks homes that
-    take offers but never answer (withholding)."""
+    take offers but never answer (withholding).
+
+    With `pay(seller_home, buyer_home, energy_wh, price)`, a trade counts only once it is
+    paid: a buyer that does not pay leaves the seller's energy unsold (the seller offers it
+    again) and goes into the seller's own `refused` set (home → homes it will not sell
+    to, kept across intervals, as each home keeps it in its journal); an offer that reaches
+    a refused buyer is rejected at agreement, costing the seller a hop."""
     out = Cleared(offered_wh=int(sellers.energy_wh.sum()))
     hop_s = spec.hop_ms / 1000.0
     free = buyers.energy_wh.copy()
@@ -124,6 +137,18 @@ def clear(interval: int, sellers: Book, buyers: Book, names: list[str], now_s: f
             hops, agreed_at = _exchange(s, b, offer, now_s + t[i], hop_s)
             t[i] += hops * hop_s
             terms = b.terms
+            sh, bh = int(sellers.home[i]), int(buyers.home[j])
+            bad = refused.setdefault(sh, set()) if refused is not None else set()
+            if terms is not None and s.terms is not None and agreed_at and (
+                    bh in bad or (pay is not None and not pay(sh, bh, terms.energy_wh,
+                                                              terms.price_msat_per_kwh))):
+                if bh in bad:
+                    out.refused += 1
+                else:
+                    out.unpaid += 1
+                    bad.add(bh)
+                still.append(i)
+                continue
             if terms is not None and s.terms is not None and agreed_at:
                 e = terms.energy_wh
                 out.seller.append(int(sellers.home[i]))
