@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "logistics"
 Range = tuple[float, float]
@@ -125,4 +125,12 @@ def load_scenario(spec: str | Path) -> LogisticsScenario:
         names = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
         raise FileNotFoundError(f"no logistics scenario {spec!r} (named ones: "
                                 f"{', '.join(names)})")
-    return LogisticsScenario.model_validate(tomllib.loads(path.read_text()))
+    try:
+        return LogisticsScenario.model_validate(tomllib.loads(path.read_text()))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not TOML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "scenario"
+        raise ValueError(f"{path}: {where}: {first['msg']} ({exc.error_count()} "
+                         f"problem(s))") from None
