@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.domain.negotiation import BuyerSession, Move, SellerSession
-from agent.domain.resource import PARCEL
+from agent.domain.resource import PARCEL, Unit
 from logistics.wire import SignedWire
 
 
@@ -60,6 +60,7 @@ class Rules:
     hop_s: float
     max_offers: int
     deadline_s: float
+    unit: Unit = PARCEL
 
 
 def _session(wire: SignedWire, s: SellerSession, b: BuyerSession, now_s: float,
@@ -121,10 +122,10 @@ def clear_slot(slot_id: int, sellers: list[Side], buyers: list[Side], now_s: flo
             started = time.perf_counter()
             s = SellerSession(trade_id, slot_id, seller.name, left[i], seller.start_msat,
                               seller.reservation_msat, rules.deadline_s, rules.max_rounds,
-                              unit=PARCEL)
+                              unit=rules.unit)
             b = BuyerSession(trade_id, slot_id, buyer.name, seller.name, need[buyer.index],
                              buyer.start_msat, buyer.reservation_msat, rules.deadline_s,
-                             rules.max_rounds, unit=PARCEL)
+                             rules.max_rounds, unit=rules.unit)
             hops = _session(wire, s, b, now_s + clock[i], rules.hop_s)
             wall_s = time.perf_counter() - started
             clock[i] += hops * rules.hop_s + wall_s

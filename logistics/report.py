@@ -79,9 +79,9 @@ def plot_outcomes(out: dict[str, Any], path: Path) -> None:
 def plot_latency(out: dict[str, Any], path: Path) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 3.5), dpi=110)
-    for key, values in out["series"]["latency_ms"].items():
-        y = np.arange(1, len(values) + 1) / len(values)
-        ax.plot(values, y, label=LABELS.get(key, key), color=COLOURS.get(key, "#555555"))
+    for key, values in out["series"]["latency_cdf_ms"].items():
+        ax.plot(values, np.linspace(0, 1, len(values)), label=LABELS.get(key, key),
+                color=COLOURS.get(key, "#555555"))
     ax.axvline(100, color="red", linewidth=0.8, linestyle=":", label="100 ms")
     ax.set_xscale("log")
     ax.set_xlabel("negotiation time, ms (simulated: hops + measured code time)")
