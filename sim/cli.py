@@ -44,10 +44,13 @@ if TYPE_CHECKING:
     from meanfield.community import Plan
 
 STRATEGIES = (NO_TRADING, NAIVE, DETERMINISTIC, CENTRAL_MPC, PEERWATT)
+DOMAINS = ("energy", "logistics")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="peerwatt simulate", description=__doc__)
+    p.add_argument("--domain", choices=DOMAINS, default="energy",
+                   help="what the market trades (logistics: `--domain logistics --help`)")
     p.add_argument("--agents", type=int, help="homes (default: the scenario's)")
     p.add_argument("--days", type=int, help="simulated days (default: the scenario's)")
     p.add_argument("--scenario", default="capacity", help="a file, or a name in scenarios/")
@@ -263,7 +266,18 @@ def _cpus() -> int:
     return os.cpu_count() or 0
 
 
+def _domain(argv: list[str]) -> str:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--domain", choices=DOMAINS, default="energy")
+    return str(pre.parse_known_args(argv)[0].domain)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if _domain(argv) == "logistics":  # its own package and options (docs/logistics.md)
+        from logistics.cli import main as logistics_main
+
+        return logistics_main(argv)
     args = _parser().parse_args(argv)
     if importlib.util.find_spec("highspy") is None:
         print("peerwatt simulate: needs highspy (the LP optimum): "

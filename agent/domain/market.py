@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.domain.units import amount_msat
+from agent.domain.resource import WH, Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,8 @@ class IntervalClock:
 
 @dataclass(frozen=True, slots=True)
 class Terms:
-    """What both sides of a trade agree to: energy in Wh at a price in msat/kWh."""
+    """What both sides of a trade agree to: a quantity of the resource at a price per unit;
+    for energy (the default unit) Wh at msat/kWh (`agent.domain.resource`)."""
 
     trade_id: str
     interval: int
@@ -35,7 +36,16 @@ class Terms:
     buyer: str
     energy_wh: int
     price_msat_per_kwh: int
+    unit: Unit = WH
+
+    @property
+    def quantity(self) -> int:
+        return self.energy_wh
+
+    @property
+    def price_msat_per_unit(self) -> int:
+        return self.price_msat_per_kwh
 
     @property
     def amount_msat(self) -> int:
-        return amount_msat(self.energy_wh, self.price_msat_per_kwh)
+        return self.unit.amount_msat(self.energy_wh, self.price_msat_per_kwh)

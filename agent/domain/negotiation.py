@@ -10,6 +10,11 @@ Rounds: the offer is round 0 and each counter adds one. After round R no side ma
 counter: it accepts if the price is within its reservation, else it rejects. Every
 move carries the deadline; nothing is accepted at or after it. Duplicate, stale or
 misaddressed moves change nothing.
+
+The machines trade a quantity of any resource at a price per unit (`agent.domain.resource`):
+`energy_wh` is the quantity in the resource's unit, `price_msat_per_kwh` the price per
+priced unit, `interval` the resource's window; the names are energy's because the wire and
+the journal carry them. A session's `unit` (Wh by default) prices the agreed terms.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from enum import StrEnum
 from typing import Literal
 
 from agent.domain.market import Terms
+from agent.domain.resource import WH, Unit
 
 MoveKind = Literal["offer", "counter", "accept", "confirm", "reject"]
 
@@ -35,6 +41,14 @@ class Move:
     price_msat_per_kwh: int
     deadline_s: float
     invoice: str = ""
+
+    @property
+    def quantity(self) -> int:
+        return self.energy_wh
+
+    @property
+    def price_msat_per_unit(self) -> int:
+        return self.price_msat_per_kwh
 
 
 class State(StrEnum):
@@ -73,6 +87,7 @@ class SellerSession:
     round: int = 0
     buyer: str = ""
     terms: Terms | None = field(default=None)
+    unit: Unit = WH
 
     def __post_init__(self) -> None:
         if self.energy_wh <= 0:
@@ -123,7 +138,8 @@ class SellerSession:
     def _agree(self, buyer: str, energy_wh: int, price: int) -> Outcome:
         self.state = State.AGREED
         self.buyer = buyer
-        self.terms = Terms(self.trade_id, self.interval, self.seller, buyer, energy_wh, price)
+        self.terms = Terms(self.trade_id, self.interval, self.seller, buyer, energy_wh, price,
+                           self.unit)
         return Outcome(agreed=self.terms)
 
     def _reply(self, to: Move, kind: MoveKind, energy_wh: int, price: int) -> Move:
@@ -154,6 +170,7 @@ class BuyerSession:
     round: int = 0
     pending: Move | None = None  # our last accept or counter
     terms: Terms | None = None
+    unit: Unit = WH
 
     def _bid(self, round_: int) -> int:
         return concede(min(self.bid_msat_per_kwh, self.limit_msat_per_kwh),
@@ -202,7 +219,7 @@ class BuyerSession:
             return NOTHING
         self.state = State.AGREED
         self.terms = Terms(self.trade_id, self.interval, self.seller, self.buyer,
-                           move.energy_wh, move.price_msat_per_kwh)
+                           move.energy_wh, move.price_msat_per_kwh, self.unit)
         return Outcome(agreed=self.terms)
 
     def expire(self, now_s: float) -> bool:

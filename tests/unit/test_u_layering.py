@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"asyncio", "aiomqtt", "paho", "pymodbus", "pyln", "onnxruntime", "sqlite3",
              "socket", "structlog"}
 OWN = ("peerwatt", "agent", "firmware_bridge", "coordinator", "meanfield", "lnsim", "sim",
-       "demo", "models", "bench")
-NOT_FOR_AGENT = {"peerwatt", "coordinator", "lnsim", "sim", "demo", "models", "bench"}
+       "logistics", "demo", "models", "bench")
+NOT_FOR_AGENT = {"peerwatt", "coordinator", "lnsim", "sim", "logistics", "demo", "models",
+                 "bench"}
 PURE = [*sorted((ROOT / "agent" / "domain").glob("*.py")), ROOT / "coordinator/signal.py",
         *sorted((ROOT / "meanfield").glob("*.py")),
         ROOT / "coordinator/game.py"]
