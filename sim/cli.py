@@ -37,7 +37,7 @@ from sim.homes import EFFICIENCY, MAX_SOC_PCT, MIN_SOC_PCT, build_homes
 from sim.metrics import _r, metrics
 from sim.progress import Progress
 from sim.scenario import Scenario, load_scenario
-from sim.seeds import parse_seeds, run_seeds, summarise
+from sim.seeds import parse_seeds, run_seeds, summarise, summarise_sweep
 from sim.table import claims, table
 
 if TYPE_CHECKING:
@@ -248,7 +248,8 @@ def combine(outs: list[tuple[dict[str, Any], dict[str, Any]]], wall_s: float) ->
     out["paired"] = summary["paired"]
     out["seeds"] = [{k: v for k, v in r.items() if k != "series"} for r in runs]
     if "byzantine" in first:
-        out["byzantine"] = first["byzantine"]
+        out["byzantine"] = {**first["byzantine"], "sweep": summarise_sweep(runs),
+                            "seeds": len(runs)}
     out["series"] = first["series"]
     out["wall_s"] = round(wall_s, 1)
     out["run"] = {**first["run"], "seeds": [r["run"]["seed"] for r in runs]}

@@ -247,7 +247,7 @@ class Simulation:
         """The coordinator's equilibrium from every home's report at the start of k."""
         h = self.homes
         soc = com.batteries.soc_pct
-        if attack == "lying" and not strategy.central:
+        if attack in ("lying", "colluding") and not strategy.central:
             mean = mean + self.scenario.byzantine.lie_kw * bad[:, None]
             soc = np.where(bad, 100.0, soc)
         eur = self.eur_per_msat

@@ -14,7 +14,9 @@ imported costs retail or less, each kWh it exported earns feed-in or more.
 Attacks (`sim.scenario.Attack`) act here as in the daemon: `false_bids` claim a metered
 surplus or deficit three times the real one (the liar's residual is billed at the tariff,
 so the honest counterparty is made whole and the liar pays), `withholding` takes offers
-and never answers and keeps its own surplus off the market, `reneging` never pays.
+and never answers and keeps its own surplus off the market, `reneging` never pays,
+`colluding` trades only among the attackers (each side's energy kept from the honest
+homes) while their reports to the coordinator lie together.
 """
 
 from __future__ import annotations
@@ -80,7 +82,6 @@ def trade(interval: int, grid_wh: Floats, price_msat_per_kwh: int, names: list[s
     sell, buy = positions(grid_wh, bad, attack, rng)
     s = np.flatnonzero(sell >= MIN_TRADE_WH)
     b = np.flatnonzero(buy >= MIN_TRADE_WH)
-    price = np.full(max(s.size, b.size), price_msat_per_kwh, dtype=np.int64)
     silent = bad if attack == "withholding" else np.zeros(n, dtype=bool)
     sold, bought = np.zeros(n), np.zeros(n)
     money, received = np.zeros(n), np.zeros(n)
@@ -103,9 +104,19 @@ def trade(interval: int, grid_wh: Floats, price_msat_per_kwh: int, names: list[s
         received[si] += amount
         return True
 
-    out = clear(interval, Book(s, sell[s].astype(np.int64), price[:s.size], price[:s.size]),
-                Book(b, buy[b].astype(np.int64), price[:b.size], price[:b.size]), names,
-                now_s, deadline_s, spec, silent, rng, pay, refused)
+    def book(homes: npt.NDArray[np.int64], wh: Floats) -> Book:
+        p = np.full(homes.size, price_msat_per_kwh, dtype=np.int64)
+        return Book(homes, wh[homes].astype(np.int64), p, p)
+
+    if attack == "colluding" and bad.any():
+        # Two markets: the attackers among themselves, the honest homes among themselves.
+        inside = clear(interval, book(s[bad[s]], sell), book(b[bad[b]], buy), names, now_s,
+                       deadline_s, spec, silent, rng, pay, refused)
+        s, b = s[~bad[s]], b[~bad[b]]
+    out = clear(interval, book(s, sell), book(b, buy), names, now_s, deadline_s, spec, silent,
+                rng, pay, refused)
+    if attack == "colluding" and bad.any():
+        out.sessions += inside.sessions
     return Traded(sold, bought, money, received, out)
 
 

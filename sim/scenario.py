@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
-Attack = Literal["false_bids", "withholding", "reneging", "lying"]
-ATTACKS: tuple[Attack, ...] = ("false_bids", "withholding", "reneging", "lying")
+Attack = Literal["false_bids", "withholding", "reneging", "lying", "colluding"]
+ATTACKS: tuple[Attack, ...] = ("false_bids", "withholding", "reneging", "lying", "colluding")
 Range = tuple[float, float]
 
 

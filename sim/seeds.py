@@ -94,3 +94,21 @@ def run_seeds(seeds: list[int], one: Callable[[int], T], workers: int) -> list[T
         return [one(s) for s in seeds]
     with ProcessPoolExecutor(max_workers=min(workers, len(seeds))) as pool:
         return list(pool.map(one, seeds))
+
+
+def summarise_sweep(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Byzantine sweep over seeds: per attack and share, the honest homes' loss of gain
+    as the seeds' mean, with its 95 % interval and each seed's value."""
+    points: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for r in runs:
+        for e in r.get("byzantine", {}).get("sweep", []):
+            points.setdefault((e["attack"], float(e["share"])), []).append(e)
+    out = []
+    for (attack, share), es in points.items():
+        losses = [e["honest_gain_loss_pct"] for e in es if e["honest_gain_loss_pct"] is not None]
+        ci = interval(losses)
+        out.append({"attack": attack, "share": share,
+                    "honest_gain_loss_pct": ci["mean"], "ci95": ci,
+                    "seeds_honest_gain_loss_pct": losses,
+                    "byzantine_homes": es[0]["byzantine_homes"]})
+    return out
