@@ -10,9 +10,9 @@ from pathlib import Path
 
 import structlog
 
-from agent.adapters.cln_channels import ClnChannels
+from agent.adapters.cln.channels import ClnChannels
+from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
-from agent.adapters.lightning import ClnNode
 from agent.adapters.mqtt import LastWill, MqttTransport
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from agent.clock import Clock, SimClock, WallClock

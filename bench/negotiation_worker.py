@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
-from agent.adapters.lightning import ClnNode
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import SimClock
 from agent.crypto.envelope import Identity

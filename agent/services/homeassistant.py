@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from agent.adapters.cln_balance import channel_balance_msat
+from agent.adapters.cln.balance import channel_balance_msat
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import Clock
 from agent.ports import TransientError

@@ -23,8 +23,8 @@ from typing import Literal
 
 import structlog
 
+from agent.adapters.cln.node import decode_invoice
 from agent.adapters.journal import Journal
-from agent.adapters.lightning import decode_invoice
 from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State

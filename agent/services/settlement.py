@@ -20,8 +20,8 @@ import time
 
 import structlog
 
+from agent.adapters.cln.node import decode_invoice
 from agent.adapters.journal import Journal, TradeRecord
-from agent.adapters.lightning import decode_invoice
 from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms
 from agent.ports import (

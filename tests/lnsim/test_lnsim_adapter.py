@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from lnsim_harness import Sim
 
-from agent.adapters.lightning import ClnNode, decode_invoice
+from agent.adapters.cln.node import ClnNode, decode_invoice
 from agent.ports import NodeUnavailable, PaymentRefused
 
 

@@ -6,7 +6,7 @@ import pytest
 from lnsim_harness import Sim
 from pyln.client import RpcError
 
-from agent.adapters.lightning import ClnNode
+from agent.adapters.cln.node import ClnNode
 from agent.crypto import lnsig
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import structlog
 
+from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import FINAL_STATES, Journal
-from agent.adapters.lightning import ClnNode
 from agent.clock import WallClock
 from agent.domain.market import IntervalClock, Terms
 from agent.services.settlement import Settlement

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
-from agent.adapters.lightning import ClnNode
 from agent.clock import Clock, WallClock
 from agent.domain.market import IntervalClock, Terms
 from agent.ports import Invoice

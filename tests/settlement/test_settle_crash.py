@@ -34,7 +34,7 @@ from agent.adapters.journal import Journal
 
 CTX = mp.get_context("forkserver")
 # Python 3.11's forkserver preloads with its own sys.path (not ours): name what it can find.
-CTX.set_forkserver_preload(["agent.services.settlement", "agent.adapters.lightning",
+CTX.set_forkserver_preload(["agent.services.settlement", "agent.adapters.cln.node",
                             "agent.settings", "pyln.client", "structlog"])
 KILLS = 110
 TRADES = 600

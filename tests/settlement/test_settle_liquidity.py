@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from lnsim_harness import Sim, start_sim
 
-from agent.adapters.cln_channels import ClnChannels
-from agent.adapters.lightning import ClnNode
+from agent.adapters.cln.channels import ClnChannels
+from agent.adapters.cln.node import ClnNode
 from agent.daemon import Agent
 from agent.domain.liquidity import Action, ChannelState, Need, need_from_forecast, plan
 from agent.ports import PaymentRefused

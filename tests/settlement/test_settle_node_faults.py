@@ -14,7 +14,7 @@ import pytest
 from lnsim_harness import Sim, start_sim
 from settle_helpers import agree, running, side, state_of, terms, until
 
-from agent.adapters import cln_errors
+from agent.adapters.cln import errors as cln_errors
 from lnsim.network import NodeOptions
 
 
