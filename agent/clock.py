@@ -1,7 +1,7 @@
 """Wall and accelerated clocks.
 
-Every process of a simulated community (agents, coordinator, device simulators) builds
-the same :class:`SimClock` from the same three numbers, so they agree on simulated time
+Every process of a simulated community (agents, coordinator, device emulators) builds
+the same :class:`AcceleratedClock` from the same three numbers, so they agree on simulated time
 without talking to each other: ``sim = start_sim_s + (time.time() - epoch_real_s) * speed``.
 """
 
@@ -36,7 +36,7 @@ class WallClock:
 
 
 @dataclass(frozen=True, slots=True)
-class SimClock:
+class AcceleratedClock:
     """Simulated time running ``speed`` times faster than the wall, from a shared epoch."""
 
     epoch_real_s: float

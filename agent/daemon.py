@@ -15,7 +15,7 @@ from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
 from agent.adapters.mqtt import LastWill, MqttTransport
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
-from agent.clock import Clock, SimClock, WallClock
+from agent.clock import AcceleratedClock, Clock, WallClock
 from agent.crypto.envelope import Identity
 from agent.crypto.signal_sig import verify_signal
 from agent.domain.liquidity import Need, need_from_forecast
@@ -45,7 +45,9 @@ log = structlog.get_logger("daemon")
 
 
 def make_clock(c: ClockSettings) -> Clock:
-    return WallClock() if c.mode == "wall" else SimClock(c.epoch_real_s, c.start_sim_s, c.speed)
+    if c.mode == "wall":
+        return WallClock()
+    return AcceleratedClock(c.epoch_real_s, c.start_sim_s, c.speed)
 
 
 def make_tariff(m: MarketSettings) -> Tariff:

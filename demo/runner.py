@@ -25,7 +25,7 @@ from agent.settings import MarketSettings
 from demo.procs import Fleet, free_ports, peerwatt_cmd, wait_port
 from demo.report import plot, table
 from demo.summary import HomeRun, summarise
-from firmware_bridge.simulator import varied_params
+from firmware_bridge.emulator.cli import varied_params
 
 INTERVAL_S = 900
 LEAD_INTERVALS = 2  # simulated lead-in before the measured day

@@ -3,7 +3,7 @@
 Metered energy comes from each agent's own journal (the meter's import/export counters
 at the first reading of each interval); trades and payments from the same journals; the
 baseline is the same homes (same load/PV profiles and battery model) under plain
-self-consumption control without trading, computed by `firmware_bridge.simhome`.
+self-consumption control without trading, computed by `firmware_bridge.emulator.home`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.domain.units import Tariff, msat_to_eur
-from firmware_bridge.simhome import HomeParams, self_consumption_baseline
+from firmware_bridge.emulator.home import HomeParams, self_consumption_baseline
 
 Floats = npt.NDArray[np.float64]
 

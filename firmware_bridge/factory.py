@@ -20,8 +20,8 @@ from firmware_bridge.measurement import Measurement
 from firmware_bridge.profile import builtin_profile, load_profile
 from firmware_bridge.sunspec_device import SunSpecDevice
 
-# The profile name for SunSpec discovery. Not imported from the simulator's simspec: that
-# would load the simulator and pymodbus's server into every agent (bench/footprint.py).
+# The profile name for SunSpec discovery. Not imported from the emulator's simspec: that
+# would load the emulator and pymodbus's server into every agent (bench/footprint.py).
 SUNSPEC = "sunspec"
 
 

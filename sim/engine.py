@@ -87,7 +87,7 @@ class Signal:
     meanfield_kw: Floats     # reported net load per home per step
 
 
-def _learn(adapters: list[PricePositionAdapter], pos: rules.Positions, agreed_wh: Floats,
+def _learn(adapters: list[PricePositionAdapter], pos: rules.Orders, agreed_wh: Floats,
            value: Floats) -> None:
     """Each home's price-position adapter sees its offer's fill and price, as
     `DecisionStep._learn` feeds it from the journal."""
@@ -161,7 +161,7 @@ class Simulation:
         signal: Signal | None = None
         warm: tuple[int, Floats] | None = None
         adapters = [PricePositionAdapter() for _ in range(n)]
-        offers: dict[int, tuple[rules.Positions, Floats, Floats]] = {}
+        offers: dict[int, tuple[rules.Orders, Floats, Floats]] = {}
         for k in range(lead - 2, lead + steps):
             now_s = h.first_step_s + k * length + 0.01 * length
             d = k + 1
@@ -194,7 +194,7 @@ class Simulation:
                     com.batteries.max_soc_pct, h.max_power_w, h.max_power_w, dt_h)
                 planned[d] = setpoint
                 expected = (mean[:, 0] * 1000.0 + setpoint) * dt_h
-                pos = rules.positions(expected, 0.5 * std[:, 0] * 1000.0 * dt_h,
+                pos = rules.orders(expected, 0.5 * std[:, 0] * 1000.0 * dt_h,
                                       int(prices[0]), feed, retail)
                 # Open at the policy's price position, corrected by each home's adapter.
                 adapted = np.array([adapters[i].position(int(pos.side[i]), float(act[i, 1]))
@@ -227,14 +227,14 @@ class Simulation:
         i = d - signal.first
         return signal.prices[i:][:horizon], signal.meanfield_kw[i:][:horizon]
 
-    def _negotiate(self, d: int, pos: rules.Positions, retail: int, now_s: float, bad: Bools,
+    def _negotiate(self, d: int, pos: rules.Orders, retail: int, now_s: float, bad: Bools,
                    attack: Attack | None, ledger: Ledger, res: RunResult,
                    rng: np.random.Generator) -> tuple[Floats, Floats, Floats, Floats, Floats]:
         h, m = self.homes, self.scenario.market
         side, energy = pos.side.copy(), pos.energy_wh.copy()
         start, reservation = pos.start.copy(), pos.reservation.copy()
         if attack == "false_bids" and bad.any():
-            # Positions not backed by the forecast: a random side, three times the energy.
+            # Orders not backed by the forecast: a random side, three times the energy.
             idx = np.flatnonzero(bad)
             side[idx] = np.where(rng.random(idx.size) < 0.5, rules.SELL, rules.BUY)
             energy[idx] = 3 * np.maximum(energy[idx], FALSE_BID_WH)

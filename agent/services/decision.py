@@ -36,7 +36,7 @@ from agent.ports import (
     TransientError,
     Transport,
 )
-from agent.services.negotiation import Negotiation, Position
+from agent.services.negotiation import Negotiation, Order
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
 from agent.wire import StateReport, encode
@@ -117,9 +117,9 @@ class DecisionStep:
             log.warning("forecast_failed", interval=k + 1, error=str(exc))
             return
         path = self._price_path(k + 1, len(fc.mean_kw))
-        setpoint_w, position = self._decide_battery(soc, fc, path, k + 1)
+        setpoint_w, price_position = self._decide_battery(soc, fc, path, k + 1)
         self._planned[k + 1] = setpoint_w
-        await self._offer(k + 1, fc, setpoint_w, path, position)
+        await self._offer(k + 1, fc, setpoint_w, path, price_position)
         await self._report(k + 1, soc, fc)
 
     async def _apply(self, k: int) -> None:
@@ -200,19 +200,19 @@ class DecisionStep:
                   agreed_wh=agreed_wh, offset=round(self._adapter.offset(side), 4))
 
     async def _offer(self, k: int, fc: Forecast, setpoint_w: float, path: PricePath,
-                     position: float) -> None:
+                     price_position: float) -> None:
         dt_h = self._intervals.length_s / 3600.0
         expected_wh = (float(fc.mean_kw[0]) * 1000.0 + setpoint_w) * dt_h
         margin_wh = 0.5 * float(fc.std_kw[0]) * 1000.0 * dt_h
         feed_in = self._tariff.feed_in_msat_per_kwh
         retail = self._tariff.retail_at(self._intervals.start_s(k))
-        pos = rules.positions(expected_wh, margin_wh, int(path.prices[0]), feed_in, retail)
-        fair, energy = int(pos.fair[0]), int(pos.energy_wh[0])
-        side = {rules.SELL: "sell", rules.BUY: "buy"}.get(int(pos.side[0]), "none")
-        # The opening price sits at the (adapted) position in [feed-in, retail], on the
+        order = rules.orders(expected_wh, margin_wh, int(path.prices[0]), feed_in, retail)
+        fair, energy = int(order.fair[0]), int(order.energy_wh[0])
+        side = {rules.SELL: "sell", rules.BUY: "buy"}.get(int(order.side[0]), "none")
+        # The opening price sits at the (adapted) price_position in [feed-in, retail], on the
         # home's side of its reservation price; concessions go towards the reservation.
-        start = int(policy_obs.start_price(pos.side[0], self._adapter.position(
-            int(pos.side[0]), position), feed_in, retail))
+        start = int(policy_obs.start_price(order.side[0], self._adapter.position(
+            int(order.side[0]), price_position), feed_in, retail))
         self._journal.record_decision(
             k, self._clock.now_s(), forecast_kw=float(fc.mean_kw[0]),
             forecast_std_kw=float(fc.std_kw[0]), setpoint_w=setpoint_w, side=side,
@@ -223,10 +223,10 @@ class DecisionStep:
         if side == "none":
             return
         # Open at the policy's price, concede towards the grid alternative.
-        self._offers[k] = (int(pos.side[0]), energy, start, int(pos.reservation[0]))
-        await self._negotiation.open(Position(k, "sell" if side == "sell" else "buy", energy,
-                                              start=start,
-                                              reservation=int(pos.reservation[0])))
+        self._offers[k] = (int(order.side[0]), energy, start, int(order.reservation[0]))
+        await self._negotiation.open(Order(k, "sell" if side == "sell" else "buy", energy,
+                                           start=start,
+                                           reservation=int(order.reservation[0])))
 
     async def _report(self, k: int, soc_pct: float, fc: Forecast) -> None:
         if not self._state.node_id:

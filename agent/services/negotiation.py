@@ -49,7 +49,9 @@ MIN_TRADE_WH = 20
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
+class Order:
+    """What this home wants to sell or buy for one delivery interval, and at what prices."""
+
     interval: int
     side: Literal["sell", "buy"]
     energy_wh: int
@@ -59,7 +61,7 @@ class Position:
 
 @dataclass
 class _Book:
-    position: Position
+    order: Order
     open_wh: int                 # seller: not yet sold; buyer: not yet bought
     reserved_wh: int = 0         # buyer: promised in an accept/counter still pending
     subscribed: bool = False
@@ -118,12 +120,12 @@ class Negotiation:
         topic = f"{self._prefix}/offers/{k}/+"
         return f"$share/buyers/{topic}" if self.shared_subscriptions else topic
 
-    async def open(self, position: Position) -> None:
-        if self.draining or position.energy_wh < MIN_TRADE_WH:
+    async def open(self, order: Order) -> None:
+        if self.draining or order.energy_wh < MIN_TRADE_WH:
             return
-        book = _Book(position, position.energy_wh)
-        self._books[position.interval] = book
-        if position.side == "sell":
+        book = _Book(order, order.energy_wh)
+        self._books[order.interval] = book
+        if order.side == "sell":
             await self._offer_next(book)
         else:
             await self._subscribe(book, True)
@@ -131,7 +133,7 @@ class Negotiation:
     async def _subscribe(self, book: _Book, on: bool) -> None:
         if book.subscribed == on:
             return
-        topic = self._offers(book.position.interval, shared=True)
+        topic = self._offers(book.order.interval, shared=True)
         try:
             await (self._transport.subscribe(topic) if on else self._transport.unsubscribe(topic))
             book.subscribed = on
@@ -157,7 +159,7 @@ class Negotiation:
         await self._send(reply, self._to(move.sender), introduce=True)
 
     async def _offer_next(self, book: _Book) -> None:
-        pos = book.position
+        pos = book.order
         deadline = self._intervals.deadline_s(pos.interval)
         if self.draining or book.open_wh < MIN_TRADE_WH or self._clock.now_s() >= deadline:
             return
@@ -234,10 +236,10 @@ class Negotiation:
     async def _on_offer(self, move: Move, node_id: str, now: float) -> None:
         book = self._books.get(move.interval)
         free = 0 if book is None else book.open_wh - book.reserved_wh
-        if book is None or book.position.side != "buy" or free < MIN_TRADE_WH or self.draining:
+        if book is None or book.order.side != "buy" or free < MIN_TRADE_WH or self.draining:
             await self._reject(move)
             return
-        pos = book.position
+        pos = book.order
         session = BuyerSession(move.trade_id, move.interval, self._me, move.sender, free,
                                pos.start, pos.reservation,
                                self._intervals.deadline_s(move.interval), self._rounds)
@@ -376,7 +378,7 @@ class Negotiation:
                 if now >= self._intervals.deadline_s(k):
                     await self._subscribe(book, False)
                     del self._books[k]
-                elif (book.position.side == "sell" and book.live is None
+                elif (book.order.side == "sell" and book.live is None
                       and mono >= book.retry_at):
                     await self._offer_next(book)
 

@@ -1,4 +1,4 @@
-"""Fixtures: a settable clock and real pymodbus simulator servers on free localhost ports."""
+"""Fixtures: a settable clock and real pymodbus emulator servers on free localhost ports."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest_asyncio
 from fb_helpers import START_S, FakeClock, MakeDevice, Serve, free_port
 
 from firmware_bridge.device import ModbusDevice
+from firmware_bridge.emulator.home import HomeParams
+from firmware_bridge.emulator.server import EmulatedHomeSpec, serve_homes
 from firmware_bridge.endpoints import TcpEndpoint
 from firmware_bridge.profile import Profile, builtin_profile
-from firmware_bridge.simhome import HomeParams
-from firmware_bridge.simserver import SimHomeSpec, serve_homes
 from firmware_bridge.sunspec_device import SunSpecDevice
 
 
@@ -29,7 +29,7 @@ async def serve() -> AsyncIterator[Serve]:
     """``await serve(spec, ...)`` starts the specs' servers; all stop at teardown."""
     tasks: list[asyncio.Task[None]] = []
 
-    async def start(*specs: SimHomeSpec, now_s: Callable[[], float]) -> list[SimHomeSpec]:
+    async def start(*specs: EmulatedHomeSpec, now_s: Callable[[], float]) -> list[EmulatedHomeSpec]:
         ready = asyncio.Event()
         task = asyncio.create_task(serve_homes(list(specs), now_s=now_s, ready=ready))
         tasks.append(task)
@@ -38,7 +38,7 @@ async def serve() -> AsyncIterator[Serve]:
         ready_wait.cancel()
         if task.done():
             task.result()  # raise the startup error
-        assert ready.is_set(), "simulator did not start"
+        assert ready.is_set(), "emulator did not start"
         return list(specs)
 
     yield start
@@ -49,9 +49,9 @@ async def serve() -> AsyncIterator[Serve]:
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def sim(serve: Serve, clock: FakeClock) -> SimHomeSpec:
+async def emulated(serve: Serve, clock: FakeClock) -> EmulatedHomeSpec:
     """One simulated home (default params, seed 42) on unit 1 of a free port."""
-    spec = SimHomeSpec("home", free_port(), unit=1, params=HomeParams(), seed=42)
+    spec = EmulatedHomeSpec("home", free_port(), unit=1, params=HomeParams(), seed=42)
     await serve(spec, now_s=clock)
     return spec
 
@@ -61,7 +61,7 @@ async def make_device(clock: FakeClock) -> AsyncIterator[MakeDevice]:
     """Devices with short deadlines and backoff against a spec's server, closed at teardown."""
     devices: list[ModbusDevice] = []
 
-    def make(spec: SimHomeSpec, profile: Profile | None = None, **kwargs: Any) -> ModbusDevice:
+    def make(spec: EmulatedHomeSpec, profile: Profile | None = None, **kwargs: Any) -> ModbusDevice:
         if profile is None:
             named = isinstance(spec.profile, str)
             profile = builtin_profile(spec.profile) if named else spec.profile
@@ -83,7 +83,7 @@ async def make_sunspec(clock: FakeClock) -> AsyncIterator[Callable[..., SunSpecD
     """SunSpec devices with short deadlines against a spec's TCP server (or ``endpoint=``)."""
     devices: list[SunSpecDevice] = []
 
-    def make(spec: SimHomeSpec, **kwargs: Any) -> SunSpecDevice:
+    def make(spec: EmulatedHomeSpec, **kwargs: Any) -> SunSpecDevice:
         endpoint = kwargs.pop("endpoint", TcpEndpoint("127.0.0.1", spec.port))
         options: dict[str, Any] = {
             "timeout_s": 0.3, "retries": 2, "now_s": clock,

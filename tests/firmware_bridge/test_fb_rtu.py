@@ -1,4 +1,4 @@
-"""Modbus RTU for real: the simulator serves one end of a socat pseudo-terminal pair, the
+"""Modbus RTU for real: the emulator serves one end of a socat pseudo-terminal pair, the
 devices read and write through the other end at 19200 8N1. (Linux pseudo-terminals refuse
 some parity changes with EINVAL, so the framing is 8N1; parity only matters on a real line.)"""
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from fb_helpers import FakeClock, MakeDevice, MakeSunSpec, Serve
 
+from firmware_bridge.emulator.server import EmulatedHomeSpec
 from firmware_bridge.endpoints import SerialEndpoint
 from firmware_bridge.errors import DeviceUnavailable
 from firmware_bridge.profile import builtin_profile
-from firmware_bridge.simserver import SimHomeSpec
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ async def test_profile_device_over_rtu(
     pty_pair: tuple[str, str], serve: Serve, clock: FakeClock, make_device: MakeDevice
 ) -> None:
     server_end, client_end = pty_pair
-    spec = SimHomeSpec("rtu-home", 0, unit=3, seed=9,
+    spec = EmulatedHomeSpec("rtu-home", 0, unit=3, seed=9,
                        serial=SerialEndpoint(server_end, 19200, "N", 1))
     (spec,) = await serve(spec, now_s=clock)
     device = make_device(spec, endpoint=SerialEndpoint(client_end, 19200, "N", 1),
@@ -65,7 +65,7 @@ async def test_sunspec_device_over_rtu_with_timeout_and_recovery(
     pty_pair: tuple[str, str], serve: Serve, clock: FakeClock, make_sunspec: MakeSunSpec
 ) -> None:
     server_end, client_end = pty_pair
-    spec = SimHomeSpec("rtu-ss", 0, unit=1, seed=2, profile="sunspec",
+    spec = EmulatedHomeSpec("rtu-ss", 0, unit=1, seed=2, profile="sunspec",
                        serial=SerialEndpoint(server_end, 19200, "N", 1))
     (spec,) = await serve(spec, now_s=clock)
     device = make_sunspec(spec, endpoint=SerialEndpoint(client_end, 19200, "N", 1),

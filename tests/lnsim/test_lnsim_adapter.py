@@ -7,36 +7,36 @@ import time
 from typing import Any
 
 import pytest
-from lnsim_harness import Sim
+from lnsim_harness import Lnsim
 
 from agent.adapters.cln.node import ClnNode, decode_invoice
 from agent.ports import NodeUnavailable, PaymentRefused
 
 
-async def test_node_id_and_invoice_round_trip(sim: Sim) -> None:
-    bob = ClnNode(sim.path("bob"))
-    assert await bob.node_id() == sim.id("bob")
+async def test_node_id_and_invoice_round_trip(ln: Lnsim) -> None:
+    bob = ClnNode(ln.path("bob"))
+    assert await bob.node_id() == ln.id("bob")
     inv = await bob.create_invoice("trade-7", 123_450, "1.2 kWh", 600)
     assert inv.amount_msat == 123_450
     assert inv.label == "trade-7"
     decoded = decode_invoice(inv.bolt11)
-    assert decoded.payee == sim.id("bob")
+    assert decoded.payee == ln.id("bob")
     assert decoded.payment_hash == inv.payment_hash
     assert decoded.amount_msat == 123_450
     assert decoded.expires_at == inv.expires_at
     assert abs(decoded.expires_at - (time.time() + 600)) < 5
 
 
-async def test_create_invoice_is_idempotent_on_label_clash(sim: Sim) -> None:
-    bob = ClnNode(sim.path("bob"))
+async def test_create_invoice_is_idempotent_on_label_clash(ln: Lnsim) -> None:
+    bob = ClnNode(ln.path("bob"))
     first = await bob.create_invoice("same", 5000, "d", 600)
     assert await bob.create_invoice("same", 5000, "d", 600) == first
     with pytest.raises(PaymentRefused):
         await bob.create_invoice("same", 6000, "d", 600)
 
 
-async def test_pay_then_status_queries(sim: Sim) -> None:
-    alice, bob = ClnNode(sim.path("alice")), ClnNode(sim.path("bob"))
+async def test_pay_then_status_queries(ln: Lnsim) -> None:
+    alice, bob = ClnNode(ln.path("alice")), ClnNode(ln.path("bob"))
     inv = await bob.create_invoice("p", 50_000, "d", 600)
     assert await bob.invoice_status("p") == "unpaid"
     assert await alice.payment_status(inv.payment_hash) is None
@@ -49,8 +49,8 @@ async def test_pay_then_status_queries(sim: Sim) -> None:
     assert await alice.payment_status(inv.payment_hash) == out
 
 
-async def test_already_paid_219_reconciles_to_complete(sim: Sim) -> None:
-    alice, bob = ClnNode(sim.path("alice")), ClnNode(sim.path("bob"))
+async def test_already_paid_219_reconciles_to_complete(ln: Lnsim) -> None:
+    alice, bob = ClnNode(ln.path("alice")), ClnNode(ln.path("bob"))
     inv = await bob.create_invoice("twice", 10_000, "d", 600)
     first = await alice.pay(inv.bolt11, 5_000)
     second = await alice.pay(inv.bolt11, 5_000)  # xpay answers 219 underneath
@@ -58,23 +58,23 @@ async def test_already_paid_219_reconciles_to_complete(sim: Sim) -> None:
     assert second.preimage == first.preimage
 
 
-async def test_concurrent_pays_of_one_invoice_make_one_payment(sim: Sim) -> None:
-    sim.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.4})
-    alice = ClnNode(sim.path("alice"))
-    inv = await ClnNode(sim.path("bob")).create_invoice("race", 10_000, "d", 600)
+async def test_concurrent_pays_of_one_invoice_make_one_payment(ln: Lnsim) -> None:
+    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.4})
+    alice = ClnNode(ln.path("alice"))
+    inv = await ClnNode(ln.path("bob")).create_invoice("race", 10_000, "d", 600)
     outcomes = await asyncio.gather(*(alice.pay(inv.bolt11, 5_000) for _ in range(5)))
     statuses = sorted(o.status for o in outcomes)
     assert statuses.count("complete") == 1
     assert statuses.count("pending") == 4
-    assert len(sim.rpc("alice").listsendpays()["payments"]) == 1
-    assert sim.rpc("bob").listinvoices("race")["invoices"][0]["amount_received_msat"] == 10_000
+    assert len(ln.rpc("alice").listsendpays()["payments"]) == 1
+    assert ln.rpc("bob").listinvoices("race")["invoices"][0]["amount_received_msat"] == 10_000
     assert (await alice.payment_status(inv.payment_hash)).status == "complete"  # type: ignore[union-attr]
 
 
-async def test_slow_payment_reports_pending_then_completes(sim: Sim) -> None:
-    sim.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 1.0})
-    alice = ClnNode(sim.path("alice"), pay_timeout_s=0.3)
-    inv = await ClnNode(sim.path("bob")).create_invoice("slow", 10_000, "d", 600)
+async def test_slow_payment_reports_pending_then_completes(ln: Lnsim) -> None:
+    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 1.0})
+    alice = ClnNode(ln.path("alice"), pay_timeout_s=0.3)
+    inv = await ClnNode(ln.path("bob")).create_invoice("slow", 10_000, "d", 600)
     out = await alice.pay(inv.bolt11, 5_000)
     assert out.status == "pending"
     await asyncio.sleep(1.2)
@@ -83,10 +83,10 @@ async def test_slow_payment_reports_pending_then_completes(sim: Sim) -> None:
     assert done.status == "complete"
 
 
-async def test_offline_node_is_unavailable_and_route_failure_is_failed(sim: Sim) -> None:
-    alice, bob = ClnNode(sim.path("alice")), ClnNode(sim.path("bob"))
+async def test_offline_node_is_unavailable_and_route_failure_is_failed(ln: Lnsim) -> None:
+    alice, bob = ClnNode(ln.path("alice")), ClnNode(ln.path("bob"))
     inv = await bob.create_invoice("off", 10_000, "d", 600)
-    sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "bob"})
+    ln.rpc("lsp").call("dev-lnsim-set-offline", {"node": "bob"})
     with pytest.raises(NodeUnavailable):
         await bob.node_id()
     with pytest.raises(NodeUnavailable):
@@ -95,7 +95,7 @@ async def test_offline_node_is_unavailable_and_route_failure_is_failed(sim: Sim)
     assert out.status == "failed"
     assert out.error_code == 205
     assert out.message
-    sim.rpc("lsp").call("dev-lnsim-set-offline", {"node": "lsp"})
+    ln.rpc("lsp").call("dev-lnsim-set-offline", {"node": "lsp"})
     # xpay's router (askrene) says 215 when the payer's own channels cannot carry it
     assert (await alice.pay(inv.bolt11, 5_000)).error_code == 215
 
@@ -105,16 +105,16 @@ async def test_missing_socket_is_unavailable(tmp_path: Any) -> None:
         await ClnNode(tmp_path / "nowhere" / "lightning-rpc").node_id()
 
 
-async def test_insufficient_liquidity_fails_with_code(sim: Sim) -> None:
-    inv = await ClnNode(sim.path("bob")).create_invoice("big", 1_500_000_000, "d", 600)
-    out = await ClnNode(sim.path("alice")).pay(inv.bolt11, 50_000_000)
+async def test_insufficient_liquidity_fails_with_code(ln: Lnsim) -> None:
+    inv = await ClnNode(ln.path("bob")).create_invoice("big", 1_500_000_000, "d", 600)
+    out = await ClnNode(ln.path("alice")).pay(inv.bolt11, 50_000_000)
     assert out.status == "failed"
     assert out.error_code == 215  # askrene: the source has insufficient capacity
     assert out.retryable
 
 
-async def test_final_failures_and_refusals(sim: Sim) -> None:
-    alice, bob = ClnNode(sim.path("alice")), ClnNode(sim.path("bob"))
+async def test_final_failures_and_refusals(ln: Lnsim) -> None:
+    alice, bob = ClnNode(ln.path("alice")), ClnNode(ln.path("bob"))
     old = await bob.create_invoice("old", 1000, "d", 1)
     await asyncio.sleep(1.1)
     expired = await alice.pay(old.bolt11, 5_000)  # 207: final, never retried
@@ -124,23 +124,23 @@ async def test_final_failures_and_refusals(sim: Sim) -> None:
     with pytest.raises(PaymentRefused):
         await alice.pay("lnbcrt1notaninvoice", 5_000)
     paid_by_carol = await bob.create_invoice("carol-paid", 1000, "d", 600)
-    await ClnNode(sim.path("carol")).pay(paid_by_carol.bolt11, 5_000)
+    await ClnNode(ln.path("carol")).pay(paid_by_carol.bolt11, 5_000)
     refused = await alice.pay(paid_by_carol.bolt11, 5_000)  # 203 at the destination
     assert (refused.status, refused.error_code, refused.retryable) == ("failed", 203, False)
     assert refused.message.startswith("destination")
 
 
-async def test_fee_cap_is_a_failed_outcome(sim: Sim) -> None:
-    inv = await ClnNode(sim.path("bob")).create_invoice("fee", 100_000, "d", 600)
-    out = await ClnNode(sim.path("alice")).pay(inv.bolt11, max_fee_msat=10)
+async def test_fee_cap_is_a_failed_outcome(ln: Lnsim) -> None:
+    inv = await ClnNode(ln.path("bob")).create_invoice("fee", 100_000, "d", 600)
+    out = await ClnNode(ln.path("alice")).pay(inv.bolt11, max_fee_msat=10)
     assert out.status == "failed"
     assert out.error_code == 206  # xpay's router (askrene): no route within maxfee
     assert out.retryable
     assert out.message.startswith("fee")
 
 
-def test_decode_invoice_amountless_and_garbage(sim: Sim) -> None:
-    res = sim.rpc("bob").invoice("any", "anyamount", "d", expiry=60)
+def test_decode_invoice_amountless_and_garbage(ln: Lnsim) -> None:
+    res = ln.rpc("bob").invoice("any", "anyamount", "d", expiry=60)
     dec = decode_invoice(res["bolt11"])
     assert dec.amount_msat is None
     assert dec.payment_hash == res["payment_hash"]

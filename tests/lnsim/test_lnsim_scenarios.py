@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 from cln_scenarios import HOLD_SCENARIOS, SCENARIOS, Pair
-from lnsim_harness import Sim
+from lnsim_harness import Lnsim
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS + HOLD_SCENARIOS, ids=lambda f: f.__name__)
-def test_scenario_on_lnsim(sim: Sim, scenario: Callable[[Pair], None]) -> None:
-    scenario((sim.rpc("alice"), sim.rpc("bob")))
+def test_scenario_on_lnsim(ln: Lnsim, scenario: Callable[[Pair], None]) -> None:
+    scenario((ln.rpc("alice"), ln.rpc("bob")))

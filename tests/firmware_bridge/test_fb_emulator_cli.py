@@ -12,9 +12,9 @@ import pytest
 from fb_helpers import free_port
 
 from firmware_bridge.device import ModbusDevice
+from firmware_bridge.emulator.cli import main, varied_params
 from firmware_bridge.errors import DeviceUnavailable
 from firmware_bridge.profile import builtin_profile
-from firmware_bridge.simulator import main, varied_params
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ async def test_community_process_serves_and_stops() -> None:
     base_port = free_port()
     start_sim_s, speed = 1_711_972_800.0, 600.0
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "firmware_bridge.simulator", "--homes", "2",
+        sys.executable, "-m", "firmware_bridge.emulator.cli", "--homes", "2",
         "--base-port", str(base_port), "--seed", "10", "--speed", str(speed),
         "--epoch-real", str(time.time()), "--start-sim", str(start_sim_s),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
