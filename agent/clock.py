@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent.settings import ClockSettings
+
 
 class Clock(Protocol):
     """Unix time in seconds, possibly simulated, and a way to wait for a moment of it."""
@@ -51,3 +53,10 @@ class AcceleratedClock:
 
     def real_duration_s(self, sim_duration_s: float) -> float:
         return sim_duration_s / self.speed
+
+
+def make_clock(c: ClockSettings) -> Clock:
+    """The clock a config asks for: the wall, or the fleet's shared accelerated clock."""
+    if c.mode == "wall":
+        return WallClock()
+    return AcceleratedClock(c.epoch_real_s, c.start_sim_s, c.speed)

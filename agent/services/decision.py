@@ -39,6 +39,7 @@ from agent.ports import (
 from agent.services.negotiation import Negotiation, Order
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
+from agent.topics import Topics
 from agent.wire import StateReport, encode
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
 
@@ -78,7 +79,7 @@ class DecisionStep:
         # (agent/domain/adaptation.py); `_offers` remembers each interval's opening offer.
         self._adapter = PricePositionAdapter()
         self._offers: dict[int, tuple[int, int, int, int]] = {}  # side, Wh, start, reservation
-        self._topic = f"peerwatt/v1/{settings.market.community}/state/{settings.agent_id}"
+        self._topic = Topics(settings.market.community).state(settings.agent_id)
 
     def update(self, settings: AgentSettings, tariff: Tariff) -> None:
         """New run-time settings (SIGHUP, agent/reload.py): used from the next decision."""

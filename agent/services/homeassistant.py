@@ -28,6 +28,7 @@ from agent.clock import Clock
 from agent.ports import TransientError
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
+from agent.topics import HomeAssistantTopics, Topics
 
 log = structlog.get_logger("homeassistant")
 
@@ -90,14 +91,14 @@ class HomeAssistant:
         self._clock = clock
         self._journal = journal_path
         self._presence = presence_topic
-        self._prefix = s.homeassistant.discovery_prefix
         self.node_id = f"peerwatt_{s.agent_id}"
-        self.status_topic = f"{self._prefix}/status"
-        self.state_topic = f"peerwatt/v1/{s.market.community}/ha/{s.agent_id}"
+        self._ha_topics = HomeAssistantTopics(s.homeassistant.discovery_prefix)
+        self.status_topic = self._ha_topics.status
+        self.state_topic = Topics(s.market.community).ha_state(s.agent_id)
         self._birth = asyncio.Event()
 
     def config_topic(self, e: Entity) -> str:
-        return f"{self._prefix}/{e.component}/{self.node_id}/{e.key}/config"
+        return self._ha_topics.config(e.component, self.node_id, e.key)
 
     def config(self, e: Entity) -> dict[str, Any]:
         c: dict[str, Any] = {

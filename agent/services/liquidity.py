@@ -1,7 +1,7 @@
 """Liquidity: keep the channels able to carry the horizon's payments and sales.
 
-Every `every_s` it asks `need()` (the forecast's capacity need, see
-agent.domain.liquidity.need_from_forecast), reads the channels and the wallet, logs the
+Every `every_s` it asks `need()` (the forecast's capacity need: HorizonNeed in
+agent/services/liquidity_need.py), reads the channels and the wallet, logs the
 channel utilisation and acts on `plan`: splices in or out, or a circular rebalance under
 its fee budget (counted: amounts and fees in msat); an inbound shortfall is reported.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import structlog
 
@@ -19,17 +19,6 @@ from agent.ports import LiquidityNode, NodeUnavailable, PaymentRefused
 from agent.services.state import AgentState
 
 log = structlog.get_logger("liquidity")
-
-
-def horizon_prices(signal_interval: int | None, signal_prices: Sequence[int], k: int,
-                   steps: int, fallback_msat_per_kwh: int) -> list[int]:
-    """The price of each of `steps` intervals from k: the coordinator's path where it
-    covers them, `fallback_msat_per_kwh` (the retail tariff: the dearest case) beyond."""
-    out = []
-    for i in range(k, k + steps):
-        j = -1 if signal_interval is None else i - signal_interval
-        out.append(signal_prices[j] if 0 <= j < len(signal_prices) else fallback_msat_per_kwh)
-    return out
 
 
 class Liquidity:

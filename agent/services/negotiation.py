@@ -23,6 +23,7 @@ from typing import Literal
 
 import structlog
 
+from agent import topics
 from agent.adapters.cln.node import decode_invoice
 from agent.adapters.journal import Journal
 from agent.clock import Clock
@@ -41,6 +42,7 @@ from agent.services.identity import Bindings
 from agent.services.settlement import Settlement
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
+from agent.topics import Topics
 from agent.wire import MoveMsg, WireError, decode, encode
 
 log = structlog.get_logger("negotiation")
@@ -86,7 +88,7 @@ class Negotiation:
                  node: SettlementNode, journal: Journal, settlement: Settlement,
                  spend: SpendPolicy, bindings: Bindings) -> None:
         self._me = agent_id
-        self._prefix = f"peerwatt/v1/{community}"
+        self._topics = Topics(community)
         self._rounds = max_rounds
         self._state = state
         self._clock = clock
@@ -108,17 +110,17 @@ class Negotiation:
 
     @property
     def inbox(self) -> str:
-        return f"{self._prefix}/inbox/{self._me}/+"
+        return self._topics.inbox(self._me)
 
     def _to(self, agent: str) -> str:
-        return f"{self._prefix}/inbox/{agent}/{self._me}"
+        return self._topics.inbox(agent, self._me)
 
     def _offers(self, k: int, shared: bool) -> str:
         """Publish on offers/{k}/{me}; buyers hold a shared subscription to offers/{k}/+."""
         if not shared:
-            return f"{self._prefix}/offers/{k}/{self._me}"
-        topic = f"{self._prefix}/offers/{k}/+"
-        return f"$share/buyers/{topic}" if self.shared_subscriptions else topic
+            return self._topics.offers(k, self._me)
+        topic = self._topics.offers(k)
+        return topics.shared(topics.BUYERS, topic) if self.shared_subscriptions else topic
 
     async def open(self, order: Order) -> None:
         if self.draining or order.energy_wh < MIN_TRADE_WH:
@@ -183,7 +185,7 @@ class Negotiation:
             self._state.counters["moves_ignored"] += 1
             return
         roster = self._roster()
-        problem = ("moves_wrong_topic" if message.topic.rsplit("/", 1)[-1] != move.sender
+        problem = ("moves_wrong_topic" if topics.last_level(message.topic) != move.sender
                    else self._bindings.check(message.topic, msg)) or (
             "moves_off_roster" if roster is not None and move.sender not in roster else "")
         if problem:

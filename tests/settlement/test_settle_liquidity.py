@@ -13,7 +13,8 @@ from agent.adapters.cln.node import ClnNode
 from agent.daemon import Agent
 from agent.domain.liquidity import Action, ChannelState, Need, need_from_forecast, plan
 from agent.ports import PaymentRefused
-from agent.services.liquidity import Liquidity, horizon_prices
+from agent.services.liquidity import Liquidity
+from agent.services.liquidity_need import horizon_prices
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
 from lnsim.network import NodeOptions
@@ -115,7 +116,7 @@ async def test_daemon_wires_liquidity_to_its_forecast(ln: Lnsim, tmp_path: Path)
         "paths": {"state_dir": str(tmp_path)}, "liquidity": {"enabled": True, "z": 2.0}})
     agent = Agent(settings)
     try:
-        need = agent._liquidity_need()
+        need = agent.liquidity_need()
         assert need is not None
         assert need.outbound_msat >= 0
         assert need.inbound_msat >= 0
