@@ -13,6 +13,7 @@ import structlog
 from agent.adapters.cln.channels import ClnChannels
 from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
+from agent.adapters.journal_reader import JournalReader
 from agent.adapters.mqtt import LastWill, MqttTransport
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from agent.clock import make_clock
@@ -103,13 +104,13 @@ class Agent:
             from agent.services.metrics import AgentCollector, MetricsEndpoint
 
             self.metrics = MetricsEndpoint(s.metrics.host, s.metrics.port, AgentCollector(
-                self.state, self.journal.path, self.clock.now_s,
+                self.state, JournalReader(self.journal.path, timeout_s=1.0), self.clock.now_s,
                 self.transport.connected.is_set, self.health.live))
             self.extra_children.append(Child("metrics", self.metrics.run))
         self.ha: HomeAssistant | None = None
         if s.homeassistant.enabled:
-            self.ha = HomeAssistant(s, self.state, self.transport, self.clock, self.journal.path,
-                                    presence)
+            self.ha = HomeAssistant(s, self.state, self.transport, self.clock,
+                                    JournalReader(self.journal.path, timeout_s=1.0), presence)
             self.extra_children.append(Child("homeassistant", self.ha.run))
         st = s.settlement
         if st.hold_invoices == "auto" or st.net_shortfall:  # judge sales by the meter

@@ -8,7 +8,6 @@ self-consumption control without trading, computed by `firmware_bridge.emulator.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from agent.adapters.journal_reader import JournalReader
 from agent.domain.units import Tariff, msat_to_eur
 from firmware_bridge.emulator.home import HomeParams, self_consumption_baseline
 
@@ -32,13 +32,9 @@ class HomeRun:
 
 def metered(journal: Path, first: int, n: int) -> tuple[Floats, Floats]:
     """Import and export Wh in each of intervals first..first+n-1 from the counters."""
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-    rows = db.execute("SELECT interval, MIN(t_s), import_wh, export_wh FROM readings "
-                      "WHERE interval BETWEEN ? AND ? GROUP BY interval ORDER BY interval",
-                      (first, first + n)).fetchall()
-    db.close()
-    imp = {r[0]: r[2] for r in rows if r[2] is not None}
-    exp = {r[0]: r[3] for r in rows if r[3] is not None}
+    rows = JournalReader(journal).first_counters(first, first + n)
+    imp = {k: i for k, i, _ in rows if i is not None}
+    exp = {k: e for k, _, e in rows if e is not None}
     imports, exports = np.full(n, np.nan), np.full(n, np.nan)
     for i in range(n):
         k = first + i
@@ -49,12 +45,7 @@ def metered(journal: Path, first: int, n: int) -> tuple[Floats, Floats]:
 
 
 def trades(journal: Path, first: int, n: int) -> list[dict[str, Any]]:
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute(
-        "SELECT * FROM trades WHERE interval BETWEEN ? AND ?", (first, first + n - 1))]
-    db.close()
-    return rows
+    return JournalReader(journal).trades_between(first, first + n - 1)
 
 
 def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead: int,

@@ -118,3 +118,11 @@ def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
     """The walk sees a forbidden import through an intermediate module of ours."""
     roots = {name.split(".")[0] for name in closure(ROOT / "peerwatt/cli.py")}
     assert {"agent", "sim", "coordinator", "models"} <= roots
+
+
+def test_the_journal_schema_stays_in_the_journal_adapter() -> None:
+    """Status, metrics, Home Assistant and the demo read the journal through its reader;
+    only the journal adapter speaks SQL to it (lnsim keeps its own, unrelated store)."""
+    users = {str(p.relative_to(ROOT)) for p in sources(*(o for o in OWN if o != "lnsim"))
+             if "sqlite3" in imports(p)}
+    assert users == {"agent/adapters/journal.py", "agent/adapters/journal_reader.py"}
