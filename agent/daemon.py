@@ -23,18 +23,21 @@ from agent.forecast.calibration import CalibratedForecaster
 from agent.ports import TransientError
 from agent.reload import Reloader
 from agent.sdnotify import Notifier
+from agent.services.agreement import Agreements
 from agent.services.decision import DecisionStep
 from agent.services.delivery import Delivery
+from agent.services.handover import Handover
 from agent.services.health import Health
 from agent.services.homeassistant import HomeAssistant
 from agent.services.identity import Bindings
+from agent.services.invoicing import InvoiceConfig, Invoicing
 from agent.services.liquidity import Liquidity
 from agent.services.liquidity_need import HorizonNeed
 from agent.services.metering import Metering
-from agent.services.negotiation import Negotiation
+from agent.services.negotiation import Negotiation, NegotiationConfig
 from agent.services.node_binding import NodeBinding
 from agent.services.router import Router
-from agent.services.settlement import Settlement
+from agent.services.settlement import PayConfig, Settlement
 from agent.services.signals import SignalIntake
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
@@ -71,22 +74,28 @@ class Agent:
         real_interval = self.clock.real_duration_s(s.market.interval_s)
         self.spend = SpendPolicy(s.limits, self.journal, max_fee_msat=s.lightning.max_fee_msat,
                                  interval_s=s.market.interval_s)
+        st = s.settlement
+        self.handover = Handover()
         self.settlement = Settlement(
-            self.node, self.journal, self.clock, self.state,
-            max_fee_msat=s.lightning.max_fee_msat,
-            invoice_expiry_s=max(60, math.ceil(4 * real_interval)),
-            poll_s=min(1.0, max(0.05, real_interval / 10)), spend=self.spend,
-            intervals=self.intervals, worker=s.agent_id, lease_s=s.lightning.timeout_s + 30,
-            hold=self.node if s.settlement.hold_invoices == "auto" else None,
-            hold_cltv=s.settlement.hold_cltv, net_credits=s.settlement.net_shortfall,
-            hold_extra_s=s.settlement.meter_margin_s + s.settlement.hold_cancel_before_expiry_s)
+            self.node, self.journal, self.clock, self.state, PayConfig(
+                max_fee_msat=s.lightning.max_fee_msat,
+                poll_s=min(1.0, max(0.05, real_interval / 10)), worker=s.agent_id,
+                lease_s=s.lightning.timeout_s + 30),
+            spend=self.spend, handover=self.handover)
+        self.invoicing = Invoicing(
+            self.node, self.journal, self.clock, self.state, InvoiceConfig(
+                expiry_s=max(60, math.ceil(4 * real_interval)), intervals=self.intervals,
+                net_credits=st.net_shortfall, hold_cltv=st.hold_cltv,
+                hold_extra_s=st.meter_margin_s + st.hold_cancel_before_expiry_s),
+            hold=self.node if st.hold_invoices == "auto" else None)
         self.bindings = Bindings(s.market.community, s.agent_id, Identity.load_or_create(
             s.paths.state_dir / "identity.ed25519"), self.state)
         self.negotiation = Negotiation(
-            s.agent_id, s.market.community, s.market.max_rounds, self.state, self.clock,
-            self.intervals, self.transport, self.node, self.journal, self.settlement,
-            self.spend, self.bindings)
-        self.negotiation.shared_subscriptions = s.broker.v5
+            NegotiationConfig(s.agent_id, s.market.community, self.intervals,
+                              s.market.max_rounds, shared_subscriptions=s.broker.v5),
+            self.state, self.clock, self.transport, self.bindings,
+            Agreements(self.journal, self.invoicing, self.handover, self.spend, self.clock,
+                       self.state))
         self.metering = Metering(self.device, self.state, self.journal, self.clock,
                                  self.intervals, d.poll_s)
         self.forecaster = CalibratedForecaster(
@@ -112,7 +121,6 @@ class Agent:
             self.ha = HomeAssistant(s, self.state, self.transport, self.clock,
                                     JournalReader(self.journal.path, timeout_s=1.0), presence)
             self.extra_children.append(Child("homeassistant", self.ha.run))
-        st = s.settlement
         if st.hold_invoices == "auto" or st.net_shortfall:  # judge sales by the meter
             self.delivery = Delivery(
                 self.node if st.hold_invoices == "auto" else None, self.journal, self.clock,

@@ -17,9 +17,11 @@ from agent.adapters.mqtt import MqttTransport
 from agent.clock import AcceleratedClock
 from agent.crypto.envelope import Identity
 from agent.domain.market import IntervalClock
+from agent.services.agreement import Agreements
+from agent.services.handover import Handover
 from agent.services.identity import Bindings
-from agent.services.negotiation import Negotiation, Order
-from agent.services.settlement import Settlement
+from agent.services.invoicing import InvoiceConfig, Invoicing
+from agent.services.negotiation import Negotiation, NegotiationConfig, Order
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
 from agent.settings import BrokerSettings, LimitsSettings
@@ -38,13 +40,16 @@ class Home:
         self.node = ClnNode(rpc, timeout_s=30.0)
         self.transport = MqttTransport(BrokerSettings(url=f"mqtt://127.0.0.1:{broker_port}"),
                                        f"bench-{name}")
-        settlement = Settlement(self.node, self.journal, clock, self.state, max_fee_msat=5000,
-                                invoice_expiry_s=3600, poll_s=1.0)
+        # Invoices from the home's node; bought trades are handed over, never paid here.
+        invoicing = Invoicing(self.node, self.journal, clock, self.state,
+                              InvoiceConfig(expiry_s=3600))
         self.bindings = Bindings(COMMUNITY, name, Identity.load_or_create(
             workdir / name / "identity.ed25519"), self.state)
         self.negotiation = Negotiation(
-            name, COMMUNITY, 3, self.state, clock, intervals, self.transport, self.node,
-            self.journal, settlement, SpendPolicy(LimitsSettings(), self.journal), self.bindings)
+            NegotiationConfig(name, COMMUNITY, intervals), self.state, clock, self.transport,
+            self.bindings, Agreements(self.journal, invoicing, Handover(),
+                                      SpendPolicy(LimitsSettings(), self.journal), clock,
+                                      self.state))
 
     async def start(self) -> None:
         self.state.node_id = await self.node.node_id()

@@ -105,11 +105,11 @@ class Delivery:
             # Nothing locked to settle: the buyer never paid (or the plugin gave up).
             if state == "OPEN":
                 await self._hold.cancel_hold(payment_hash)
-            self._journal.set_state(tid, "failed", now, f"buyer did not pay (hold {state})")
+            self._journal.advance(tid, "hold_unpaid", now, f"buyer did not pay (hold {state})")
             if self._spend is not None:
                 self._spend.failed(rec.terms.buyer, "unpaid", tid, now)
         elif action == "settle":
             await self._hold.settle_hold(payment_hash)  # listinvoices -> paid (settlement)
         else:
             await self._hold.cancel_hold(payment_hash)
-            self._journal.set_state(tid, "failed", now, "undelivered: hold invoice cancelled")
+            self._journal.advance(tid, "hold_cancelled", now, "undelivered: hold invoice cancelled")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crash_worker import INTERVALS, Plan, make_settlement, plan_terms, work
+from crash_worker import INTERVALS, Plan, make_invoicing, plan_terms, work
 from lnsim_harness import Lnsim
 
 from agent.adapters.journal import Journal
@@ -159,7 +159,7 @@ def test_two_workers_racing_on_the_same_trades_pay_each_once(
 async def _agree_all(plan: Plan) -> None:
     """Agree the plan's trades in both journals, as negotiation would, without paying."""
     bj, sj = Journal(Path(plan.buyer_db)), Journal(Path(plan.seller_db))
-    seller = make_settlement(plan.seller_rpc, sj, "seller", plan.lease_s)
+    seller = make_invoicing(plan.seller_rpc, sj)
     interval = INTERVALS.index(time.time()) + 2
     for n in range(plan.trades):
         t = plan_terms(n, interval)

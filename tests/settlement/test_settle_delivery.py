@@ -50,7 +50,7 @@ def _meter(s: Side, exported_wh: float) -> None:
 
 
 async def _agree(seller: Side, buyer: Side, t: Terms) -> str:
-    inv = await seller.settlement.invoice_for(t)
+    inv = await seller.invoicing.invoice_for(t)
     seller.journal.record_trade(t, "seller", 0.0, bolt11=inv.bolt11,
                                 payment_hash=inv.payment_hash, latency_ms=None)
     buyer.journal.record_trade(t, "buyer", 0.0, bolt11=inv.bolt11,
@@ -59,9 +59,8 @@ async def _agree(seller: Side, buyer: Side, t: Terms) -> str:
 
 
 def _seller(ln: Lnsim, tmp: Path, clock: ManualClock) -> tuple[Side, Delivery]:
-    s = side(ln.path("bob"), tmp / "bob.sqlite", worker="bob", clock=clock)
-    s.settlement._hold = s.node  # as the daemon wires it with hold_invoices = "auto"
-    s.settlement._net_credits = True
+    s = side(ln.path("bob"), tmp / "bob.sqlite", worker="bob", clock=clock, hold=True,
+             net_credits=True)
     d = Delivery(s.node, s.journal, clock, INTERVALS, s.state, s.spend, min_share=0.5,
                  meter_margin_s=60.0, poll_s=0.05)
     return s, d
@@ -104,14 +103,14 @@ async def test_credit_is_netted_into_the_next_invoice_once(ln: Lnsim, tmp_path: 
     seller, _ = _seller(ln, tmp_path, clock)
     seller.journal.record_delivery("earlier", BUYER, 0, "settle", 12_345, 0.0)
     t = _terms(2)
-    inv = await seller.settlement.invoice_for(t)
+    inv = await seller.invoicing.invoice_for(t)
     assert inv.amount_msat == t.amount_msat - 12_345
-    again = await seller.settlement.invoice_for(t)  # after a crash: same invoice, same netting
+    again = await seller.invoicing.invoice_for(t)  # after a crash: same invoice, same netting
     assert again == inv
     assert seller.journal.outstanding_credit(BUYER) == 0
     seller.journal.record_trade(t, "seller", 0.0, bolt11=inv.bolt11,
                                 payment_hash=inv.payment_hash, latency_ms=None)
-    seller.journal.set_state(t.trade_id, "failed", 1.0, "invoice expired")
+    seller.journal.advance(t.trade_id, "invoice_lapsed", 1.0, "invoice expired")
     assert seller.journal.outstanding_credit(BUYER) == 12_345  # owed again
     big = seller.journal.apply_credit(BUYER, "small-trade", 5_000, 2.0)
     assert big == 4_999  # an invoice keeps at least 1 msat
@@ -135,7 +134,7 @@ async def test_without_the_plugin_pay_on_agreement_and_credit(tmp_path: Path) ->
         clock.t = INTERVALS.start_s(K + 1) + 61
         await delivery.step()
         assert seller.journal.delivery(t.trade_id) == ("settle", 250, 75_000, True)
-        nxt = await seller.settlement.invoice_for(Terms("4" * 32, K + 2, "home-bob", BUYER,
+        nxt = await seller.invoicing.invoice_for(Terms("4" * 32, K + 2, "home-bob", BUYER,
                                                         1_000, 100_000))
         assert nxt.amount_msat == 100_000 - 75_000
     finally:
@@ -204,7 +203,7 @@ async def test_daemon_wires_hold_invoices_and_the_delivery_child(ln: Lnsim,
     agent = Agent(settings)
     try:
         assert "delivery" in [c.name for c in agent.extra_children]
-        inv = await agent.settlement.invoice_for(_terms(9))
+        inv = await agent.invoicing.invoice_for(_terms(9))
         assert ln.rpc("bob").call("holdinvoicelookup", {"payment_hash": inv.payment_hash})[
             "state"] == "OPEN"
         await agent.delivery.step()  # nothing delivered yet to judge: no error, no verdict

@@ -43,8 +43,8 @@ async def test_trade_paid_once_and_seller_sees_it(ln: Lnsim, tmp_path: Path) -> 
 
 async def test_invoice_asked_again_after_a_crash_is_the_same(ln: Lnsim, tmp_path: Path) -> None:
     t = terms(2)
-    first = await side(ln.path("bob"), tmp_path / "a.sqlite").settlement.invoice_for(t)
-    again = await side(ln.path("bob"), tmp_path / "b.sqlite").settlement.invoice_for(t)
+    first = await side(ln.path("bob"), tmp_path / "a.sqlite").invoicing.invoice_for(t)
+    again = await side(ln.path("bob"), tmp_path / "b.sqlite").invoicing.invoice_for(t)
     assert again == first  # label clash (900) -> listinvoices, never a second invoice
     assert len(ln.rpc("bob").listinvoices()["invoices"]) == 1
 
@@ -53,13 +53,13 @@ async def test_invoice_expires_before_the_settlement_deadline(ln: Lnsim, tmp_pat
     # Simulated time 100 s before the end of delivery interval 11 (900 s intervals).
     clock = AcceleratedClock(time.time(), 12 * 900 - 100.0, 1.0)
     seller = side(ln.path("bob"), tmp_path / "bob.sqlite", clock=clock)
-    inv = await seller.settlement.invoice_for(terms(3, interval=11))
+    inv = await seller.invoicing.invoice_for(terms(3, interval=11))
     assert inv.expires_at - time.time() <= 100
     assert inv.expires_at - time.time() >= 95
     late = AcceleratedClock(time.time(), 12 * 900 + 1.0, 1.0)
     late_seller = side(ln.path("bob"), tmp_path / "late.sqlite", clock=late)
     with pytest.raises(PaymentRefused, match="settlement deadline passed"):
-        await late_seller.settlement.invoice_for(terms(4, interval=11))
+        await late_seller.invoicing.invoice_for(terms(4, interval=11))
     assert len(ln.rpc("bob").listinvoices()["invoices"]) == 1
 
 
