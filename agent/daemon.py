@@ -24,18 +24,19 @@ from agent.ports import TransientError
 from agent.reload import Reloader
 from agent.sdnotify import Notifier
 from agent.services.agreement import Agreements
-from agent.services.decision import DecisionStep
-from agent.services.delivery import Delivery
+from agent.services.decision import DecisionOutputs, DecisionStep, Models
+from agent.services.delivery import Delivery, DeliveryConfig
 from agent.services.handover import Handover
 from agent.services.health import Health
 from agent.services.homeassistant import HomeAssistant
 from agent.services.identity import Bindings
 from agent.services.invoicing import InvoiceConfig, Invoicing
-from agent.services.liquidity import Liquidity
+from agent.services.liquidity import Liquidity, LiquidityConfig
 from agent.services.liquidity_need import HorizonNeed
 from agent.services.metering import Metering
 from agent.services.negotiation import Negotiation, NegotiationConfig
 from agent.services.node_binding import NodeBinding
+from agent.services.reports import StateReports
 from agent.services.router import Router
 from agent.services.settlement import PayConfig, Settlement
 from agent.services.signals import SignalIntake
@@ -102,11 +103,11 @@ class Agent:
             OnnxForecaster(s.models.forecast or shipped("forecast.onnx"), s.models.timezone),
             step_s=s.market.interval_s)
         self.decision = DecisionStep(
-            s, self.state, self.clock, self.intervals, tariff, self.forecaster,
-            OnnxPolicy(s.models.policy or shipped(DEFAULT_POLICY)),
-            self.device, self.journal, self.transport, self.negotiation)
+            s, self.state, self.clock,
+            Models(self.forecaster, OnnxPolicy(s.models.policy or shipped(DEFAULT_POLICY))),
+            self.device, self.journal,
+            DecisionOutputs(self.negotiation, StateReports(s, self.state, self.transport)))
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
-                             self.settlement,
                              stale_after_s=max(30.0, 10 * (d.poll_s + d.timeout_s)))
         self.extra_children: list[Child] = []
         if s.metrics.enabled:  # prometheus-client is imported only then
@@ -124,18 +125,19 @@ class Agent:
         if st.hold_invoices == "auto" or st.net_shortfall:  # judge sales by the meter
             self.delivery = Delivery(
                 self.node if st.hold_invoices == "auto" else None, self.journal, self.clock,
-                self.intervals, self.state, self.spend, min_share=st.min_delivery_share,
-                meter_margin_s=st.meter_margin_s, poll_s=max(1.0, real_interval / 10))
+                self.state, self.spend, DeliveryConfig(
+                    self.intervals, min_share=st.min_delivery_share,
+                    meter_margin_s=st.meter_margin_s, poll_s=max(1.0, real_interval / 10)))
             self.extra_children.append(Child("delivery", self.delivery.run))
         if s.liquidity.enabled:
             lq = s.liquidity
             self.liquidity_need = HorizonNeed(self.forecaster, self.state, self.clock,
                                               self.intervals, tariff.retail_msat_per_kwh, lq.z)
             self.liquidity = Liquidity(
-                ClnChannels(self.node), self.state, self.liquidity_need,
-                every_s=lq.every_intervals * real_interval, margin=lq.margin,
-                idle_factor=lq.idle_factor, min_splice_msat=lq.min_splice_sat * 1000,
-                rebalance_fee_ppm=lq.rebalance_fee_ppm)
+                ClnChannels(self.node), self.state, self.liquidity_need, LiquidityConfig(
+                    every_s=lq.every_intervals * real_interval, margin=lq.margin,
+                    idle_factor=lq.idle_factor, min_splice_msat=lq.min_splice_sat * 1000,
+                    rebalance_fee_ppm=lq.rebalance_fee_ppm))
             self.extra_children.append(Child("liquidity", self.liquidity.run))
         self.tariff = tariff
         self.signals = SignalIntake(self.state, self.clock, s.market.coordinator_key)
@@ -148,7 +150,7 @@ class Agent:
     def apply(self, new: AgentSettings) -> None:
         """Take the settings that can change at run time (agent/reload.py says which)."""
         self.s = new
-        self.decision.update(new, make_tariff(new.market))
+        self.decision.update(new)
         self.spend._limits = new.limits  # SpendPolicy reads its limits at each check
         self.signals.trusted_key = new.market.coordinator_key
 

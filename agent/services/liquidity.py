@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 
@@ -21,18 +22,26 @@ from agent.services.state import AgentState
 log = structlog.get_logger("liquidity")
 
 
+@dataclass(frozen=True, slots=True)
+class LiquidityConfig:
+    every_s: float                    # real seconds between looks at the channels
+    margin: float = 0.2               # headroom over the need
+    idle_factor: float = 3.0          # capacity beyond this many needs is idle
+    min_splice_msat: int = 10_000_000
+    rebalance_fee_ppm: int = 1_000
+
+
 class Liquidity:
     def __init__(self, node: LiquidityNode, state: AgentState, need: Callable[[], Need | None],
-                 *, every_s: float, margin: float = 0.2, idle_factor: float = 3.0,
-                 min_splice_msat: int = 10_000_000, rebalance_fee_ppm: int = 1_000) -> None:
+                 config: LiquidityConfig) -> None:
         self._node = node
         self._state = state
         self._need = need
-        self._every_s = every_s
-        self._margin = margin
-        self._idle_factor = idle_factor
-        self._min_splice_msat = min_splice_msat
-        self._fee_ppm = rebalance_fee_ppm
+        self._every_s = config.every_s
+        self._margin = config.margin
+        self._idle_factor = config.idle_factor
+        self._min_splice_msat = config.min_splice_msat
+        self._fee_ppm = config.rebalance_fee_ppm
 
     async def run(self) -> None:
         while True:

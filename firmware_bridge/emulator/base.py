@@ -27,7 +27,7 @@ class EmulatorServer:
         self.host = host
         self._now_s = now_s
         self.home = EmulatedHome(spec.params, spec.seed, start_s=now_s(),
-                                  setpoint_timeout_s=spec.setpoint_timeout_s)
+                                 setpoint_timeout_s=spec.setpoint_timeout_s)
 
     def _listen(self, blocks: Callable[[], SimBlocks]) -> None:
         """Build the server (subclasses call this last); every other unit id gets

@@ -105,7 +105,7 @@ def _specs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Em
             parser.error("--homes N needs --base-port P (and no --port), N >= 1")
         return [
             EmulatedHomeSpec(f"home-{i}", args.base_port + i, seed=args.seed + i,
-                        params=varied_params(args.seed + i), **common)
+                             params=varied_params(args.seed + i), **common)
             for i in range(args.homes)
         ]
     if args.port is None and args.serial is None:
@@ -115,7 +115,7 @@ def _specs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Em
     serial = None if args.serial is None else SerialEndpoint(
         args.serial, args.baudrate, args.parity, args.stopbits)
     return [EmulatedHomeSpec("home-0", args.port or 0, seed=args.seed, params=params,
-                        serial=serial, **common)]
+                             serial=serial, **common)]
 
 
 async def _faults(specs: list[EmulatedHomeSpec], args: argparse.Namespace) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import fields
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from fb_helpers import START_S, FakeClock, MakeDevice, Serve, free_port
 
+from firmware_bridge.control import ControlConfig
 from firmware_bridge.device import ModbusDevice
 from firmware_bridge.emulator.home import HomeParams
 from firmware_bridge.emulator.server import EmulatedHomeSpec, serve_homes
 from firmware_bridge.endpoints import TcpEndpoint
+from firmware_bridge.modbus_link import LinkConfig
 from firmware_bridge.profile import Profile, builtin_profile
 from firmware_bridge.sunspec_device import SunSpecDevice
 
@@ -56,6 +59,15 @@ async def emulated(serve: Serve, clock: FakeClock) -> EmulatedHomeSpec:
     return spec
 
 
+def device_configs(options: dict[str, Any]) -> dict[str, Any]:
+    """Flat test options (timeout_s=..., dry_run=...) as the devices' link and control."""
+    link = {k: options.pop(k) for k in [f.name for f in fields(LinkConfig)] if k in options}
+    control = {k: options.pop(k) for k in [f.name for f in fields(ControlConfig)]
+               if k in options}
+    assert not options, f"unknown device options {sorted(options)}"
+    return {"link": LinkConfig(**link), "control": ControlConfig(**control)}
+
+
 @pytest_asyncio.fixture(loop_scope="function")
 async def make_device(clock: FakeClock) -> AsyncIterator[MakeDevice]:
     """Devices with short deadlines and backoff against a spec's server, closed at teardown."""
@@ -65,11 +77,12 @@ async def make_device(clock: FakeClock) -> AsyncIterator[MakeDevice]:
         if profile is None:
             named = isinstance(spec.profile, str)
             profile = builtin_profile(spec.profile) if named else spec.profile
+        endpoint = kwargs.pop("endpoint", TcpEndpoint("127.0.0.1", spec.port))
         options: dict[str, Any] = {
-            "timeout_s": 0.2, "retries": 2, "now_s": clock,
-            "backoff_base_s": 0.01, "backoff_max_s": 0.02,
+            "timeout_s": 0.2, "retries": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.02,
         } | kwargs
-        device = ModbusDevice(spec.name, "127.0.0.1", spec.port, spec.unit, profile, **options)
+        device = ModbusDevice(spec.name, endpoint, spec.unit, profile, now_s=clock,
+                              **device_configs(options))
         devices.append(device)
         return device
 
@@ -86,10 +99,10 @@ async def make_sunspec(clock: FakeClock) -> AsyncIterator[Callable[..., SunSpecD
     def make(spec: EmulatedHomeSpec, **kwargs: Any) -> SunSpecDevice:
         endpoint = kwargs.pop("endpoint", TcpEndpoint("127.0.0.1", spec.port))
         options: dict[str, Any] = {
-            "timeout_s": 0.3, "retries": 2, "now_s": clock,
-            "backoff_base_s": 0.01, "backoff_max_s": 0.02,
+            "timeout_s": 0.3, "retries": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.02,
         } | kwargs
-        device = SunSpecDevice(spec.name, endpoint, spec.unit, **options)
+        device = SunSpecDevice(spec.name, endpoint, spec.unit, now_s=clock,
+                               **device_configs(options))
         devices.append(device)
         return device
 

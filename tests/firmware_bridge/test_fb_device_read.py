@@ -62,7 +62,7 @@ async def test_every_type_and_word_order(serve: Serve, clock: FakeClock,
         ],
     })
     spec = EmulatedHomeSpec("mixed", free_port(), unit=3, params=HomeParams(), seed=7,
-                       profile=profile)
+                            profile=profile)
     await serve(spec, now_s=clock)
     device = make_device(spec)
     clock.t_s = START_S + 3 * 3600.0

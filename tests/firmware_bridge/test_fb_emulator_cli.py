@@ -13,7 +13,9 @@ from fb_helpers import free_port
 
 from firmware_bridge.device import ModbusDevice
 from firmware_bridge.emulator.cli import main, varied_params
+from firmware_bridge.endpoints import TcpEndpoint
 from firmware_bridge.errors import DeviceUnavailable
+from firmware_bridge.modbus_link import LinkConfig
 from firmware_bridge.profile import builtin_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,8 +43,8 @@ async def test_community_process_serves_and_stops() -> None:
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     profile = builtin_profile("peerwatt-sim-home")
-    devices = [ModbusDevice(f"home-{i}", "127.0.0.1", base_port + i, 1, profile,
-                            timeout_s=0.5, retries=0) for i in range(2)]
+    devices = [ModbusDevice(f"home-{i}", TcpEndpoint("127.0.0.1", base_port + i), 1, profile,
+                            link=LinkConfig(timeout_s=0.5, retries=0)) for i in range(2)]
     try:
         for device in devices:
             values = await _read_when_up(device)

@@ -48,7 +48,7 @@ async def test_profile_device_over_rtu(
 ) -> None:
     server_end, client_end = pty_pair
     spec = EmulatedHomeSpec("rtu-home", 0, unit=3, seed=9,
-                       serial=SerialEndpoint(server_end, 19200, "N", 1))
+                            serial=SerialEndpoint(server_end, 19200, "N", 1))
     (spec,) = await serve(spec, now_s=clock)
     device = make_device(spec, endpoint=SerialEndpoint(client_end, 19200, "N", 1),
                          timeout_s=1.0)
@@ -66,7 +66,7 @@ async def test_sunspec_device_over_rtu_with_timeout_and_recovery(
 ) -> None:
     server_end, client_end = pty_pair
     spec = EmulatedHomeSpec("rtu-ss", 0, unit=1, seed=2, profile="sunspec",
-                       serial=SerialEndpoint(server_end, 19200, "N", 1))
+                            serial=SerialEndpoint(server_end, 19200, "N", 1))
     (spec,) = await serve(spec, now_s=clock)
     device = make_sunspec(spec, endpoint=SerialEndpoint(client_end, 19200, "N", 1),
                           timeout_s=1.0, retries=0)

@@ -25,7 +25,7 @@ LAYOUTS = [
 
 def _spec(layout: SunSpecLayout | None = None) -> EmulatedHomeSpec:
     return EmulatedHomeSpec("ss", free_port(), profile="sunspec", seed=7,
-                       layout=layout or SunSpecLayout())
+                            layout=layout or SunSpecLayout())
 
 
 @pytest.mark.parametrize("layout", LAYOUTS, ids=lambda x: f"{x.inverter}-{x.meter}-{x.battery}"

@@ -106,7 +106,7 @@ async def test_a_home_without_battery_holds_at_zero(
     serve: Serve, clock: FakeClock, make_sunspec: MakeSunSpec
 ) -> None:
     spec = EmulatedHomeSpec("ss", free_port(), profile="sunspec",
-                       params=HomeParams(battery_kwh=0.0, battery_max_w=0.0))
+                            params=HomeParams(battery_kwh=0.0, battery_max_w=0.0))
     (spec,) = await serve(spec, now_s=clock)
     device = make_sunspec(spec)
     assert await device.set_battery_power(1500.0) == 0.0  # WChaMax = 0: clamped to nothing

@@ -16,7 +16,7 @@ from settle_helpers import BUYER, INTERVALS, Side, running, side, state_of, unti
 
 from agent.domain.delivery import allocate, judge, netted
 from agent.domain.market import Terms
-from agent.services.delivery import Delivery
+from agent.services.delivery import Delivery, DeliveryConfig
 from lnsim.network import NodeOptions
 
 K = INTERVALS.index(time.time()) + 1  # the delivery interval of these trades
@@ -61,8 +61,8 @@ async def _agree(seller: Side, buyer: Side, t: Terms) -> str:
 def _seller(ln: Lnsim, tmp: Path, clock: ManualClock) -> tuple[Side, Delivery]:
     s = side(ln.path("bob"), tmp / "bob.sqlite", worker="bob", clock=clock, hold=True,
              net_credits=True)
-    d = Delivery(s.node, s.journal, clock, INTERVALS, s.state, s.spend, min_share=0.5,
-                 meter_margin_s=60.0, poll_s=0.05)
+    d = Delivery(s.node, s.journal, clock, s.state, s.spend,
+                 DeliveryConfig(INTERVALS, min_share=0.5, meter_margin_s=60.0, poll_s=0.05))
     return s, d
 
 

@@ -13,7 +13,7 @@ from agent.adapters.cln.node import ClnNode
 from agent.daemon import Agent
 from agent.domain.liquidity import Action, ChannelState, Need, need_from_forecast, plan
 from agent.ports import PaymentRefused
-from agent.services.liquidity import Liquidity
+from agent.services.liquidity import Liquidity, LiquidityConfig
 from agent.services.liquidity_need import horizon_prices
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
@@ -76,7 +76,7 @@ async def test_service_splices_in_when_the_forecast_needs_more(tmp_path: Path,
         spendable = before[0].spendable_msat
         state = AgentState("alice")
         want = Need(spendable + 100 * M // 1000, 0, 0, 0)  # 100 000 sat more than we have
-        service = Liquidity(chans, state, lambda: want, every_s=60)
+        service = Liquidity(chans, state, lambda: want, LiquidityConfig(every_s=60))
         actions = await service.step()
         assert [a.kind for a in actions] == ["splice_in"]
         after = await chans.channels()
@@ -96,7 +96,7 @@ async def test_service_splices_idle_funds_out(ln: Lnsim) -> None:
     chans = ClnChannels(ClnNode(ln.path("alice")))
     before = (await chans.channels())[0]
     state = AgentState("alice")
-    service = Liquidity(chans, state, lambda: Need(1_000_000, 0, 0, 0), every_s=60)
+    service = Liquidity(chans, state, lambda: Need(1_000_000, 0, 0, 0), LiquidityConfig(every_s=60))
     actions = await service.step()
     assert [a.kind for a in actions] == ["splice_out"]
     after = (await chans.channels())[0]
@@ -139,7 +139,8 @@ async def test_circular_rebalance_moves_outbound_and_reports_its_fee(tmp_path: P
         before = {c.scid: c.spendable_msat for c in await chans.channels()}
         state = AgentState("alice")
         # One payment of 1 000 000 sat: no channel carries it alone, both together do.
-        service = Liquidity(chans, state, lambda: Need(M // 2, 0, M, 0), every_s=60)
+        service = Liquidity(chans, state, lambda: Need(M // 2, 0, M, 0),
+                            LiquidityConfig(every_s=60))
         actions = await service.step()
         assert [a.kind for a in actions] == ["rebalance"]
         a = actions[0]
