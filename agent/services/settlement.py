@@ -77,6 +77,7 @@ class Settlement:
         self._busy = 0
         self._attempts: dict[str, int] = {}
         self._queued: set[str] = set()
+        self.reconciled = asyncio.Event()  # set once every unfinished trade was reconciled
 
     def submit(self, trade_id: str) -> None:
         """Queue the trade for paying (once: a trade already waiting is not queued twice)."""
@@ -102,9 +103,11 @@ class Settlement:
                 break
             except NodeUnavailable as exc:
                 attempt += 1
+                self._state.counters["reconcile_waits"] += 1
                 (log.warning if attempt == 1 else log.debug)(
                     "reconcile_waiting_for_node", error=str(exc), attempt=attempt)
                 await asyncio.sleep(min(30.0, self._poll_s * 2 ** min(attempt, 8)))
+        self.reconciled.set()
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._pay_loop(), name="settlement-pay")
             tg.create_task(self._watch_loop(), name="settlement-watch")

@@ -332,6 +332,15 @@ class MqttProbe:
         self._client.loop_stop()
 
 
+def sellers_paid_are_buyers_paid(c: Community) -> bool:
+    """Every trade a seller's journal has paid is paid in the buyer's journal too (the
+    condition a clean stop waits for; payments in flight are journaled by then)."""
+    paid = {role: {r[0] for h in c.homes.values() for r in h.query(
+        "SELECT trade_id FROM trades WHERE role=? AND state='paid'", (role,))}
+        for role in ("seller", "buyer")}
+    return paid["seller"] <= paid["buyer"]
+
+
 def assert_books_agree(c: Community) -> int:
     """No trade lost or duplicated across the homes' journals: every trade a buyer holds is
     held by exactly one seller with identical terms, and every trade a seller was paid for

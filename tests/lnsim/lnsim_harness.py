@@ -6,6 +6,7 @@ import asyncio
 import json
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,17 @@ def start_lnsim(names: list[str], topology: str = "hub", seed: int = 0,
         raise ln.errors[0]
     ln.nodes = {n["name"]: n for n in json.loads((directory / "nodes.json").read_text())}
     return ln
+
+
+# A delayed payment stays in flight this long: two consecutive calls fall inside it on
+# any machine that is not hung.
+IN_FLIGHT_S = 3.0
+
+
+def wait_pending(rpc: LightningRpc, payment_hash: str, timeout_s: float = 30.0) -> None:
+    """Until the node lists a payment of this hash as pending (started, not finished)."""
+    deadline = time.monotonic() + timeout_s
+    while not any(p["status"] == "pending" for p in
+                  rpc.listsendpays(payment_hash=payment_hash)["payments"]):
+        assert time.monotonic() < deadline, "the payment never showed as pending"
+        time.sleep(0.02)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from lnsim_harness import Lnsim
+from lnsim_harness import IN_FLIGHT_S, Lnsim
 
 from agent.adapters.cln.node import ClnNode, decode_invoice
 from agent.ports import NodeUnavailable, PaymentRefused
@@ -59,7 +59,8 @@ async def test_already_paid_219_reconciles_to_complete(ln: Lnsim) -> None:
 
 
 async def test_concurrent_pays_of_one_invoice_make_one_payment(ln: Lnsim) -> None:
-    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.4})
+    # In flight long enough that all five calls meet it under way, on any machine.
+    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": IN_FLIGHT_S})
     alice = ClnNode(ln.path("alice"))
     inv = await ClnNode(ln.path("bob")).create_invoice("race", 10_000, "d", 600)
     outcomes = await asyncio.gather(*(alice.pay(inv.bolt11, 5_000) for _ in range(5)))
@@ -77,8 +78,10 @@ async def test_slow_payment_reports_pending_then_completes(ln: Lnsim) -> None:
     inv = await ClnNode(ln.path("bob")).create_invoice("slow", 10_000, "d", 600)
     out = await alice.pay(inv.bolt11, 5_000)
     assert out.status == "pending"
-    await asyncio.sleep(1.2)
-    done = await alice.payment_status(inv.payment_hash)
+    async with asyncio.timeout(30):  # the node's delay is 1 s; this only fails a hung run
+        while (done := await alice.payment_status(inv.payment_hash)) is not None \
+                and done.status == "pending":  # noqa: ASYNC110 - polling the node
+            await asyncio.sleep(0.05)
     assert done is not None
     assert done.status == "complete"
 

@@ -4,12 +4,11 @@ reporting failure for a payment that completed (injected)."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from lnsim_harness import Lnsim
+from lnsim_harness import IN_FLIGHT_S, Lnsim, wait_pending
 from pyln.client import RpcError
 
 from lnsim.network import NodeOptions
@@ -24,19 +23,21 @@ def test_waitsendpay_never_sent_208_in_progress_200_then_complete(ln: Lnsim) -> 
     with pytest.raises(RpcError) as never:
         alice.waitsendpay("11" * 32)
     assert code(never) == 208
-    alice.call("dev-lnsim-delay-payments", {"delay_s": 1.0})
+    # The payment stays in flight for IN_FLIGHT_S: long enough that two consecutive calls
+    # fall inside it on any machine that is not hung.
+    alice.call("dev-lnsim-delay-payments", {"delay_s": IN_FLIGHT_S})
     inv = ln.rpc("bob").invoice(10_000, "w", "d")
     worker = threading.Thread(target=lambda: alice.xpay(inv["bolt11"]), daemon=True)
     worker.start()
-    time.sleep(0.2)
+    wait_pending(alice, inv["payment_hash"])
     with pytest.raises(RpcError) as busy:
         alice.waitsendpay(inv["payment_hash"], timeout=0)
     assert code(busy) == 200
-    done = alice.waitsendpay(inv["payment_hash"], timeout=10)
+    done = alice.waitsendpay(inv["payment_hash"], timeout=60)
     assert done["status"] == "complete"
     assert done["payment_preimage"]
     assert {"id", "created_index", "payment_hash", "created_at", "amount_sent_msat"} <= set(done)
-    worker.join(5)
+    worker.join(30)
     (pays,) = alice.listpays(inv["bolt11"])["pays"]
     assert pays["status"] == "complete"
     assert pays["amount_msat"] == 10_000
@@ -46,7 +47,7 @@ def test_waitsendpay_never_sent_208_in_progress_200_then_complete(ln: Lnsim) -> 
 def test_xpay_can_report_failure_for_a_payment_that_completes(ln: Lnsim, mode: str) -> None:
     alice = ln.rpc("alice")
     if mode == "while_pending":
-        alice.call("dev-lnsim-delay-payments", {"delay_s": 0.5})
+        alice.call("dev-lnsim-delay-payments", {"delay_s": IN_FLIGHT_S})
     alice.call("dev-lnsim-xpay-false-failure", {"mode": mode})
     inv = ln.rpc("bob").invoice(10_000, f"lie-{mode}", "d")
     with pytest.raises(RpcError) as exc:

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lnsim_harness import Lnsim, start_lnsim
+from lnsim_harness import IN_FLIGHT_S, Lnsim, start_lnsim
 from settle_helpers import agree, running, side, state_of, terms, until
 
 from agent.adapters.cln import errors as cln_errors
@@ -26,7 +26,9 @@ def _sends(ln: Lnsim, payment_hash: str) -> list[str]:
 @pytest.mark.parametrize("mode", ["after_complete", "while_pending"])
 async def test_xpay_false_failure_is_reconciled_not_retried(ln: Lnsim, tmp_path: Path,
                                                             mode: str) -> None:
-    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.3})
+    # In flight for IN_FLIGHT_S: the adapter's check after the false failure finds it
+    # pending on any machine that is not hung.
+    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": IN_FLIGHT_S})
     ln.rpc("alice").call("dev-lnsim-xpay-false-failure", {"count": 1, "mode": mode})
     seller = side(ln.path("bob"), tmp_path / "bob.sqlite")
     buyer = side(ln.path("alice"), tmp_path / "alice.sqlite")

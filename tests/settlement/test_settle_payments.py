@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lnsim_harness import Lnsim
+from lnsim_harness import IN_FLIGHT_S, Lnsim
 from settle_helpers import BUYER, SELLER, agree, running, side, state_of, terms, until
 
 from agent.clock import AcceleratedClock
@@ -80,7 +80,9 @@ async def test_restart_reconciles_a_payment_made_before_the_crash(ln: Lnsim,
 
 
 async def test_pending_payment_is_watched_not_repaid(ln: Lnsim, tmp_path: Path) -> None:
-    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.8})
+    # In flight for IN_FLIGHT_S: the check that it is `paying` falls inside that on any
+    # machine that is not hung.
+    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": IN_FLIGHT_S})
     seller = side(ln.path("bob"), tmp_path / "bob.sqlite")
     buyer = side(ln.path("alice"), tmp_path / "alice.sqlite", pay_timeout_s=0.2)
     t = terms(6)
@@ -118,7 +120,8 @@ async def test_expired_invoice_fails_for_good(ln: Lnsim, tmp_path: Path) -> None
     await asyncio.sleep(1.1)
     async with running(buyer):
         await until(lambda: state_of(buyer, t.trade_id) == "failed")
-        await asyncio.sleep(0.3)
+        async with asyncio.timeout(10):  # idle: a retry would still be queued or under way
+            await buyer.settlement.drain()
     rec = buyer.journal.trade(t.trade_id)
     assert rec is not None
     assert rec.error is not None
@@ -143,7 +146,9 @@ async def test_policy_refusal_is_permanent_and_alerts(ln: Lnsim, tmp_path: Path)
     buyer.journal.close()
     again = side(ln.path("alice"), tmp_path / "alice.sqlite", limits=LimitsSettings())
     async with running(again):  # a restart with looser caps does not retry a refusal
-        await asyncio.sleep(0.3)
+        async with asyncio.timeout(10):
+            await again.settlement.reconciled.wait()
+            await again.settlement.drain()
     assert state_of(again, t.trade_id) == "failed"
     assert _sendpays(ln, inv.payment_hash) == []
 
@@ -202,7 +207,9 @@ async def test_start_waits_for_the_node_before_anything_else(ln: Lnsim, tmp_path
     await agree(seller, buyer, t)
     ln.rpc("lsp").call("dev-lnsim-set-offline", {"node": "alice"})
     async with running(buyer):
-        await asyncio.sleep(0.5)  # reconcile cannot reach the node: nothing is paid
+        # Reconciliation tried twice and cannot reach the node: nothing is paid.
+        await until(lambda: buyer.state.counters["reconcile_waits"] >= 2)
+        assert not buyer.settlement.reconciled.is_set()
         assert state_of(buyer, t.trade_id) == "agreed"
         ln.rpc("lsp").call("dev-lnsim-set-offline", {"node": "alice", "offline": False})
         await until(lambda: state_of(buyer, t.trade_id) == "paid")
