@@ -7,9 +7,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TypeVar
 
+from agent.config_files import load_checked
 from agent.logging import configure
-from agent.settings import AgentSettings, ConfigError, load
+from agent.settings import AgentSettings, ConfigError, CoordinatorSettings
+
+_S = TypeVar("_S", AgentSettings, CoordinatorSettings)
 
 # sysexits.h EX_CONFIG: the units' RestartPreventExitStatus=78 (no restart loop on a bad file).
 EXIT_CONFIG = 78
@@ -22,16 +26,23 @@ def config_failed(exc: ConfigError, prog: str = "peerwatt") -> int:
     return EXIT_CONFIG
 
 
+def checked(config: Path, model: type[_S]) -> _S | int:
+    """The door: the settings when the file and every file it names can be used, else
+    EXIT_CONFIG after one stderr line per problem (nothing has started)."""
+    try:
+        return load_checked(config, model)
+    except ConfigError as exc:
+        return config_failed(exc)
+
+
 def run(config: Path, log_level: str) -> int:
     from agent.daemon import run_agent
     from agent.ports import PermanentError
     from agent.supervisor import FatalError
 
-    try:
-        settings = load(config, AgentSettings)
-        settings.broker.credentials()  # a secret file that may not be used: stop here
-    except ConfigError as exc:
-        return config_failed(exc)
+    settings = checked(config, AgentSettings)
+    if isinstance(settings, int):
+        return settings
     configure(log_level)
     try:
         asyncio.run(run_agent(settings, config))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from agent.config_files import broker_problems, file_problems
 from agent.logging import configure
 from agent.settings import DEFAULT_AGENT_CONFIG, AgentSettings, ConfigError, load
 
@@ -47,17 +48,27 @@ class Check:
         return line + (f"\n      hint: {self.hint}" if self.hint and self.status != "PASS" else "")
 
 
+CONFIG_HINTS = {
+    "missing": "no config file there: copy examples/agent.toml to it (or pass --config FILE)",
+    "unreadable": "the file itself cannot be read as a TOML config: see the reason above",
+    "keys": "fix the keys named above; examples/agent.toml lists every key",
+    "files": "every file the config names must exist and be readable by this user; "
+             "secret files mode 0600 (or systemd credentials)",
+}
+
+
 def check_config(path: Path) -> tuple[Check, AgentSettings | None]:
+    """FAIL for a file `peerwatt run` would refuse (exit 78). Settings whose only fault is
+    a named file are still returned, so the other checks run."""
     try:
         settings = load(path, AgentSettings)
     except ConfigError as exc:
         return Check("config", "FAIL", f"{path}: " + "; ".join(exc.problems),
-                     "fix the keys named above; examples/agent.toml lists every key"), None
-    try:
-        settings.broker.credentials()
-    except ConfigError as exc:
-        return Check("config", "FAIL", "; ".join(exc.problems),
-                     "secret files must be mode 0600 (or systemd credentials)"), settings
+                     CONFIG_HINTS[exc.kind]), None
+    problems = file_problems(settings)
+    if problems:
+        return Check("config", "FAIL", f"{path}: " + "; ".join(problems),
+                     CONFIG_HINTS["files"]), settings
     return Check("config", "PASS", f"{path} (agent {settings.agent_id})"), settings
 
 
@@ -93,6 +104,10 @@ def check_broker(s: AgentSettings, timeout_s: float = 10.0) -> Check:
     from paho.mqtt.enums import CallbackAPIVersion
 
     b = s.broker
+    problems = broker_problems(b)  # each names its key and path
+    if problems:
+        return Check("broker", "FAIL", f"{b.url}: " + "; ".join(problems),
+                     "fix the files named above (the config check names them too)")
     v5 = b.v5
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"peerwatt-doctor-{os.getpid()}",
                          protocol=paho.MQTTv5 if v5 else paho.MQTTv311)

@@ -12,7 +12,8 @@ Reloaded at run time (the next decision, offer or payment uses them):
 Anything else (ids, device and broker addresses, the node's socket, interval and horizon,
 battery power limits the device clamps to, models, paths, clock) needs a restart: a new
 file that changes one of them is rejected as a whole, and the running config stays, as it
-does for a file that does not validate or names a secret it may not use. Each outcome is
+does for a file that does not validate or names a file it cannot use (a secret it may
+not use, a CA bundle that is gone: `agent.config_files`). Each outcome is
 one log line: `config_reloaded` (the keys), `config_unchanged`, `config_reload_rejected`.
 """
 
@@ -24,7 +25,8 @@ from pathlib import Path
 import structlog
 from pydantic import BaseModel
 
-from agent.settings import AgentSettings, ConfigError, load
+from agent.config_files import load_checked
+from agent.settings import AgentSettings, ConfigError
 
 log = structlog.get_logger("reload")
 
@@ -69,8 +71,7 @@ class Reloader:
     def reload(self) -> bool:
         """True if a new config was applied."""
         try:
-            new = load(self._path, AgentSettings)
-            new.broker.credentials()
+            new = load_checked(self._path, AgentSettings)
         except ConfigError as exc:
             bad: ConfigError | None = exc
         else:

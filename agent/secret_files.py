@@ -35,8 +35,9 @@ def read_secret(path: Path) -> str:
         st = real.stat()
     except FileNotFoundError:
         raise ConfigError(real, ["secret file not found"]) from None
-    except OSError as exc:
-        raise ConfigError(real, [f"secret file not readable: {exc.strerror or exc}"]) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise ConfigError(real, [f"secret file not readable: "
+                                 f"{getattr(exc, 'strerror', None) or exc}"]) from None
     if not stat.S_ISREG(st.st_mode):
         raise ConfigError(real, ["secret is not a regular file"])
     if st.st_mode & 0o077:

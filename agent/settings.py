@@ -1,7 +1,9 @@
 """Agent and coordinator configuration: one TOML file, validated by pydantic.
 
 A bad file never starts a daemon: :func:`load` raises :class:`ConfigError` whose lines
-name each offending key, the value found and what is allowed.
+name each offending key, the value found and what is allowed. The rules between keys
+(a SoC window with min below max, caps that nest, an interval that divides the day) are
+part of the models; the files a config names are checked by `agent.config_files`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -27,11 +31,28 @@ DEFAULT_AGENT_CONFIG = Path("/etc/peerwatt/agent.toml")
 DEFAULT_COORDINATOR_CONFIG = Path("/etc/peerwatt/coordinator.toml")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # agent, coordinator and community ids
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+DAY_S = 86_400
+RULES = "config_rules"  # the error type of the rules between sections (AgentSettings)
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf or nan anywhere: every number in a config is a finite quantity.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _at_least(value: float, info: ValidationInfo, *others: str) -> None:
+    """The rule "this key is not below the first of `others` that is valid" (keys defined
+    earlier in the section: one that failed its own check is not in `info.data`)."""
+    for other in others:
+        below = info.data.get(other)
+        if below is not None:
+            if value < below:
+                raise ValueError(f"must be at least {other} ({below})")
+            return
 
 
 class DeviceSettings(_Section):
@@ -116,6 +137,14 @@ class MarketSettings(_Section):
     # signed; when unset they accept any well-formed signal (not for production).
     coordinator_key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
+    @field_validator("interval_s")
+    @classmethod
+    def _divides_the_day(cls, interval_s: int) -> int:
+        if DAY_S % interval_s:
+            raise ValueError(f"must divide the day ({DAY_S} s) into whole intervals, "
+                             "e.g. 300, 900, 1800 or 3600")
+        return interval_s
+
     @field_validator("feed_in_eur_per_kwh")
     @classmethod
     def _below_retail(cls, feed_in: float, info: ValidationInfo) -> float:
@@ -144,6 +173,18 @@ class LimitsSettings(_Section):
     # Refuse to pay while no coordinator roster is known (off: trade on the roster when
     # there is one, as before).
     require_roster: bool = False
+
+    @field_validator("max_interval_msat")
+    @classmethod
+    def _interval_holds_a_trade(cls, cap: int, info: ValidationInfo) -> int:
+        _at_least(cap, info, "max_trade_msat")
+        return cap
+
+    @field_validator("max_day_msat")
+    @classmethod
+    def _day_holds_an_interval(cls, cap: int, info: ValidationInfo) -> int:
+        _at_least(cap, info, "max_interval_msat", "max_trade_msat")
+        return cap
 
 
 class SettlementSettings(_Section):
@@ -182,6 +223,15 @@ class BatterySettings(_Section):
     min_soc_pct: Annotated[float, Field(ge=0, le=100)] = 5.0
     max_soc_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
 
+    @field_validator("max_soc_pct")
+    @classmethod
+    def _window_not_empty(cls, top: float, info: ValidationInfo) -> float:
+        bottom = info.data.get("min_soc_pct")
+        if bottom is not None and top <= bottom:
+            raise ValueError(f"must be above min_soc_pct ({bottom}), or the battery can "
+                             "never charge or discharge")
+        return top
+
 
 class ModelSettings(_Section):
     forecast: Path | None = None
@@ -197,7 +247,7 @@ class ModelSettings(_Section):
 
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory
             raise ValueError(f"unknown IANA time zone {v!r}") from None
         return v
 
@@ -247,6 +297,26 @@ class AgentSettings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     homeassistant: HomeAssistantSettings = HomeAssistantSettings()
 
+    @model_validator(mode="after")
+    def _sections_agree(self) -> AgentSettings:
+        """Rules between sections; all broken ones reported together (one line each)."""
+        lines = []
+        cap = self.limits.max_fee_msat
+        if cap is not None and self.lightning.max_fee_msat > cap:
+            lines.append(f"lightning.max_fee_msat: value {self.lightning.max_fee_msat} is not "
+                         f"allowed: must be at most limits.max_fee_msat ({cap}), or every "
+                         "payment is refused")
+        poll_s = self.device.poll_s * self.clock.speed  # in the agent's clock's seconds
+        if self.device.max_age_s <= poll_s:
+            lines.append(f"device.max_age_s: value {self.device.max_age_s} is not allowed: "
+                         f"must be above device.poll_s ({self.device.poll_s}"
+                         + (f" x clock.speed {self.clock.speed:g} = {poll_s:g} s"
+                            if self.clock.speed != 1 else " s")
+                         + "), or a decision can find every reading too old")
+        if lines:
+            raise PydanticCustomError(RULES, "rules between sections broken", {"lines": lines})
+        return self
+
 
 class CoordinatorSettings(_Section):
     coordinator_id: Name = "coordinator"
@@ -269,13 +339,24 @@ class CoordinatorSettings(_Section):
     group: bool = False
 
 
+# What a ConfigError is about: the file itself (missing, unreadable, not TOML), its keys,
+# or the files its keys name (`agent.config_files`). `peerwatt doctor` words its hint by it.
+ConfigErrorKind = Literal["missing", "unreadable", "keys", "files"]
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline in a key or a path) written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ConfigError(Exception):
     """A config file that cannot run; `problems` holds one human line per fault."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        super().__init__(f"{path}: " + "; ".join(problems))
+    def __init__(self, path: Path, problems: list[str], kind: ConfigErrorKind = "keys") -> None:
         self.path = path
-        self.problems = problems
+        self.problems = [one_line(p) for p in problems]
+        self.kind = kind
+        super().__init__(f"{path}: " + "; ".join(self.problems))
 
 
 def _known_keys(model: type[BaseModel], section: tuple[Any, ...]) -> str:
@@ -289,32 +370,37 @@ def _known_keys(model: type[BaseModel], section: tuple[Any, ...]) -> str:
     return "allowed: " + ", ".join(model.model_fields)
 
 
-def _describe(error: Any, model: type[BaseModel]) -> str:
+def _describe(error: Any, model: type[BaseModel]) -> list[str]:
     loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
     kind = error["type"]
     value = error.get("input")
+    if kind == RULES:
+        return list(error["ctx"]["lines"])
     if kind == "extra_forbidden":
-        return (f"{loc}: unknown key (value {value!r}); "
-                f"{_known_keys(model, tuple(error['loc'][:-1]))}")
+        return [f"{loc}: unknown key (value {value!r}); "
+                f"{_known_keys(model, tuple(error['loc'][:-1]))}"]
     if kind == "missing":
-        return f"{loc}: required key is missing"
-    return f"{loc}: value {value!r} is not allowed: {error['msg']}"
+        return [f"{loc}: required key is missing"]
+    return [f"{loc}: value {value!r} is not allowed: {error['msg'].removeprefix('Value error, ')}"]
 
 
 def load(path: Path, model: type[_M]) -> _M:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(path, ["file not found"]) from None
+        raise ConfigError(path, ["file not found"], "missing") from None
     except PermissionError:
-        raise ConfigError(path, ["file not readable (permission denied)"]) from None
+        raise ConfigError(path, ["file not readable (permission denied)"], "unreadable") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(path, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
-    except OSError as exc:
-        raise ConfigError(path, [f"file not readable: {exc.strerror or exc}"]) from None
+        raise ConfigError(path, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"],
+                          "unreadable") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(path, [f"not valid TOML: {exc}"], "unreadable") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise ConfigError(path, [f"file not readable: {getattr(exc, 'strerror', None) or exc}"],
+                          "unreadable") from None
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(path, [_describe(e, model) for e in exc.errors()]) from None
+        raise ConfigError(path, [line for e in exc.errors() for line in _describe(e, model)]
+                          ) from None

@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--homes", type=int, default=HOMES)
     args = ap.parse_args()
     began = time.perf_counter()
-    sc, data = load_scenario("default"), load()
+    sc, data = load_scenario("tou"), load()
     fc = OnnxForecaster(shipped("forecast.onnx"))
     units: dict[str, list[dict[str, float]]] = {}
     exported: dict[str, Any] = {}

@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agent.cli import config_failed
+from agent.cli import checked
 from agent.logging import configure
-from agent.settings import ConfigError, CoordinatorSettings, load
+from agent.settings import CoordinatorSettings
 
 
 def run(config: Path, log_level: str) -> int:
     from coordinator.main import run_coordinator
 
-    try:
-        settings = load(config, CoordinatorSettings)
-        settings.broker.credentials()
-    except ConfigError as exc:
-        return config_failed(exc)
+    settings = checked(config, CoordinatorSettings)
+    if isinstance(settings, int):
+        return settings
     configure(log_level)
     asyncio.run(run_coordinator(settings))
     return 0

@@ -8,12 +8,20 @@ from typing import Any
 
 def table(s: dict[str, Any]) -> str:
     lat = s["negotiation_latency_ms"]
+    outside = s["settled_outside_day"]
+    nodes = s["settled_on_nodes"]
     rows = [
         ("homes", s["homes"]),
         ("intervals (15 min)", s["intervals"]),
         ("trades agreed", s["trades"]),
-        ("energy traded (paid)", f"{s['energy_traded_kwh']:.2f} kWh"),
-        ("payments settled / failed", f"{s['settled_payments']} / {s['failed_payments']}"),
+        ("settled / failed / cancelled / pending",
+         f"{s['settled_payments']} / {s['failed_payments']} / {s['cancelled_trades']} / "
+         f"{s['pending_trades']}"),
+        ("settled for delivery outside the day",
+         f"{outside['before'] + outside['after']} ({outside['before']} before, "
+         f"{outside['after']} after)"),
+        ("settled per the nodes", "not read" if nodes is None else nodes),
+        ("energy traded in the day (paid)", f"{s['energy_traded_kwh']:.2f} kWh"),
         ("negotiation latency p50/p95/p99", f"{lat['p50']} / {lat['p95']} / {lat['p99']} ms"),
         ("peak import baseline → peerwatt",
          f"{s['peak_import_kw']['baseline']:.2f} → {s['peak_import_kw']['peerwatt']:.2f} kW"),

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pyln.client import RpcError
+
 from agent.adapters.journal import JournalError
 from agent.adapters.journal_reader import JournalReader
 from agent.crypto.signal_sig import load_or_create_key, public_hex
@@ -25,7 +27,7 @@ from agent.domain.units import tariff_from_eur
 from agent.settings import MarketSettings
 from demo.procs import Fleet, free_ports, peerwatt_cmd, wait_port
 from demo.report import plot, table
-from demo.summary import HomeRun, summarise
+from demo.summary import HomeRun, settled_on_nodes, summarise
 from firmware_bridge.emulator.cli import varied_params
 
 INTERVAL_S = 900
@@ -168,11 +170,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             bad = {n: c for n, c in codes.items() if c != 0}
             if bad:
                 print(f"warning: agents did not exit cleanly: {bad}", file=sys.stderr)
+            node_settled: set[str] | None = None
+            try:  # what the nodes say, while they still run
+                node_settled = settled_on_nodes(list(rpcs.values()))
+            except (OSError, ValueError, RpcError) as exc:
+                print(f"warning: the nodes could not be read: {exc}", file=sys.stderr)
         tariff = tariff_from_eur(market.retail_eur_per_kwh, market.peak_retail_eur_per_kwh,
                                  market.feed_in_eur_per_kwh, market.eur_per_btc)
         summary = summarise(homes, first=first, n=args.intervals, interval_s=INTERVAL_S,
                             lead=LEAD_INTERVALS, start_sim_s=start_sim, tariff=tariff,
-                            eur_per_btc=market.eur_per_btc)
+                            eur_per_btc=market.eur_per_btc, node_settled=node_settled)
         summary["wall_s"] = round(time.monotonic() - started, 1)
         summary["broker"] = broker_kind
         summary["agent_exit_codes"] = dict(codes.items())

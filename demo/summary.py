@@ -4,6 +4,11 @@ Metered energy comes from each agent's own journal (the meter's import/export co
 at the first reading of each interval); trades and payments from the same journals; the
 baseline is the same homes (same load/PV profiles and battery model) under plain
 self-consumption control without trading, computed by `firmware_bridge.emulator.home`.
+
+Energy and cost cover the measured day. The counts cover every trade the journals hold,
+whatever its delivery interval (agents trade ahead: trades agreed in the lead-in and in
+the run's last intervals are for delivery outside the day), each once from both books,
+and the nodes' own records of the same payments (`settled_on_nodes`).
 """
 
 from __future__ import annotations
@@ -44,12 +49,63 @@ def metered(journal: Path, first: int, n: int) -> tuple[Floats, Floats]:
     return imports, exports
 
 
-def trades(journal: Path, first: int, n: int) -> list[dict[str, Any]]:
-    return JournalReader(journal).trades_between(first, first + n - 1)
+def settlement_counts(rows: list[dict[str, Any]], first: int, n: int,
+                      node_settled: set[str] | None = None) -> dict[str, Any]:
+    """Every trade once (by id) from both books, whatever its delivery interval: settled
+    when seller and buyer journaled it paid, failed when the buyer's payment failed,
+    cancelled when a side cancelled it, pending otherwise (the run ended first)."""
+    books: dict[str, dict[str, str]] = {}
+    interval: dict[str, int] = {}
+    hashes: dict[str, str] = {}
+    for r in rows:
+        books.setdefault(r["trade_id"], {})[r["role"]] = r["state"]
+        interval[r["trade_id"]] = r["interval"]
+        if r["payment_hash"]:
+            hashes[r["trade_id"]] = r["payment_hash"]
+
+    def outcome(states: dict[str, str]) -> str:
+        if states.get("seller") == states.get("buyer") == "paid":
+            return "settled"
+        if states.get("buyer") == "failed":
+            return "failed"
+        return "cancelled" if "cancelled" in states.values() else "pending"
+
+    outcomes = {t: outcome(s) for t, s in books.items()}
+    settled = [t for t, o in outcomes.items() if o == "settled"]
+    counts: dict[str, Any] = {
+        "trades": len(books),
+        "settled_payments": len(settled),
+        "failed_payments": sum(o == "failed" for o in outcomes.values()),
+        "cancelled_trades": sum(o == "cancelled" for o in outcomes.values()),
+        "pending_trades": sum(o == "pending" for o in outcomes.values()),
+        "settled_outside_day": {"before": sum(interval[t] < first for t in settled),
+                                "after": sum(interval[t] >= first + n for t in settled)},
+        "settled_on_nodes": None,
+    }
+    if node_settled is not None:
+        counts["settled_on_nodes"] = len({hashes.get(t) for t in books} & node_settled)
+    return counts
+
+
+def settled_on_nodes(rpc_sockets: list[str]) -> set[str]:
+    """Payment hashes the nodes say were paid: a complete payment on the payer's node and
+    a paid invoice of ours (label `peerwatt-…`) on the payee's."""
+    from pyln.client import LightningRpc
+
+    complete: set[str] = set()
+    paid: set[str] = set()
+    for path in rpc_sockets:
+        rpc = LightningRpc(path)
+        complete |= {p["payment_hash"] for p in rpc.listsendpays()["payments"]
+                     if p["status"] == "complete"}
+        paid |= {i["payment_hash"] for i in rpc.listinvoices()["invoices"]
+                 if i["status"] == "paid" and i["label"].startswith("peerwatt-")}
+    return complete & paid
 
 
 def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead: int,
-              start_sim_s: float, tariff: Tariff, eur_per_btc: float) -> dict[str, Any]:
+              start_sim_s: float, tariff: Tariff, eur_per_btc: float,
+              node_settled: set[str] | None = None) -> dict[str, Any]:
     hours = interval_s / 3600.0
     retail = np.asarray([tariff.retail_at((first + i) * interval_s) for i in range(n)],
                         dtype=np.float64) / 1000.0  # msat per Wh
@@ -59,7 +115,7 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
     cost_base_msat = cost_pw_msat = 0.0
     missing = 0
     seller_rows: list[dict[str, Any]] = []
-    buyer_rows: list[dict[str, Any]] = []
+    every_row: list[dict[str, Any]] = []
     for h in homes:
         b = self_consumption_baseline(h.params, h.seed, start_sim_s, lead + n, interval_s)
         bi, be = b["import_wh"][lead:], b["export_wh"][lead:]
@@ -70,7 +126,9 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
         missing += int(gaps.sum())
         imp, exp = np.where(gaps, bi, imp), np.where(gaps, be, exp)  # fill holes with baseline
         pw_net += imp - exp
-        rows = trades(h.journal, first, n)
+        journaled = JournalReader(h.journal).trades()
+        every_row += journaled
+        rows = [r for r in journaled if first <= r["interval"] < first + n]  # the day
         sold = np.zeros(n)
         bought = np.zeros(n)
         money = 0.0
@@ -88,7 +146,6 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
         cost_pw_msat += float(np.sum(retail * np.maximum(residual, 0)
                                      - feed * np.maximum(-residual, 0))) + money
         seller_rows += [r for r in rows if r["role"] == "seller"]
-        buyer_rows += [r for r in rows if r["role"] == "buyer"]
     lat = np.asarray([r["latency_ms"] for r in seller_rows if r["latency_ms"] is not None])
     paid_sold = [r for r in seller_rows if r["state"] == "paid"]
     base_kw, pw_kw = base_net / 1000.0 / hours, pw_net / 1000.0 / hours
@@ -100,11 +157,8 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
     return {
         "homes": len(homes),
         "intervals": n,
-        "trades": len(seller_rows),
+        **settlement_counts(every_row, first, n, node_settled),
         "energy_traded_kwh": round(sum(r["energy_wh"] for r in paid_sold) / 1000.0, 3),
-        "settled_payments": sum(1 for r in buyer_rows if r["state"] == "paid"),
-        "failed_payments": sum(1 for r in buyer_rows if r["state"] == "failed"),
-        "unsettled_trades": sum(1 for r in seller_rows if r["state"] != "paid"),
         "negotiation_latency_ms": {"p50": pct(50), "p95": pct(95), "p99": pct(99)},
         "peak_import_kw": {"baseline": round(peak_base, 3), "peerwatt": round(peak_pw, 3)},
         "peak_reduction_pct": round(100.0 * (1 - peak_pw / peak_base), 2) if peak_base else None,

@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.solver import main as bench_main
 
         return bench_main(argv[2:])
+    if argv[:2] == ["coordinator", "acl"]:  # the broker's ACL for a community
+        from coordinator.acl import main as acl_main
+
+        return acl_main(argv[2:])
     args = build_parser().parse_args(argv)
     if args.cmd == "run":
         from agent.cli import run

@@ -63,9 +63,10 @@ def latency(values: list[float]) -> dict[str, float | None]:
 
 
 def metrics(run: RunResult, none: RunResult, lp_welfare_msat: float,
-            eur_per_msat: float) -> dict[str, Any]:
+            eur_per_msat: float, mpc_welfare_msat: float | None = None) -> dict[str, Any]:
     welfare = float(run.welfare_msat.sum())
     w_none = float(none.welfare_msat.sum())
+    bill = np.abs(none.cost_msat - none.terminal_msat)
     saving = none.cost_msat - none.terminal_msat - (run.cost_msat - run.terminal_msat)
     peak, peak_none = float(run.import_kw.max()), float(none.import_kw.max())
     lat = np.asarray(run.latency_ms)
@@ -75,6 +76,9 @@ def metrics(run: RunResult, none: RunResult, lp_welfare_msat: float,
         "efficiency_vs_optimum": _r(welfare / lp_welfare_msat),
         "gain_captured": (_r((welfare - w_none) / (lp_welfare_msat - w_none))
                           if lp_welfare_msat != w_none else None),
+        "gain_captured_vs_mpc": (_r((welfare - w_none) / (mpc_welfare_msat - w_none))
+                                 if mpc_welfare_msat is not None
+                                 and mpc_welfare_msat != w_none else None),
         "peak_import_kw": _r(peak, 2),
         "peak_reduction_pct": _r(100.0 * (1.0 - peak / peak_none), 2) if peak_none > 0 else None,
         "cost_per_home_eur": dist(run.cost_msat, eur_per_msat),
@@ -84,6 +88,13 @@ def metrics(run: RunResult, none: RunResult, lp_welfare_msat: float,
         "community_price_cv": cv(run.price_msat),
         "jain_fairness": (_r(j) if (j := jain(np.maximum(saving, 0.0))) is not None else None),
         "homes_worse_off_pct": _r(100.0 * float(np.mean(saving < -1e-6)), 2),
+        # Worse off by more than 1 % of the bill alone (a cent's rounding is not a loss).
+        "homes_worse_off_1pct_pct": _r(100.0 * float(np.mean(saving < -0.01 * bill)), 2),
+        "worst_home_loss_pct_of_bill": (_r(100.0 * float(np.max(-saving / np.maximum(bill,
+                                        1.0))), 3) if saving.size else None),
+        "capacity_charge_eur": _r(float(run.capacity_msat.sum()) * eur_per_msat, 2),
+        "exploitability_eur_per_kwh": (_r(float(np.max(run.exploitability)), 6)
+                                       if run.exploitability else None),
         "negotiation_latency_ms": latency(run.latency_ms),
         "negotiations_within_100ms_pct": (_r(100.0 * float(np.mean(lat <= 100.0)), 2)
                                           if lat.size else None),

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 
 class Progress:
-    def __init__(self, total: float, width: int = 30) -> None:
+    def __init__(self, total: float, width: int = 30, quiet: bool = False) -> None:
+        self.quiet = quiet      # several runs at once (--seeds): each says only when done
         self.total = max(total, 1e-9)
         self.width = width
         self.done_units = 0.0
@@ -24,6 +25,8 @@ class Progress:
         return lambda: self.tick(scale)
 
     def draw(self) -> None:
+        if self.quiet:
+            return
         share = min(1.0, self.done_units / self.total)
         filled = int(self.width * share)
         text = (f"[{'#' * filled}{'.' * (self.width - filled)}] {100 * share:5.1f} %  "

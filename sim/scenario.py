@@ -50,6 +50,12 @@ class TariffSpec(_Model):
     feed_in_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.08
     peak_hours: tuple[int, int] = (17, 21)
     eur_per_btc: Annotated[float, Field(gt=0)] = 90_000.0
+    # A capacity charge per kW and year on the 15-minute peak import, charged on each day's
+    # peak pro rata (days / 365): on each home's own peak ("home", the Flemish basis), or on
+    # the community's coincident peak ("community", shared by the homes' own peaks).
+    # sim/tariff.py.
+    capacity_eur_per_kw_year: Annotated[float, Field(ge=0)] = 0.0
+    capacity_basis: Literal["home", "community"] = "community"
 
     @model_validator(mode="after")
     def _order(self) -> TariffSpec:
@@ -66,6 +72,19 @@ class MarketSpec(_Model):
     hop_ms: Annotated[float, Field(ge=0)] = 1.2          # one MQTT hop (FIELD-NOTES, QoS 1)
     reply_timeout_s: Annotated[float, Field(gt=0)] = 2.0  # the daemon's silence timeout
     max_offers_per_interval: Annotated[int, Field(ge=1)] = 64
+
+
+class CoordinatorSpec(_Model):
+    """The coordinator's equilibrium (`coordinator.equilibrium.EquilibriumConfig`)."""
+
+    types: Annotated[int, Field(ge=1, le=64)] = 16
+    min_type_size: Annotated[int, Field(ge=1)] = 10
+    trim: Annotated[float, Field(ge=0, le=0.45)] = 0.0
+    quantile_z: Annotated[float, Field(ge=0, le=3)] = 0.5
+    wear_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.002
+    # Homes run their unit's plan and let the battery absorb their own forecast's error
+    # (what a battery in self-consumption mode around a set-point does).
+    track_forecast_error: bool = True
 
 
 class ByzantineSpec(_Model):
@@ -90,6 +109,7 @@ class Scenario(_Model):
     home_types: tuple[HomeType, ...]
     tariff: TariffSpec = TariffSpec()
     market: MarketSpec = MarketSpec()
+    coordinator: CoordinatorSpec = CoordinatorSpec()
     byzantine: ByzantineSpec = ByzantineSpec()
     lightning: LightningSpec = LightningSpec()
 

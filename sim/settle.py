@@ -49,6 +49,11 @@ class Ledger:
         return Route((Hop(out.scid, buyer, LSP_NAME, amount_msat + fee),
                       Hop(into.scid, LSP_NAME, seller, amount_msat)))
 
+    def fee_msat(self, seller: str, amount_msat: int) -> int:
+        """The hub's forwarding fee for paying `amount_msat` into `seller`'s channel."""
+        into = self.graph.channels[self._scid[seller]]
+        return int(into.policy[LSP_NAME].fee_msat(amount_msat))
+
     def pay(self, buyer: str, seller: str, amount_msat: int) -> int | None:
         """Pay `amount_msat`; the fee paid, or None when no route can carry it."""
         self.stats.attempted += 1

@@ -311,3 +311,4 @@ class Journal:
             sql += " AND interval=?"
             args.append(interval)
         return int(self._db.execute(sql, args).fetchone()[0])
+

@@ -20,8 +20,8 @@ from agent.adapters.journal import JournalError
 
 # What a trade row holds for a reader (the demo's summary): one dict per trade.
 TRADE_FIELDS = ("trade_id", "interval", "role", "seller", "buyer", "energy_wh",
-                "price_msat_per_kwh", "amount_msat", "state", "latency_ms", "error",
-                "created_s", "updated_s")
+                "price_msat_per_kwh", "amount_msat", "state", "bolt11", "payment_hash",
+                "latency_ms", "error", "created_s", "updated_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +116,9 @@ class JournalReader:
                 (first, last)).fetchall()
         return [(int(r[0]), r[2], r[3]) for r in rows]
 
-    def trades_between(self, first: int, last: int) -> list[dict[str, Any]]:
-        """Every trade of delivery intervals first..last, as a dict of TRADE_FIELDS."""
+    def trades(self) -> list[dict[str, Any]]:
+        """Every trade, oldest first, as a dict of TRADE_FIELDS (reports after a run)."""
         with self._db() as db:
             rows = db.execute(f"SELECT {', '.join(TRADE_FIELDS)} FROM trades "
-                              "WHERE interval BETWEEN ? AND ?", (first, last)).fetchall()
+                              "ORDER BY created_s").fetchall()
         return [dict(zip(TRADE_FIELDS, r, strict=True)) for r in rows]

@@ -60,7 +60,7 @@ def plan(quick: bool, seed: int) -> Plan:
 
 
 def build_pool(p: Plan, data: Dataset, seed: int) -> Pool:
-    sc = load_scenario("default")
+    sc = load_scenario("tou")
     fc = OnnxForecaster(shipped("forecast.onnx"))
     game = GameConfig(points=p.game_points, min_type_size=p.min_type_size)
     pool: Pool = []

@@ -69,6 +69,44 @@ def test_daemon_config_error_exits_78(tmp_path: Path, name: str, text: str,
         assert len(matching) == 1, f"no single line with {want} in {lines}"
 
 
+def test_missing_ca_file_exits_78_before_anything_starts(tmp_path: Path) -> None:
+    """It used to start, and its MQTT child died of FileNotFoundError and restarted forever."""
+    ca = tmp_path / "ca.pem"
+    config = tmp_path / "agent.toml"
+    config.write_text(GOOD.replace('url = "mqtt://127.0.0.1:1883"',
+                                   f'url = "mqtts://127.0.0.1:8883"\ntls_ca_file = "{ca}"'))
+    code, stderr, stdout = _run(config)
+    assert (code, stdout) == (78, "")
+    assert stderr == [f"peerwatt: config error in {config}: broker.tls_ca_file: {ca}: "
+                      "file not found"]
+
+
+def test_inverted_soc_window_exits_78(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text(GOOD + "\n[battery]\nmin_soc_pct = 90\nmax_soc_pct = 10\n")
+    code, stderr, stdout = _run(config)
+    assert (code, stdout) == (78, "")
+    assert stderr == [f"peerwatt: config error in {config}: battery.max_soc_pct: value 10 is "
+                      "not allowed: must be above min_soc_pct (90.0), or the battery can never "
+                      "charge or discharge"]
+
+
+def test_coordinator_missing_key_dir_and_ca_exit_78(tmp_path: Path) -> None:
+    ca, blocker = tmp_path / "ca.pem", tmp_path / "file"
+    blocker.write_text("")
+    config = tmp_path / "coordinator.toml"
+    config.write_text(f'key_file = "{blocker}/c.key"\n[broker]\ntls_ca_file = "{ca}"\n')
+    proc = subprocess.run(peerwatt_cmd("coordinator", "--config", str(config)),
+                          capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, check=False)
+    assert (proc.returncode, proc.stdout) == (78, ""), proc.stderr
+    prefix = f"peerwatt: config error in {config}: "
+    assert proc.stderr.splitlines() == [
+        f"{prefix}broker.tls_ca_file: {ca}: file not found",
+        f"{prefix}key_file: {blocker}/c.key: missing, and cannot be created: {blocker} is not "
+        "a directory this user may write"]
+
+
 def test_daemon_config_missing_file_exits_78(tmp_path: Path) -> None:
     config = tmp_path / "absent.toml"
     code, stderr, stdout = _run(config)

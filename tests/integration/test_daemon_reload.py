@@ -46,8 +46,15 @@ def test_sighup_reloads_run_time_keys_only(fleet: Fleet, mosquitto: Any) -> None
     fixed = _hup(c, home, 2, "config_reload_rejected", device={"poll_s": 0.2})
     assert fixed["restart_needed"] == ["device.poll_s"]
 
+    # The SoC window may change at run time, but not turn inside out.
+    inverted = _hup(c, home, 3, "config_reload_rejected",
+                    battery={"min_soc_pct": 90.0, "max_soc_pct": 10.0})
+    assert inverted["problems"] == [
+        "battery.max_soc_pct: value 10.0 is not allowed: must be above min_soc_pct (90.0), "
+        "or the battery can never charge or discharge"]
+
     # the rejected files changed nothing: the last good one is what runs
-    same = _hup(c, home, 3, "config_unchanged", limits={"max_trade_msat": 1000},
+    same = _hup(c, home, 4, "config_unchanged", limits={"max_trade_msat": 1000},
                 market={"community": "reload", "retail_eur_per_kwh": 0.45})
     assert same["level"] == "info"
     assert c.stop_agents() == {"agent-home-0": 0}
@@ -66,6 +73,6 @@ def test_readable_secret_file_stops_the_agent_before_start(tmp_path: Path) -> No
     assert proc.returncode == 78, proc.stderr
     assert proc.stdout == ""
     assert proc.stderr.strip() == (
-        f"peerwatt: config error in {secret}: secret file is readable by its group or "
-        f"others (mode 0644); refusing to use it: chmod 600 {secret}")
+        f"peerwatt: config error in {config}: broker.credentials_file: {secret}: secret file "
+        f"is readable by its group or others (mode 0644); refusing to use it: chmod 600 {secret}")
     assert "s3cret" not in proc.stderr

@@ -100,3 +100,40 @@ def test_doctor_names_config_problems(tmp_path: Path) -> None:
     assert code == 1
     assert list(lines) == ["config"], out
     assert "device.prot: unknown key" in lines["config"][1]
+
+
+def test_doctor_fails_the_config_for_a_missing_ca_and_names_it(tmp_path: Path) -> None:
+    """The broker line used to say only "[Errno 2] No such file or directory"."""
+    ca = tmp_path / "ca.pem"
+    config = tmp_path / "agent.toml"
+    config.write_text(f'agent_id = "home-1"\n[broker]\nurl = "mqtts://127.0.0.1:{free_port()}"'
+                      f'\ntls_ca_file = "{ca}"\n')
+    code, lines, out = _doctor(config, "device", "node", "signer", "clock", "disk")
+    assert code == 1, out
+    assert lines["config"] == ("FAIL", f"FAIL  config  {config}: broker.tls_ca_file: {ca}: "
+                                       "file not found"), out
+    assert lines["broker"][0] == "FAIL", out
+    assert f"broker.tls_ca_file: {ca}: file not found" in lines["broker"][1], out
+    assert "Errno" not in out
+    assert "hint: every file the config names must exist and be readable" in out
+
+
+def test_doctor_fails_an_inverted_soc_window(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text('agent_id = "home-1"\n[battery]\nmin_soc_pct = 90\nmax_soc_pct = 10\n')
+    code, lines, out = _doctor(config)
+    assert code == 1, out
+    assert lines == {"config": ("FAIL", f"FAIL  config  {config}: battery.max_soc_pct: value 10 "
+                                        "is not allowed: must be above min_soc_pct (90.0), or "
+                                        "the battery can never charge or discharge")}, out
+
+
+def test_doctor_on_a_missing_config_file_names_no_keys(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    code, _, out = _doctor(config)
+    assert code == 1
+    assert out.splitlines() == [
+        f"FAIL  config  {config}: file not found",
+        "      hint: no config file there: copy examples/agent.toml to it (or pass --config "
+        "FILE)",
+        "1 checks: 1 failed, 0 warnings"]

@@ -40,10 +40,10 @@ def test_reader_sees_what_the_journal_wrote(tmp_path: Path) -> None:
         assert last is not None
         assert (last.t_s, last.grid_w) == (T0 + 900 * 7, 700.0)
         assert reader.first_counters(5, 6) == [(5, 10.0, 1.0), (6, 12.5, 1.0)]
-        rows = reader.trades_between(6, 6)
-        assert [r["trade_id"] for r in rows] == [sold.trade_id]
+        rows = reader.trades()
+        assert [r["trade_id"] for r in rows] == [sold.trade_id, bought.trade_id]
         assert set(rows[0]) == set(TRADE_FIELDS)
-        assert rows[0]["amount_msat"] == sold.amount_msat
+        assert (rows[0]["amount_msat"], rows[0]["payment_hash"]) == (sold.amount_msat, "h")
     finally:
         j.close()
 

@@ -27,7 +27,7 @@ from sim.scenario import load_scenario
 
 @pytest.fixture(scope="module")
 def day() -> Day:
-    return build_day(load_scenario("default"), load_slice(), date(2017, 6, 12), 24, 5,
+    return build_day(load_scenario("tou"), load_slice(), date(2017, 6, 12), 24, 5,
                      OnnxForecaster(shipped("forecast.onnx")),
                      GameConfig(points=21, min_type_size=4), signal_every=48,
                      keep_equilibrium=True)

@@ -62,6 +62,8 @@ def test_reload_applies_run_time_keys(tmp_path: Path) -> None:
     BASE.replace("port = 1502", "port = 70000"),           # invalid
     BASE.replace("max_trade_msat", "max_trade_sats"),      # unknown key
     BASE + "[broker]\ncredentials_file = \"/nonexistent/secret\"\n",  # unusable secret
+    BASE + "[broker]\ntls_ca_file = \"/nonexistent/ca.pem\"\n",  # a named file is gone
+    BASE + "[battery]\nmin_soc_pct = 90.0\nmax_soc_pct = 10.0\n",  # inverted SoC window
     BASE.replace("port = 1502", "port = 1503"),           # needs a restart
     BASE.replace("port = 1502", "port = 1503").replace("2000000", "1"),  # mixed: all refused
 ])

@@ -10,26 +10,25 @@ import numpy as np
 import pytest
 
 from agent.domain.units import MSAT_PER_BTC
-from coordinator.game import GameConfig
+from coordinator.equilibrium import EquilibriumConfig
 from firmware_bridge.emulator.battery import Battery
-from meanfield.solver import SolverSettings
 from sim.cli import main, simulate
 from sim.data import SLICE, load_slice
 from sim.homes import build_homes
 from sim.scenario import ByzantineSpec, Scenario, load_scenario
 
 N = 24
-FAST = GameConfig(points=11, max_types=2,
-                  solver=SolverSettings(tol=1e-2, temperature=1e-2, max_iter=10, memory=4))
+FAST = EquilibriumConfig(types=2, min_type_size=3)
 STRATEGY_KEYS = ("efficiency_vs_optimum", "peak_reduction_pct", "cost_per_home_eur",
                  "revenue_per_home_eur", "price_volatility", "jain_fairness",
                  "negotiation_latency_ms", "agreement_rate", "payment_success_rate",
                  "channel_utilization")
-BASELINES = ("no_trading", "central_optimum", "naive_trading", "peerwatt_deterministic")
+BASELINES = ("no_trading", "central_optimum", "naive_trading", "peerwatt_deterministic",
+             "central_mpc")
 
 
 def _scenario() -> Scenario:
-    return load_scenario("default").model_copy(update={"byzantine": ByzantineSpec(
+    return load_scenario("capacity").model_copy(update={"byzantine": ByzantineSpec(
         strategies=("reneging", "lying"), sweep=(0.0, 0.25))})
 
 
@@ -76,17 +75,25 @@ def test_no_trading_is_each_home_alone(run: tuple[dict[str, Any], dict[str, Any]
     retail = round(t.retail_eur_per_kwh / eur)
     peak = round(t.peak_retail_eur_per_kwh / eur)
     feed = round(t.feed_in_eur_per_kwh / eur)
+    grid = np.zeros((N, homes.steps))
+    energy = np.zeros(N)
     for i in range(N):
         b = Battery(homes.capacity_wh[i], homes.max_power_w[i], 0.9,
                     homes.capacity_wh[i] * homes.soc0_pct[i] / 100.0)
-        total = 0.0
-        for s in range(homes.lead_steps, homes.lead_steps + homes.steps):
+        for j, s in enumerate(range(homes.lead_steps, homes.lead_steps + homes.steps)):
             net_w = homes.net_kw[i, s] * 1000.0
             grid_wh = (net_w + b.step(-net_w, 900.0)) * 0.25
+            grid[i, j] = grid_wh / 250.0
             hour = (s // 4) % 24
             price = peak if 17 <= hour < 21 else retail
-            total += (price * max(grid_wh, 0.0) - feed * max(-grid_wh, 0.0)) / 1000.0
-        assert per_home["no_trading"][i] == pytest.approx(total * eur, rel=1e-9, abs=1e-9)
+            energy[i] += (price * max(grid_wh, 0.0) - feed * max(-grid_wh, 0.0)) / 1000.0
+    # The day's capacity charge on the community's coincident peak, shared by own peaks.
+    own = np.maximum(0.0, grid.max(axis=1))
+    capacity = (t.capacity_eur_per_kw_year / 365.0 / eur * grid.sum(axis=0).max()
+                * own / own.sum())
+    for i in range(N):
+        assert per_home["no_trading"][i] == pytest.approx((energy[i] + capacity[i]) * eur,
+                                                          rel=1e-7, abs=1e-7)
 
 
 def test_byzantine_sweep_structure(run: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -124,7 +131,7 @@ def test_cli_writes_json_and_report(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_named_scenarios_load() -> None:
     names = sorted(p.stem for p in (Path(__file__).parents[2] / "scenarios").glob("*.toml"))
-    assert {"default", "high-pv", "low-battery", "byzantine"} <= set(names)
+    assert {"capacity", "tou", "high-pv", "low-battery", "byzantine"} <= set(names)
     for name in names:
         s = load_scenario(name)
         assert abs(sum(t.share for t in s.home_types) - 1.0) < 1e-9
@@ -135,3 +142,47 @@ def test_battery_penetration_is_applied() -> None:
     homes = build_homes(s, load_slice(), 400, 1, 0)
     share = float(np.mean(homes.capacity_wh > 0))
     assert 0.05 < share < 0.15
+
+
+def test_homes_without_a_battery_never_pay_more_for_energy(
+        run: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Trades on the meters at a price inside the tariff's band: a home whose meter readings
+    do not depend on the market (no battery) pays at most what it pays alone, whatever the
+    strategy; only the capacity charge's share can move with the community's peak."""
+    _out, per_home = run
+    homes = build_homes(_scenario(), load_slice(), N, 1, 3)
+    alone = per_home["no_trading"]
+    for name in ("peerwatt", "naive_trading", "peerwatt_deterministic", "central_mpc"):
+        diff = per_home[name] - alone
+        cap = per_home[f"{name}:capacity"] - per_home["no_trading:capacity"]
+        no_battery = homes.capacity_wh <= 0
+        assert no_battery.any()
+        assert np.all((diff - cap)[no_battery] <= 1e-9), (name, (diff - cap)[no_battery])
+
+
+def test_gain_against_the_central_planner(run: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    out, _ = run
+    assert out["gain_captured_vs_mpc"] is not None
+    assert out["baselines"]["central_mpc"]["gain_captured_vs_mpc"] == pytest.approx(1.0)
+    lp = out["baselines"]["central_optimum"]
+    assert lp["peak_bound_reduction_pct"] >= lp["peak_reduction_pct"] - 1e-6
+
+
+def test_seeds_give_means_and_intervals(tmp_path: Path) -> None:
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text('name = "tiny"\nagents = 8\n[[home_types]]\nname = "pv_battery"\n'
+                        'share = 0.5\npv_scale = [1.0, 2.0]\nbattery_kwh = [5.0, 10.0]\n'
+                        'battery_kw = [2.5, 5.0]\n[[home_types]]\nname = "consumer"\n'
+                        'share = 0.5\n[tariff]\ncapacity_eur_per_kw_year = 48.8\n')
+    out = tmp_path / "m.json"
+    assert main(["--scenario", str(scenario), "--data", str(SLICE), "--json", str(out),
+                 "--seeds", "0-2", "--workers", "1", "--signal-every", "48"]) == 0
+    data = json.loads(out.read_text())
+    assert [s["run"]["seed"] for s in data["seeds"]] == [0, 1, 2]
+    ci = data["ci95"]["gain_captured"]
+    assert ci["n"] == 3
+    assert ci["low"] <= ci["mean"] <= ci["high"]
+    assert data["gain_captured"] == pytest.approx(
+        np.mean([s["gain_captured"] for s in data["seeds"]]), abs=1e-4)
+    assert "peerwatt_minus_naive_trading" in data["paired"]
+    assert main(["--scenario", str(scenario), "--json", str(out), "--seeds", "2-0"]) == 2

@@ -127,7 +127,9 @@ def test_a_stop_that_hangs_dumps_every_stack_to_stderr() -> None:
     def read() -> None:
         for line in proc.stderr:  # type: ignore[union-attr]
             seen.append(line)
-            if "stuck_in_a_blocking_call" in line:
+            # The dump is complete at its outermost frame; only then may the child go on
+            # (its exit racing faulthandler's writing thread can crash the interpreter).
+            if "in <module>" in line and any("stuck_in_a_blocking_call" in s for s in seen):
                 dumped.set()
 
     reader = threading.Thread(target=read, daemon=True)

@@ -1,0 +1,95 @@
+"""The demo's counts (issue 19): a 56-interval run printed 26 settled payments while 29
+were paid on both books, because trades for delivery after the run's end were left out.
+Every trade counts once, from both real journals (SQLite, through the journal adapter),
+and the outcomes add up to the trades agreed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.adapters.journal import Journal, TradeState
+from agent.adapters.journal_reader import JournalReader
+from agent.domain.market import Terms
+from agent.domain.trade import Event
+from demo.report import table
+from demo.summary import settlement_counts
+
+FIRST, N = 1000, 56  # the measured day: intervals 1000..1055
+# The lifecycle event that leaves a trade of each role in each final state.
+EVENT: dict[tuple[str, TradeState], Event] = {
+    ("seller", "paid"): "invoice_paid", ("seller", "cancelled"): "declined",
+    ("buyer", "paid"): "payment_complete", ("buyer", "paying"): "claimed",
+    ("buyer", "failed"): "payment_failed"}
+
+
+def _book(tmp_path: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Seller A and buyer B; per trade: delivery interval, the seller's and the buyer's
+    final state (None: the buyer never journaled it)."""
+    plan: list[tuple[str, int, TradeState, TradeState | None]] = [
+        ("in-day-1", FIRST, "paid", "paid"),
+        ("in-day-2", FIRST + N - 1, "paid", "paid"),
+        ("lead-in", FIRST - 1, "paid", "paid"),          # agreed before the day began
+        ("after-1", FIRST + N, "paid", "paid"),          # delivery after the run's end
+        ("after-2", FIRST + N + 1, "paid", "paid"),
+        ("after-3", FIRST + N + 1, "paid", "paid"),
+        ("seller-waits", FIRST + N, "agreed", "paid"),   # paid; the seller not told yet
+        ("paying", FIRST + N + 1, "agreed", "paying"),   # the run ended mid-payment
+        ("failed", FIRST + 3, "agreed", "failed"),
+        ("rejected", FIRST + 4, "cancelled", None),      # the buyer had given up
+    ]
+    a, b = Journal(tmp_path / "a.sqlite"), Journal(tmp_path / "b.sqlite")
+    hashes = {}
+    for i, (tid, k, seller_state, buyer_state) in enumerate(plan):
+        terms = Terms(tid, k, "a", "b", 100 + i, 200_000)
+        hashes[tid] = f"{i:064x}"
+        a.record_trade(terms, "seller", 1.0, bolt11="lnbc1", payment_hash=hashes[tid],
+                       latency_ms=5.0)
+        if seller_state != "agreed":
+            a.advance(tid, EVENT["seller", seller_state], 2.0)
+        if buyer_state is not None:
+            b.record_trade(terms, "buyer", 1.0, bolt11="lnbc1", payment_hash=hashes[tid],
+                           latency_ms=None)
+            if buyer_state != "agreed":
+                b.advance(tid, EVENT["buyer", buyer_state], 2.0)
+    a.close()
+    b.close()
+    return (JournalReader(tmp_path / "a.sqlite").trades()
+            + JournalReader(tmp_path / "b.sqlite").trades()), hashes
+
+
+def test_every_trade_counts_once_from_both_books(tmp_path: Path) -> None:
+    rows, _ = _book(tmp_path)
+    counts = settlement_counts(rows, FIRST, N)
+    assert counts == {
+        "trades": 10, "settled_payments": 6, "failed_payments": 1, "cancelled_trades": 1,
+        "pending_trades": 2, "settled_outside_day": {"before": 1, "after": 3},
+        "settled_on_nodes": None}
+    outcomes = ("settled_payments", "failed_payments", "cancelled_trades", "pending_trades")
+    assert sum(counts[k] for k in outcomes) == counts["trades"]
+
+
+def test_the_nodes_count_what_they_settled(tmp_path: Path) -> None:
+    rows, hashes = _book(tmp_path)
+    # The nodes settled the six settled trades and the one the seller was not told of yet;
+    # a payment of someone else's (not journaled here) is not ours to count.
+    on_nodes = {hashes[t] for t in ("in-day-1", "in-day-2", "lead-in", "after-1", "after-2",
+                                     "after-3", "seller-waits")} | {"f" * 64}
+    counts = settlement_counts(rows, FIRST, N, on_nodes)
+    assert counts["settled_on_nodes"] == 7
+    assert counts["settled_payments"] == 6
+
+
+def test_table_shows_the_outcomes_and_the_nodes(tmp_path: Path) -> None:
+    rows, hashes = _book(tmp_path)
+    summary = {
+        "homes": 2, "intervals": N, **settlement_counts(rows, FIRST, N, set(hashes.values())),
+        "energy_traded_kwh": 0.2, "wall_s": 1.0,
+        "negotiation_latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
+        "peak_import_kw": {"baseline": 2.0, "peerwatt": 1.0}, "peak_reduction_pct": 50.0,
+        "cost_eur": {"baseline": 1.0, "peerwatt": 0.5}}
+    lines = [line.strip() for line in table(summary).splitlines()]
+    assert "trades agreed                           10" in lines
+    assert "settled / failed / cancelled / pending  6 / 1 / 1 / 2" in lines
+    assert "settled for delivery outside the day    4 (1 before, 3 after)" in lines
+    assert "settled per the nodes                   10" in lines
