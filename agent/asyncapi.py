@@ -2,9 +2,10 @@
 
     python -m agent.asyncapi > docs/asyncapi.json
 
-Payload schemas are the pydantic models' own JSON Schemas (draft 2020-12), so the
-document cannot drift from the code; a test checks the committed file is current and
-that messages captured from a live community validate against it.
+Payload schemas are the pydantic models' own JSON Schemas (draft 2020-12) and channel
+addresses are agent/topics.py's, so the document cannot drift from the code; a test checks
+the committed file is current and that messages captured from a live community validate
+against it.
 """
 
 from __future__ import annotations
@@ -15,35 +16,38 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agent.topics import ADDRESSES, ANY, BUYERS, COORDINATORS, PREFIX, shared
 from agent.wire import MAX_PAYLOAD_BYTES, Binding, MoveMsg, Presence, Signal, StateReport
 
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
-PREFIX = "peerwatt/v1/{community}"
+_BUYERS = shared(BUYERS, f"{PREFIX}/{ADDRESSES['offers']}".replace("{agent}", ANY))
+_COORDINATORS = shared(COORDINATORS, "…/" + ADDRESSES["state"].replace("{agent}", ANY))
 
-# channel id -> (address under the prefix, message model, who sends, description)
-CHANNELS: dict[str, tuple[str, type[BaseModel], str, str]] = {
-    "meanfield": ("meanfield", Signal, "coordinator",
+# channel id -> (message model, who sends, description); addresses: agent.topics.ADDRESSES
+_CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
+    "meanfield": (Signal, "coordinator",
                   "The mean-field signal; retained, MQTT 5 message expiry of a few intervals."),
-    "state": ("state/{agent}", StateReport, "agent",
+    "state": (StateReport, "agent",
               "An agent's state report for the coordinator, each interval (QoS 0)."),
-    "identity": ("identity/{agent}", Binding, "agent",
+    "identity": (Binding, "agent",
                  "An agent's Ed25519 key bound to its Lightning node id; retained."),
-    "presence": ("presence/{agent}", Presence, "agent",
+    "presence": (Presence, "agent",
                  "Online/offline; retained; the Last Will sets online=false."),
-    "offers": ("offers/{interval}/{agent}", MoveMsg, "agent",
+    "offers": (MoveMsg, "agent",
                "A seller's offer for a delivery interval. Buyers with a need hold the shared "
-               "subscription $share/buyers/peerwatt/v1/{community}/offers/{interval}/+, so "
-               "each offer reaches one of them."),
-    "inbox": ("inbox/{agent}/{sender}", MoveMsg, "agent",
+               f"subscription {_BUYERS}, so each offer reaches one of them."),
+    "inbox": (MoveMsg, "agent",
               "Counter, accept, reject and confirm moves from `sender` to `agent`."),
-    "coordinator_reports": ("coordinators/reports/{coordinator}", StateReport, "coordinator",
+    "coordinator_reports": (StateReport, "coordinator",
                             "Group mode: state reports a coordinator received through the "
-                            "shared subscription $share/coordinators/…/state/+, forwarded "
+                            f"shared subscription {_COORDINATORS}, forwarded "
                             "so every coordinator of the group has them all."),
-    "coordinator_presence": ("coordinators/presence/{coordinator}", Presence, "coordinator",
+    "coordinator_presence": (Presence, "coordinator",
                              "Group mode: retained liveness with a Last Will; the live "
                              "coordinator with the lowest id publishes the signal."),
 }
+CHANNELS: dict[str, tuple[str, type[BaseModel], str, str]] = {
+    cid: (ADDRESSES[cid], *rest) for cid, rest in _CHANNELS.items()}
 # Channels only a coordinator group uses (a single coordinator never sends on them).
 GROUP_CHANNELS = {"coordinator_reports", "coordinator_presence"}
 

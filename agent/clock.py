@@ -1,7 +1,7 @@
 """Wall and accelerated clocks.
 
-Every process of a simulated community (agents, coordinator, device simulators) builds
-the same :class:`SimClock` from the same three numbers, so they agree on simulated time
+Every process of a simulated community (agents, coordinator, device emulators) builds
+the same :class:`AcceleratedClock` from the same three numbers, so they agree on simulated time
 without talking to each other: ``sim = start_sim_s + (time.time() - epoch_real_s) * speed``.
 """
 
@@ -11,6 +11,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import Protocol
+
+from agent.settings import ClockSettings
 
 
 class Clock(Protocol):
@@ -36,7 +38,7 @@ class WallClock:
 
 
 @dataclass(frozen=True, slots=True)
-class SimClock:
+class AcceleratedClock:
     """Simulated time running ``speed`` times faster than the wall, from a shared epoch."""
 
     epoch_real_s: float
@@ -51,3 +53,10 @@ class SimClock:
 
     def real_duration_s(self, sim_duration_s: float) -> float:
         return sim_duration_s / self.speed
+
+
+def make_clock(c: ClockSettings) -> Clock:
+    """The clock a config asks for: the wall, or the fleet's shared accelerated clock."""
+    if c.mode == "wall":
+        return WallClock()
+    return AcceleratedClock(c.epoch_real_s, c.start_sim_s, c.speed)

@@ -10,47 +10,46 @@ from pathlib import Path
 
 import structlog
 
-from agent.adapters.cln_channels import ClnChannels
+from agent.adapters.cln.channels import ClnChannels
+from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
-from agent.adapters.lightning import ClnNode
+from agent.adapters.journal_reader import JournalReader
 from agent.adapters.mqtt import LastWill, MqttTransport
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
-from agent.clock import Clock, SimClock, WallClock
+from agent.clock import make_clock
 from agent.crypto.envelope import Identity
-from agent.crypto.signal_sig import verify_signal
-from agent.domain.liquidity import Need, need_from_forecast
 from agent.domain.market import IntervalClock
-from agent.domain.units import Tariff, tariff_from_eur
 from agent.forecast.calibration import CalibratedForecaster
-from agent.ports import NodeUnavailable, TransientError
+from agent.ports import TransientError
 from agent.reload import Reloader
 from agent.sdnotify import Notifier
-from agent.services.decision import DecisionStep
-from agent.services.delivery import Delivery
+from agent.services.agreement import Agreements
+from agent.services.decision import DecisionOutputs, DecisionStep, Models
+from agent.services.delivery import Delivery, DeliveryConfig
+from agent.services.handover import Handover
 from agent.services.health import Health
 from agent.services.homeassistant import HomeAssistant
 from agent.services.identity import Bindings
-from agent.services.liquidity import Liquidity, horizon_prices
+from agent.services.invoicing import InvoiceConfig, Invoicing
+from agent.services.liquidity import Liquidity, LiquidityConfig
+from agent.services.liquidity_need import HorizonNeed
 from agent.services.metering import Metering
-from agent.services.negotiation import Negotiation
-from agent.services.settlement import Settlement
+from agent.services.negotiation import Negotiation, NegotiationConfig
+from agent.services.node_binding import NodeBinding
+from agent.services.reports import StateReports
+from agent.services.router import Router
+from agent.services.settlement import PayConfig, Settlement
+from agent.services.signals import SignalIntake
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
-from agent.settings import AgentSettings, ClockSettings, MarketSettings
+from agent.settings import AgentSettings
 from agent.supervisor import Child, install_signal_handlers, supervise
-from agent.wire import Presence, Signal, WireError, decode, encode
+from agent.tariff import make_tariff
+from agent.topics import Topics
+from agent.wire import Presence, encode
 from firmware_bridge.factory import open_device
 
 log = structlog.get_logger("daemon")
-
-
-def make_clock(c: ClockSettings) -> Clock:
-    return WallClock() if c.mode == "wall" else SimClock(c.epoch_real_s, c.start_sim_s, c.speed)
-
-
-def make_tariff(m: MarketSettings) -> Tariff:
-    return tariff_from_eur(m.retail_eur_per_kwh, m.peak_retail_eur_per_kwh,
-                           m.feed_in_eur_per_kwh, m.eur_per_btc)
 
 
 class Agent:
@@ -63,9 +62,8 @@ class Agent:
         tariff = make_tariff(s.market)
         self.state = AgentState(s.agent_id)
         self.journal = Journal(s.paths.state_dir / "journal.sqlite")
-        prefix = f"peerwatt/v1/{s.market.community}"
-        self.prefix = prefix
-        presence = f"{prefix}/presence/{s.agent_id}"
+        self.topics = Topics(s.market.community)
+        presence = self.topics.presence(s.agent_id)
         self.transport = MqttTransport(s.broker, f"peerwatt-{s.agent_id}", will=LastWill(
             presence, encode(Presence(agent_id=s.agent_id, online=False)),
             encode(Presence(agent_id=s.agent_id, online=True))))
@@ -77,134 +75,85 @@ class Agent:
         real_interval = self.clock.real_duration_s(s.market.interval_s)
         self.spend = SpendPolicy(s.limits, self.journal, max_fee_msat=s.lightning.max_fee_msat,
                                  interval_s=s.market.interval_s)
+        st = s.settlement
+        self.handover = Handover()
         self.settlement = Settlement(
-            self.node, self.journal, self.clock, self.state,
-            max_fee_msat=s.lightning.max_fee_msat,
-            invoice_expiry_s=max(60, math.ceil(4 * real_interval)),
-            poll_s=min(1.0, max(0.05, real_interval / 10)), spend=self.spend,
-            intervals=self.intervals, worker=s.agent_id, lease_s=s.lightning.timeout_s + 30,
-            hold=self.node if s.settlement.hold_invoices == "auto" else None,
-            hold_cltv=s.settlement.hold_cltv, net_credits=s.settlement.net_shortfall,
-            hold_extra_s=s.settlement.meter_margin_s + s.settlement.hold_cancel_before_expiry_s)
+            self.node, self.journal, self.clock, self.state, PayConfig(
+                max_fee_msat=s.lightning.max_fee_msat,
+                poll_s=min(1.0, max(0.05, real_interval / 10)), worker=s.agent_id,
+                lease_s=s.lightning.timeout_s + 30),
+            spend=self.spend, handover=self.handover)
+        self.invoicing = Invoicing(
+            self.node, self.journal, self.clock, self.state, InvoiceConfig(
+                expiry_s=max(60, math.ceil(4 * real_interval)), intervals=self.intervals,
+                net_credits=st.net_shortfall, hold_cltv=st.hold_cltv,
+                hold_extra_s=st.meter_margin_s + st.hold_cancel_before_expiry_s),
+            hold=self.node if st.hold_invoices == "auto" else None)
         self.bindings = Bindings(s.market.community, s.agent_id, Identity.load_or_create(
             s.paths.state_dir / "identity.ed25519"), self.state)
         self.negotiation = Negotiation(
-            s.agent_id, s.market.community, s.market.max_rounds, self.state, self.clock,
-            self.intervals, self.transport, self.node, self.journal, self.settlement,
-            self.spend, self.bindings)
-        self.negotiation.shared_subscriptions = s.broker.v5
+            NegotiationConfig(s.agent_id, s.market.community, self.intervals,
+                              s.market.max_rounds, shared_subscriptions=s.broker.v5),
+            self.state, self.clock, self.transport, self.bindings,
+            Agreements(self.journal, self.invoicing, self.handover, self.spend, self.clock,
+                       self.state))
         self.metering = Metering(self.device, self.state, self.journal, self.clock,
                                  self.intervals, d.poll_s)
         self.forecaster = CalibratedForecaster(
             OnnxForecaster(s.models.forecast or shipped("forecast.onnx"), s.models.timezone),
             step_s=s.market.interval_s)
         self.decision = DecisionStep(
-            s, self.state, self.clock, self.intervals, tariff, self.forecaster,
-            OnnxPolicy(s.models.policy or shipped(DEFAULT_POLICY)),
-            self.device, self.journal, self.transport, self.negotiation)
+            s, self.state, self.clock,
+            Models(self.forecaster, OnnxPolicy(s.models.policy or shipped(DEFAULT_POLICY))),
+            self.device, self.journal,
+            DecisionOutputs(self.negotiation, StateReports(s, self.state, self.transport)))
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
-                             self.settlement,
                              stale_after_s=max(30.0, 10 * (d.poll_s + d.timeout_s)))
         self.extra_children: list[Child] = []
         if s.metrics.enabled:  # prometheus-client is imported only then
             from agent.services.metrics import AgentCollector, MetricsEndpoint
 
             self.metrics = MetricsEndpoint(s.metrics.host, s.metrics.port, AgentCollector(
-                self.state, self.journal.path, self.clock.now_s,
+                self.state, JournalReader(self.journal.path, timeout_s=1.0), self.clock.now_s,
                 self.transport.connected.is_set, self.health.live))
             self.extra_children.append(Child("metrics", self.metrics.run))
         self.ha: HomeAssistant | None = None
         if s.homeassistant.enabled:
-            self.ha = HomeAssistant(s, self.state, self.transport, self.clock, self.journal.path,
-                                    presence)
+            self.ha = HomeAssistant(s, self.state, self.transport, self.clock,
+                                    JournalReader(self.journal.path, timeout_s=1.0), presence)
             self.extra_children.append(Child("homeassistant", self.ha.run))
-        st = s.settlement
         if st.hold_invoices == "auto" or st.net_shortfall:  # judge sales by the meter
             self.delivery = Delivery(
                 self.node if st.hold_invoices == "auto" else None, self.journal, self.clock,
-                self.intervals, self.state, self.spend, min_share=st.min_delivery_share,
-                meter_margin_s=st.meter_margin_s, poll_s=max(1.0, real_interval / 10))
+                self.state, self.spend, DeliveryConfig(
+                    self.intervals, min_share=st.min_delivery_share,
+                    meter_margin_s=st.meter_margin_s, poll_s=max(1.0, real_interval / 10)))
             self.extra_children.append(Child("delivery", self.delivery.run))
         if s.liquidity.enabled:
             lq = s.liquidity
+            self.liquidity_need = HorizonNeed(self.forecaster, self.state, self.clock,
+                                              self.intervals, tariff.retail_msat_per_kwh, lq.z)
             self.liquidity = Liquidity(
-                ClnChannels(self.node), self.state, self._liquidity_need,
-                every_s=lq.every_intervals * real_interval, margin=lq.margin,
-                idle_factor=lq.idle_factor, min_splice_msat=lq.min_splice_sat * 1000,
-                rebalance_fee_ppm=lq.rebalance_fee_ppm,
-                max_onchain_fee_share=lq.max_onchain_fee_share)
+                ClnChannels(self.node), self.state, self.liquidity_need, LiquidityConfig(
+                    every_s=lq.every_intervals * real_interval, margin=lq.margin,
+                    idle_factor=lq.idle_factor, min_splice_msat=lq.min_splice_sat * 1000,
+                    rebalance_fee_ppm=lq.rebalance_fee_ppm,
+                    max_onchain_fee_share=lq.max_onchain_fee_share))
             self.extra_children.append(Child("liquidity", self.liquidity.run))
         self.tariff = tariff
+        self.signals = SignalIntake(self.state, self.clock, s.market.coordinator_key)
+        self.router = Router(self.transport, self.topics.signal, self.signals.on_signal,
+                             self.negotiation.handle)
+        if self.ha is not None:
+            self.router.route(self.ha.status_topic, self.ha.on_status)
+        self.node_binding = NodeBinding(self.node, self.bindings, self.transport, self.state)
 
     def apply(self, new: AgentSettings) -> None:
         """Take the settings that can change at run time (agent/reload.py says which)."""
         self.s = new
-        self.decision.update(new, make_tariff(new.market))
+        self.decision.update(new)
         self.spend._limits = new.limits  # SpendPolicy reads its limits at each check
-
-    def _liquidity_need(self) -> Need | None:
-        """Capacity the forecast horizon needs, priced by the signal (retail beyond it)."""
-        k = self.intervals.index(self.clock.now_s()) + 1
-        try:
-            fc = self.forecaster.forecast(self.state.history(), self.intervals.start_s(k))
-        except ValueError:
-            return None
-        sig = self.state.signal
-        prices = horizon_prices(None if sig is None else sig.interval,
-                                [] if sig is None else sig.price_msat_per_kwh, k,
-                                len(fc.mean_kw), self.tariff.retail_msat_per_kwh)
-        return need_from_forecast([float(x) for x in fc.mean_kw],
-                                  [float(x) for x in fc.std_kw], self.s.market.interval_s,
-                                  prices, self.s.liquidity.z)
-
-    async def _lightning(self) -> None:
-        """Learn our node id and publish our key binding signed by the node; keep trying
-        (with backoff) while node or broker are away."""
-        attempt = 0
-        while True:
-            try:
-                node_id = await self.node.node_id()
-                binding = await self.bindings.own_binding(node_id, self.node)
-                await self.transport.publish(self.bindings.topic, binding, retain=True)
-                self.state.node_id = node_id
-                log.debug("node_ready", node_id=node_id)
-                return
-            except (NodeUnavailable, TransientError) as exc:
-                attempt += 1
-                (log.warning if attempt == 1 else log.debug)(
-                    "node_unavailable", error=str(exc), attempt=attempt)
-                await asyncio.sleep(min(10.0, 0.2 * 2 ** min(6, attempt)))
-
-    async def _route(self) -> None:
-        # Peers' key bindings arrive inside their first moves; no identity/+ subscription
-        # (that would cost every home one retained message per home in the community).
-        signal_topic = f"{self.prefix}/meanfield"
-        await self.transport.subscribe(signal_topic)
-        async for message in self.transport.messages():
-            if message.topic == signal_topic:
-                self._on_signal(message.payload)
-            elif self.ha is not None and message.topic == self.ha.status_topic:
-                self.ha.on_status(message.payload)
-            else:
-                await self.negotiation.handle(message)
-
-    def _on_signal(self, payload: bytes) -> None:
-        try:
-            sig = decode(payload, Signal)
-        except WireError as exc:
-            self.state.counters["signals_invalid"] += 1
-            log.debug("signal_dropped", reason=exc.reason)
-            return
-        trusted = self.s.market.coordinator_key
-        if trusted is not None and not verify_signal(sig, trusted):
-            self.state.counters["signals_unverified"] += 1
-            log.debug("signal_dropped", reason="not signed by the pinned coordinator key")
-            return
-        current = self.state.signal
-        if current is None or sig.issued_s >= current.issued_s:
-            self.state.signal = sig
-            self.state.signal_received_s = self.clock.now_s()
-            self.state.counters["signals"] += 1
+        self.signals.trusted_key = new.market.coordinator_key
 
     async def _drain(self) -> None:
         self.negotiation.draining = True
@@ -216,8 +165,8 @@ class Agent:
     async def run(self, stop: asyncio.Event) -> None:
         children = [
             Child("mqtt", self.transport.run),
-            Child("router", self._route),
-            Child("lightning", self._lightning),
+            Child("router", self.router.run),
+            Child("lightning", self.node_binding.run),
             Child("metering", self.metering.run),
             Child("decision", self.decision.run),
             Child("negotiation", self.negotiation.run),

@@ -143,7 +143,7 @@ class HoldInvoiceNode(Protocol):
 
 
 class LiquidityNode(Protocol):
-    """The node's channels, on-chain wallet and splices (agent/adapters/cln_channels.py)."""
+    """The node's channels, on-chain wallet and splices (agent/adapters/cln/channels.py)."""
 
     async def channels(self) -> list[ChannelState]: ...
 

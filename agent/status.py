@@ -8,12 +8,12 @@ the agent runs) and says so. Exit 0 when the running agent answered, 1 otherwise
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 import time
 import urllib.error
 from pathlib import Path
 
+from agent.adapters.journal_reader import JournalReader
 from agent.settings import DEFAULT_AGENT_CONFIG, AgentSettings, ConfigError, load
 
 Samples = dict[str, list[tuple[dict[str, str], float]]]
@@ -74,18 +74,11 @@ def render_journal(s: AgentSettings, why: str) -> list[str]:
              f"({why})"]
     if not journal.exists():
         return [*lines, f"  no journal at {journal}"]
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=2.0)
-    try:
-        last = db.execute("SELECT t_s, grid_w, pv_w, battery_w, soc_pct FROM readings "
-                          "ORDER BY rowid DESC LIMIT 1").fetchone()
-        trades = db.execute("SELECT role, state, COUNT(*) FROM trades GROUP BY role, state"
-                            ).fetchall()
-    finally:
-        db.close()
+    reader = JournalReader(journal, timeout_s=2.0)
+    last, trades = reader.last_reading(), reader.trade_counts()
     if last is not None:
-        t, grid, pv, batt, soc = last
-        lines.append(f"  last reading {time.time() - t:.0f} s ago: grid {grid} W, pv {pv} W, "
-                     f"battery {batt} W, SoC {soc} %")
+        lines.append(f"  last reading {time.time() - last.t_s:.0f} s ago: grid {last.grid_w} W, "
+                     f"pv {last.pv_w} W, battery {last.battery_w} W, SoC {last.soc_pct} %")
     by_role: dict[str, dict[str, int]] = {}
     for role, state, n in trades:
         by_role.setdefault(role, {})[state] = n

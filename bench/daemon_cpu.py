@@ -1,7 +1,7 @@
 """The whole agent daemon's CPU share at a 1 s device poll, on the wall clock.
 
 Starts mosquitto (or the embedded broker), one stand-in Lightning node, the coordinator, a
-SunSpec device simulator and one `peerwatt run` agent whose `[device]` is that simulator
+SunSpec device emulator and one `peerwatt run` agent whose `[device]` is that simulator
 (`profile = "sunspec"`, `poll_s = 1.0`) — then reads the agent's user+system CPU time from
 /proc over a window after it is ready. Everything else (broker, simulator, node) runs in
 other processes and is not counted.

@@ -1,6 +1,6 @@
 """The agent daemon's footprint on a gateway: memory, CPU share, SD-card writes per day.
 
-One `peerwatt run` agent reads a SunSpec device simulator (inverter 103, meter 203 and
+One `peerwatt run` agent reads a SunSpec device emulator (inverter 103, meter 203 and
 battery 802 models on one unit: the home's three devices) every second, with mosquitto,
 one lnsim node and the coordinator in other processes (not counted). Two phases per
 variant, each on a fresh state directory:
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.before is not None:
         variants.append(Variant("before", "the code before the cuts", source=args.before))
     variants += [
-        Variant("after", "this code: the device simulator no longer imported by the agent",
+        Variant("after", "this code: the device emulator no longer imported by the agent",
                 source=args.source),
         Variant("after_env", "this code with MALLOC_ARENA_MAX=2 and OPENBLAS_NUM_THREADS=1",
                 env={"MALLOC_ARENA_MAX": "2", "OPENBLAS_NUM_THREADS": "1"},

@@ -11,15 +11,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
-from agent.adapters.lightning import ClnNode
 from agent.adapters.mqtt import MqttTransport
-from agent.clock import SimClock
+from agent.clock import AcceleratedClock
 from agent.crypto.envelope import Identity
 from agent.domain.market import IntervalClock
+from agent.services.agreement import Agreements
+from agent.services.handover import Handover
 from agent.services.identity import Bindings
-from agent.services.negotiation import Negotiation, Position
-from agent.services.settlement import Settlement
+from agent.services.invoicing import InvoiceConfig, Invoicing
+from agent.services.negotiation import Negotiation, NegotiationConfig, Order
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
 from agent.settings import BrokerSettings, LimitsSettings
@@ -30,7 +32,7 @@ FEED_IN, FAIR, RETAIL = 88_889, 222_222, 333_333  # msat/kWh at 90k EUR/BTC
 
 
 class Home:
-    def __init__(self, name: str, rpc: str, broker_port: int, clock: SimClock,
+    def __init__(self, name: str, rpc: str, broker_port: int, clock: AcceleratedClock,
                  intervals: IntervalClock, workdir: Path) -> None:
         self.name = name
         self.state = AgentState(name)
@@ -38,13 +40,16 @@ class Home:
         self.node = ClnNode(rpc, timeout_s=30.0)
         self.transport = MqttTransport(BrokerSettings(url=f"mqtt://127.0.0.1:{broker_port}"),
                                        f"bench-{name}")
-        settlement = Settlement(self.node, self.journal, clock, self.state, max_fee_msat=5000,
-                                invoice_expiry_s=3600, poll_s=1.0)
+        # Invoices from the home's node; bought trades are handed over, never paid here.
+        invoicing = Invoicing(self.node, self.journal, clock, self.state,
+                              InvoiceConfig(expiry_s=3600))
         self.bindings = Bindings(COMMUNITY, name, Identity.load_or_create(
             workdir / name / "identity.ed25519"), self.state)
         self.negotiation = Negotiation(
-            name, COMMUNITY, 3, self.state, clock, intervals, self.transport, self.node,
-            self.journal, settlement, SpendPolicy(LimitsSettings(), self.journal), self.bindings)
+            NegotiationConfig(name, COMMUNITY, intervals), self.state, clock, self.transport,
+            self.bindings, Agreements(self.journal, invoicing, Handover(),
+                                      SpendPolicy(LimitsSettings(), self.journal), clock,
+                                      self.state))
 
     async def start(self) -> None:
         self.state.node_id = await self.node.node_id()
@@ -59,7 +64,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     speed = INTERVAL_S / spec["interval_real_s"]
     first = int(time.time() // INTERVAL_S) + 1000  # any fixed simulated day will do
     start_sim = float(first * INTERVAL_S) - INTERVAL_S  # trading for `first` opens at epoch
-    clock = SimClock(spec["epoch"], start_sim, speed)
+    clock = AcceleratedClock(spec["epoch"], start_sim, speed)
     intervals = IntervalClock(INTERVAL_S, 0.2)
     workdir = Path(spec["workdir"])
     homes = [Home(n, rpc, spec["broker_port"], clock, intervals, workdir)
@@ -89,10 +94,10 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                 energy = rng.randint(100, 1500)
                 if rng.random() < 0.5:
                     supply[k] += energy
-                    pos = Position(delivery, "sell", energy, FAIR + (RETAIL - FAIR) // 4, FEED_IN)
+                    pos = Order(delivery, "sell", energy, FAIR + (RETAIL - FAIR) // 4, FEED_IN)
                 else:
                     demand[k] += energy
-                    pos = Position(delivery, "buy", energy, FAIR - (FAIR - FEED_IN) // 4, RETAIL)
+                    pos = Order(delivery, "buy", energy, FAIR - (FAIR - FEED_IN) // 4, RETAIL)
                 opens.append(h.negotiation.open(pos))
                 positions[(h.name, delivery)] = pos.energy_wh
             # Each home decides on its own gateway at the same moment: open them together,

@@ -28,6 +28,7 @@ from typing import Any
 
 from firmware_bridge.device import ModbusDevice
 from firmware_bridge.endpoints import TcpEndpoint
+from firmware_bridge.modbus_link import LinkConfig
 from firmware_bridge.profile import builtin_profile
 from firmware_bridge.sunspec_device import SunSpecDevice
 
@@ -99,9 +100,10 @@ async def run(cycles: int, cpu_seconds: float) -> dict[str, Any]:
              _start_simulator(profile_port, "peerwatt-sim-home")]
     try:
         sunspec = SunSpecDevice("bench", TcpEndpoint("127.0.0.1", sunspec_port), 1,
-                                timeout_s=2.0)
-        profiled = ModbusDevice("bench", "127.0.0.1", profile_port, 1,
-                                builtin_profile("peerwatt-sim-home"), timeout_s=2.0)
+                                link=LinkConfig(timeout_s=2.0))
+        profiled = ModbusDevice("bench", TcpEndpoint("127.0.0.1", profile_port), 1,
+                                builtin_profile("peerwatt-sim-home"),
+                                link=LinkConfig(timeout_s=2.0))
         result = {
             "sunspec_poll_cycle": await _latency(sunspec.read, cycles),
             "profile_poll_cycle": await _latency(profiled.read, cycles),

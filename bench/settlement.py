@@ -96,18 +96,18 @@ def _pay_all(rpc: LightningRpc, bolt11s: list[str], failures: list[int]) -> None
 def throughput(runs: int, payments: int, threads: int) -> dict[str, Any]:
     """xpay calls per second (completed), sequential and with `threads` payers at once."""
     names = [f"p{i}" for i in range(threads)] + [f"q{i}" for i in range(threads)]
-    sim = Lnsim(names, channel_sat=2_000_000)
+    ln = Lnsim(names, channel_sat=2_000_000)
     try:
         out: dict[str, Any] = {}
         for label, n_threads in (("sequential", 1), (f"concurrent_{threads}", threads)):
             rates = []
             for run in range(runs):
                 per = payments // n_threads
-                work = [[sim.rpc(f"q{t}").invoice(1000, f"{label}-{run}-{t}-{i}", "bench")[
+                work = [[ln.rpc(f"q{t}").invoice(1000, f"{label}-{run}-{t}-{i}", "bench")[
                     "bolt11"] for i in range(per)] for t in range(n_threads)]
                 failures: list[int] = []
                 workers = [threading.Thread(target=_pay_all,
-                                            args=(sim.rpc(f"p{t}"), work[t], failures))
+                                            args=(ln.rpc(f"p{t}"), work[t], failures))
                            for t in range(n_threads)]
                 t0 = time.perf_counter()
                 for w in workers:
@@ -123,7 +123,7 @@ def throughput(runs: int, payments: int, threads: int) -> dict[str, Any]:
                           "payments_per_run": per * n_threads}
         return out
     finally:
-        sim.stop()
+        ln.stop()
 
 
 def _trades(rng: np.random.Generator, homes: int, pv: int, per_interval: int,
@@ -154,8 +154,8 @@ def simulated_day(homes: int, channel_sat: int, per_interval: int, seed: int,
     names = [f"h{i:03d}" for i in range(homes)]
     pv = int(homes * 0.4)
     day = _trades(np.random.default_rng(seed), homes, pv, per_interval)
-    sim = Lnsim(names, channel_sat=channel_sat)
-    rpcs = {n: sim.rpc(n) for n in names}
+    ln = Lnsim(names, channel_sat=channel_sat)
+    rpcs = {n: ln.rpc(n) for n in names}
     needs = met = ok = 0
     codes: Counter[int] = Counter()
     moved_msat = 0
@@ -181,7 +181,7 @@ def simulated_day(homes: int, channel_sat: int, per_interval: int, seed: int,
                 moved_msat += 2 * amount + fee
         elapsed = time.perf_counter() - t0
     finally:
-        sim.stop()
+        ln.stop()
     attempted = sum(len(x) for x in day)
     capacity_msat = homes * channel_sat * 1000
     return {"homes": homes, "pv_homes": pv, "channel_sat": channel_sat,

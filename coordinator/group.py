@@ -17,10 +17,6 @@ from agent.wire import Presence, WireError, decode
 
 log = structlog.get_logger("coordinator")
 
-FORWARDED = "coordinators/reports"
-PRESENCE = "coordinators/presence"
-
-
 class Group:
     def __init__(self, me: str) -> None:
         self.me = me

@@ -8,14 +8,15 @@ import contextlib
 import structlog
 
 from agent.adapters.mqtt import LastWill, MqttTransport
+from agent.clock import make_clock
 from agent.crypto.signal_sig import load_or_create_key, public_hex
-from agent.daemon import make_clock, make_tariff
 from agent.ports import TransientError
 from agent.sdnotify import Notifier
 from agent.settings import CoordinatorSettings
 from agent.supervisor import Child, install_signal_handlers, supervise
+from agent.tariff import make_tariff
+from agent.topics import Topics
 from agent.wire import Presence, encode
-from coordinator.group import PRESENCE
 from coordinator.service import Coordinator
 
 log = structlog.get_logger("coordinator")
@@ -26,7 +27,7 @@ async def run_coordinator(settings: CoordinatorSettings) -> None:
     install_signal_handlers(stop)
     will = None
     if settings.group:  # the group sees this coordinator die through its Last Will
-        topic = f"peerwatt/v1/{settings.market.community}/{PRESENCE}/{settings.coordinator_id}"
+        topic = Topics(settings.market.community).coordinator_presence(settings.coordinator_id)
         will = LastWill(topic, encode(Presence(agent_id=settings.coordinator_id, online=False)),
                         encode(Presence(agent_id=settings.coordinator_id, online=True)))
     transport = MqttTransport(settings.broker, f"peerwatt-{settings.coordinator_id}",

@@ -22,6 +22,7 @@ import numpy.typing as npt
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent import topics
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import Clock
 from agent.crypto.signal_sig import sign_signal
@@ -29,9 +30,10 @@ from agent.domain.market import IntervalClock
 from agent.domain.units import MSAT_PER_BTC, Tariff
 from agent.ports import InboundMessage, TransientError
 from agent.settings import CoordinatorSettings
+from agent.topics import Topics
 from agent.wire import RosterEntry, Signal, StateReport, WireError, decode, encode
 from coordinator.game import GameConfig, Report, exploitability_rel, solve_reports
-from coordinator.group import FORWARDED, PRESENCE, Group
+from coordinator.group import Group
 from coordinator.signal import Forecasts, aggregate, price_path
 
 log = structlog.get_logger("coordinator")
@@ -60,7 +62,7 @@ class Coordinator:
         self._clock = clock
         self._tariff = tariff
         self._intervals = IntervalClock(settings.market.interval_s)
-        self._prefix = f"peerwatt/v1/{settings.market.community}"
+        self._topics = Topics(settings.market.community)
         self._reports: dict[str, StateReport] = {}
         self._seq = 0
         self._warm: tuple[int, npt.NDArray[np.float64]] | None = None  # (first, per-home z)
@@ -68,13 +70,13 @@ class Coordinator:
         self.stats = CoordinatorStats()
 
     async def run(self) -> None:
-        state = f"{self._prefix}/state/+"
+        state = self._topics.state()
         if self.group is None:
             await self._transport.subscribe(state, qos=0)
         else:
-            await self._transport.subscribe(f"$share/coordinators/{state}", qos=0)
-            await self._transport.subscribe(f"{self._prefix}/{FORWARDED}/+", qos=0)
-            await self._transport.subscribe(f"{self._prefix}/{PRESENCE}/+", qos=1)
+            await self._transport.subscribe(topics.shared(topics.COORDINATORS, state), qos=0)
+            await self._transport.subscribe(self._topics.coordinator_reports(), qos=0)
+            await self._transport.subscribe(self._topics.coordinator_presence(), qos=1)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._receive(), name="coordinator-receive")
@@ -86,16 +88,16 @@ class Coordinator:
         async for message in self._transport.messages():
             if self.group is None:
                 self.on_report(message)
-            elif f"/{PRESENCE}/" in message.topic:
+            elif self._topics.is_channel(message.topic, "coordinator_presence"):
                 self.group.on_presence(message.topic, message.payload)
-            elif f"/{FORWARDED}/" in message.topic:
+            elif self._topics.is_channel(message.topic, "coordinator_reports"):
                 if not message.topic.endswith(f"/{self._s.coordinator_id}"):  # not our echo
                     self.on_report(message, forwarded=True)
             elif self.on_report(message):
                 # Our share of the reports: pass it on so every coordinator sees them all.
                 try:
                     await self._transport.publish(
-                        f"{self._prefix}/{FORWARDED}/{self._s.coordinator_id}",
+                        self._topics.coordinator_reports(self._s.coordinator_id),
                         message.payload, qos=0)
                     self.stats.reports_forwarded += 1
                 except TransientError as exc:
@@ -108,7 +110,8 @@ class Coordinator:
             self.stats.reports_invalid += 1
             log.debug("report_dropped", topic=message.topic, reason=exc.reason)
             return False
-        if not forwarded and not message.topic.endswith(f"/state/{report.agent_id}"):
+        if not forwarded and not message.topic.endswith(topics.suffix("state",
+                                                                      agent=report.agent_id)):
             self.stats.reports_invalid += 1
             log.debug("report_dropped", topic=message.topic, reason="agent id != topic")
             return False
@@ -134,7 +137,7 @@ class Coordinator:
             expiry = math.ceil(self._clock.real_duration_s(
                 self._s.signal_expiry_intervals * self._intervals.length_s))
             try:
-                await self._transport.publish(f"{self._prefix}/meanfield", encode(signal),
+                await self._transport.publish(self._topics.signal, encode(signal),
                                               qos=1, retain=True, expiry_s=max(1, expiry))
                 self.stats.signals += 1
                 log.debug("signal_published", seq=signal.seq, interval=signal.interval,

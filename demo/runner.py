@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -21,13 +20,15 @@ from typing import Any
 
 from pyln.client import RpcError
 
+from agent.adapters.journal import JournalError
+from agent.adapters.journal_reader import JournalReader
 from agent.crypto.signal_sig import load_or_create_key, public_hex
 from agent.domain.units import tariff_from_eur
 from agent.settings import MarketSettings
 from demo.procs import Fleet, free_ports, peerwatt_cmd, wait_port
 from demo.report import plot, table
 from demo.summary import HomeRun, settled_on_nodes, summarise
-from firmware_bridge.simulator import varied_params
+from firmware_bridge.emulator.cli import varied_params
 
 INTERVAL_S = 900
 LEAD_INTERVALS = 2  # simulated lead-in before the measured day
@@ -84,10 +85,8 @@ def _count_trades(journals: list[Path]) -> int:
         if not j.exists():
             continue
         try:
-            db = sqlite3.connect(f"file:{j}?mode=ro", uri=True, timeout=0.2)
-            total += db.execute("SELECT COUNT(*) FROM trades WHERE role='seller'").fetchone()[0]
-            db.close()
-        except sqlite3.Error:
+            total += JournalReader(j, timeout_s=0.2).count_trades("seller")
+        except JournalError:
             continue
     return total
 

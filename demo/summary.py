@@ -3,7 +3,7 @@
 Metered energy comes from each agent's own journal (the meter's import/export counters
 at the first reading of each interval); trades and payments from the same journals; the
 baseline is the same homes (same load/PV profiles and battery model) under plain
-self-consumption control without trading, computed by `firmware_bridge.simhome`.
+self-consumption control without trading, computed by `firmware_bridge.emulator.home`.
 
 Energy and cost cover the measured day. The counts cover every trade the journals hold,
 whatever its delivery interval (agents trade ahead: trades agreed in the lead-in and in
@@ -13,7 +13,6 @@ and the nodes' own records of the same payments (`settled_on_nodes`).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agent.adapters.journal import read_trades
+from agent.adapters.journal_reader import JournalReader
 from agent.domain.units import Tariff, msat_to_eur
-from firmware_bridge.simhome import HomeParams, self_consumption_baseline
+from firmware_bridge.emulator.home import HomeParams, self_consumption_baseline
 
 Floats = npt.NDArray[np.float64]
 
@@ -38,13 +37,9 @@ class HomeRun:
 
 def metered(journal: Path, first: int, n: int) -> tuple[Floats, Floats]:
     """Import and export Wh in each of intervals first..first+n-1 from the counters."""
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-    rows = db.execute("SELECT interval, MIN(t_s), import_wh, export_wh FROM readings "
-                      "WHERE interval BETWEEN ? AND ? GROUP BY interval ORDER BY interval",
-                      (first, first + n)).fetchall()
-    db.close()
-    imp = {r[0]: r[2] for r in rows if r[2] is not None}
-    exp = {r[0]: r[3] for r in rows if r[3] is not None}
+    rows = JournalReader(journal).first_counters(first, first + n)
+    imp = {k: i for k, i, _ in rows if i is not None}
+    exp = {k: e for k, _, e in rows if e is not None}
     imports, exports = np.full(n, np.nan), np.full(n, np.nan)
     for i in range(n):
         k = first + i
@@ -131,7 +126,7 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
         missing += int(gaps.sum())
         imp, exp = np.where(gaps, bi, imp), np.where(gaps, be, exp)  # fill holes with baseline
         pw_net += imp - exp
-        journaled = read_trades(h.journal)
+        journaled = JournalReader(h.journal).trades()
         every_row += journaled
         rows = [r for r in journaled if first <= r["interval"] < first + n]  # the day
         sold = np.zeros(n)

@@ -5,7 +5,7 @@
 - :mod:`firmware_bridge.device`: :class:`ModbusDevice`, a profile over Modbus TCP or RTU.
 - :mod:`firmware_bridge.sunspec_device`: :class:`SunSpecDevice`, discovered and decoded with
   the SunSpec model definitions pysunspec2 ships.
-- :mod:`firmware_bridge.simhome` / :mod:`firmware_bridge.simulator`: a synthetic home and
+- :mod:`firmware_bridge.emulator.home` / :mod:`firmware_bridge.emulator.cli`: a synthetic home and
   the pymodbus server that presents it (profile or SunSpec), for the demo and the tests.
 - :mod:`firmware_bridge.cli`: ``peerwatt devices simulate | scan | read``.
 """

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import structlog
 
+from firmware_bridge.emulator.cli import main as simulate_main
 from firmware_bridge.endpoints import Endpoint, SerialEndpoint, TcpEndpoint
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
-from firmware_bridge.simulator import main as simulate_main
 from firmware_bridge.tools import (
     load_devices,
     read_devices,

@@ -14,12 +14,13 @@ from collections.abc import Callable
 import structlog
 
 from firmware_bridge.codec import clamp_raw, decode, encode
-from firmware_bridge.endpoints import Endpoint, TcpEndpoint
+from firmware_bridge.control import DEFAULT_CONTROL, ControlConfig
+from firmware_bridge.endpoints import Endpoint
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
 from firmware_bridge.freeze import FrozenCounters
 from firmware_bridge.health import DeviceStats, Health
 from firmware_bridge.measurement import MEANINGS, Measurement
-from firmware_bridge.modbus_link import ModbusLink
+from firmware_bridge.modbus_link import DEFAULT_LINK, LinkConfig, ModbusLink
 from firmware_bridge.profile import Profile, RegisterSpec
 from firmware_bridge.sanity import SanityFilter
 
@@ -29,47 +30,26 @@ SETPOINT = "battery_setpoint_w"
 
 
 class ModbusDevice:
-    def __init__(
-        self,
-        name: str,
-        host: str,
-        port: int,
-        unit: int,
-        profile: Profile,
-        *,
-        timeout_s: float = 1.0,
-        retries: int = 2,
-        now_s: Callable[[], float] = time.time,
-        dry_run: bool = False,
-        max_charge_w: float | None = None,
-        max_discharge_w: float | None = None,
-        setpoint_refresh_s: float = 300.0,
-        backoff_base_s: float = 0.05,
-        backoff_max_s: float = 1.0,
-        endpoint: Endpoint | None = None,
-        read_only: bool = False,
-    ) -> None:
-        """``setpoint_refresh_s``: rewrite an unchanged setpoint after this long (on the
-        ``now_s`` clock), so the device's remote-control timeout does not expire.
-        ``endpoint`` (e.g. a :class:`SerialEndpoint` for RTU) replaces ``host``/``port``."""
+    def __init__(self, name: str, endpoint: Endpoint, unit: int, profile: Profile, *,
+                 link: LinkConfig = DEFAULT_LINK, control: ControlConfig = DEFAULT_CONTROL,
+                 now_s: Callable[[], float] = time.time) -> None:
+        """`endpoint`: a :class:`TcpEndpoint`, or a :class:`SerialEndpoint` for RTU.
+        `control.setpoint_refresh_s`: rewrite an unchanged setpoint after this long (on the
+        `now_s` clock), so the device's remote-control timeout does not expire."""
         self.name = name
-        endpoint = endpoint or TcpEndpoint(host, port)
         self.label = f"{name}@{endpoint}/{unit}"
         self.profile = profile
-        self.read_only = read_only or profile.read_only
+        self.read_only = control.read_only or profile.read_only
         self.stats = DeviceStats()
         self._now_s = now_s
-        self._dry_run = dry_run
-        self._max_charge_w = _min_limit(profile.max_charge_w, max_charge_w)
-        self._max_discharge_w = _min_limit(profile.max_discharge_w, max_discharge_w)
-        self._setpoint_refresh_s = setpoint_refresh_s
+        self._dry_run = control.dry_run
+        self._max_charge_w = _min_limit(profile.max_charge_w, control.max_charge_w)
+        self._max_discharge_w = _min_limit(profile.max_discharge_w, control.max_discharge_w)
+        self._setpoint_refresh_s = control.setpoint_refresh_s
         self._blocks = profile.blocks()
         self._sanity = SanityFilter(self.label, self.stats)
         self._frozen = FrozenCounters(self.label, self.stats)
-        self._link = ModbusLink(
-            self.label, endpoint, unit, timeout_s=timeout_s, retries=retries,
-            stats=self.stats, backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
-        )
+        self._link = ModbusLink(self.label, endpoint, unit, self.stats, link)
         self._last_raw: float | None = None
         self._last_write_s = -math.inf
 

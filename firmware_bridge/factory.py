@@ -13,15 +13,17 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from firmware_bridge.control import ControlConfig
 from firmware_bridge.device import ModbusDevice
 from firmware_bridge.endpoints import Endpoint, SerialEndpoint, TcpEndpoint
 from firmware_bridge.health import DeviceStats, Health
 from firmware_bridge.measurement import Measurement
+from firmware_bridge.modbus_link import LinkConfig
 from firmware_bridge.profile import builtin_profile, load_profile
 from firmware_bridge.sunspec_device import SunSpecDevice
 
-# The profile name for SunSpec discovery. Not imported from the simulator's simspec: that
-# would load the simulator and pymodbus's server into every agent (bench/footprint.py).
+# The profile name for SunSpec discovery. Not imported from the emulator's simspec: that
+# would load the emulator and pymodbus's server into every agent (bench/footprint.py).
 SUNSPEC = "sunspec"
 
 
@@ -100,13 +102,12 @@ def open_device(
 ) -> Device:
     """A :class:`SunSpecDevice` or :class:`ModbusDevice`; a bad profile raises ProfileError."""
     endpoint = endpoint_of(o)
+    link = LinkConfig(timeout_s=o.timeout_s)
+    control = ControlConfig(dry_run=o.dry_run, read_only=o.read_only,
+                            max_charge_w=max_charge_w, max_discharge_w=max_discharge_w)
     if o.profile == SUNSPEC:
-        return SunSpecDevice(o.name, endpoint, o.unit, timeout_s=o.timeout_s, now_s=now_s,
-                             dry_run=o.dry_run, read_only=o.read_only,
-                             max_charge_w=max_charge_w, max_discharge_w=max_discharge_w)
+        return SunSpecDevice(o.name, endpoint, o.unit, link=link, control=control, now_s=now_s)
     profile = load_profile(o.profile) if o.profile.endswith(".toml") else \
         builtin_profile(o.profile)
-    return ModbusDevice(o.name, "", 0, o.unit, profile, endpoint=endpoint,
-                        timeout_s=o.timeout_s, now_s=now_s, dry_run=o.dry_run,
-                        read_only=o.read_only, max_charge_w=max_charge_w,
-                        max_discharge_w=max_discharge_w)
+    return ModbusDevice(o.name, endpoint, o.unit, profile, link=link, control=control,
+                        now_s=now_s)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import structlog
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -43,26 +44,29 @@ class _AttemptError(Exception):
         self.permanent = permanent
 
 
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    """How hard a link tries: a deadline per request, retries with capped backoff."""
+
+    timeout_s: float = 1.0
+    retries: int = 2
+    backoff_base_s: float = 0.05
+    backoff_max_s: float = 1.0
+
+
+DEFAULT_LINK = LinkConfig()
+
+
 class ModbusLink:
-    def __init__(
-        self,
-        label: str,
-        endpoint: Endpoint,
-        unit: int,
-        *,
-        timeout_s: float,
-        retries: int,
-        stats: DeviceStats,
-        backoff_base_s: float = 0.05,
-        backoff_max_s: float = 1.0,
-    ) -> None:
+    def __init__(self, label: str, endpoint: Endpoint, unit: int, stats: DeviceStats,
+                 config: LinkConfig) -> None:
         self.label = label
         self.endpoint, self.unit = endpoint, unit
-        self._timeout_s = timeout_s
-        self._attempts = retries + 1
+        self._timeout_s = config.timeout_s
+        self._attempts = config.retries + 1
         self._stats = stats
-        self._backoff_base_s = backoff_base_s
-        self._backoff_max_s = backoff_max_s
+        self._backoff_base_s = config.backoff_base_s
+        self._backoff_max_s = config.backoff_max_s
         self._client: Client | None = None
         self._lock = asyncio.Lock()
         self._abandoned: set[asyncio.Future[ModbusPDU]] = set()

@@ -3,7 +3,7 @@
 ``decode_model`` turns one model's registers into a :class:`ModelValues`: every point's
 value with its scale factor applied (``value * 10**sf``), or ``None`` where the device
 marks the point (or its scale factor) as not implemented. ``encode_point`` is the inverse
-for one point (the simulator and the writer use it).
+for one point (the emulator and the writer use it).
 """
 
 from __future__ import annotations

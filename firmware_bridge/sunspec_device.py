@@ -14,12 +14,13 @@ from typing import TypeVar
 
 import structlog
 
+from firmware_bridge.control import DEFAULT_CONTROL, ControlConfig
 from firmware_bridge.endpoints import Endpoint
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
 from firmware_bridge.freeze import FrozenCounters
 from firmware_bridge.health import DeviceStats, Health
 from firmware_bridge.measurement import MEANINGS, Measurement
-from firmware_bridge.modbus_link import ModbusLink
+from firmware_bridge.modbus_link import DEFAULT_LINK, LinkConfig, ModbusLink
 from firmware_bridge.sanity import SanityFilter
 from firmware_bridge.sunspec_codec import ModelValues, decode_model, encode_point
 from firmware_bridge.sunspec_defs import INVERTER_MODELS, METER_MODELS, has_model_def, model_def
@@ -34,41 +35,24 @@ POLLED = INVERTER_MODELS | METER_MODELS | {124, 160, 713, 714, 802}
 
 
 class SunSpecDevice:
-    def __init__(
-        self,
-        name: str,
-        endpoint: Endpoint,
-        unit: int,
-        *,
-        timeout_s: float = 1.0,
-        retries: int = 2,
-        now_s: Callable[[], float] = time.time,
-        dry_run: bool = False,
-        read_only: bool = False,
-        max_charge_w: float | None = None,
-        max_discharge_w: float | None = None,
-        setpoint_refresh_s: float = 300.0,
-        revert_s: int = 900,
-        backoff_base_s: float = 0.05,
-        backoff_max_s: float = 1.0,
-    ) -> None:
+    def __init__(self, name: str, endpoint: Endpoint, unit: int, *,
+                 link: LinkConfig = DEFAULT_LINK, control: ControlConfig = DEFAULT_CONTROL,
+                 now_s: Callable[[], float] = time.time) -> None:
         self.name = name
         self.label = f"{name}@{endpoint}/{unit}"
         self.stats = DeviceStats()
-        self.read_only = read_only
+        self.read_only = control.read_only
         self.map: SunSpecMap | None = None
         self._now_s = now_s
-        self._dry_run = dry_run
-        self._max_charge_w = math.inf if max_charge_w is None else max_charge_w
-        self._max_discharge_w = math.inf if max_discharge_w is None else max_discharge_w
-        self._setpoint_refresh_s = setpoint_refresh_s
-        self._revert_s = revert_s
+        self._dry_run = control.dry_run
+        c = control
+        self._max_charge_w = math.inf if c.max_charge_w is None else c.max_charge_w
+        self._max_discharge_w = math.inf if c.max_discharge_w is None else c.max_discharge_w
+        self._setpoint_refresh_s = control.setpoint_refresh_s
+        self._revert_s = control.revert_s
         self._sanity = SanityFilter(self.label, self.stats)
         self._frozen = FrozenCounters(self.label, self.stats)
-        self._link = ModbusLink(
-            self.label, endpoint, unit, timeout_s=timeout_s, retries=retries, stats=self.stats,
-            backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
-        )
+        self._link = ModbusLink(self.label, endpoint, unit, self.stats, link)
         self._last_pct: float | None = None
         self._last_write_s = -math.inf
 

@@ -10,10 +10,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from firmware_bridge.control import ControlConfig
 from firmware_bridge.device import ModbusDevice
 from firmware_bridge.endpoints import Endpoint
 from firmware_bridge.errors import DeviceConfigError, DeviceError
 from firmware_bridge.factory import DeviceConfig, open_device
+from firmware_bridge.modbus_link import LinkConfig
 from firmware_bridge.profile import builtin_profile, builtin_profile_names
 from firmware_bridge.sunspec_device import SunSpecDevice
 from firmware_bridge.sunspec_map import meanings
@@ -32,8 +34,8 @@ def _fmt(value: float) -> str:
 
 async def scan_sunspec(endpoint: Endpoint, unit: int, timeout_s: float) -> str | None:
     """A table of the SunSpec models found, or None when there is no SunSpec map."""
-    device = SunSpecDevice("scan", endpoint, unit, timeout_s=timeout_s, retries=1,
-                           read_only=True)
+    device = SunSpecDevice("scan", endpoint, unit, link=LinkConfig(timeout_s, retries=1),
+                           control=ControlConfig(read_only=True))
     try:
         models = await device.read_all()
     except DeviceConfigError:
@@ -60,8 +62,9 @@ async def scan_profiles(endpoint: Endpoint, unit: int, timeout_s: float) -> str:
     rows: list[list[str]] = []
     for name in builtin_profile_names():
         profile = builtin_profile(name)
-        device = ModbusDevice("scan", "", 0, unit, profile, endpoint=endpoint,
-                              timeout_s=timeout_s, retries=0, read_only=True)
+        device = ModbusDevice("scan", endpoint, unit, profile,
+                              link=LinkConfig(timeout_s, retries=0),
+                              control=ControlConfig(read_only=True))
         try:
             readings = await device.read()
         except DeviceError as exc:

@@ -1,6 +1,6 @@
 """Home physics for many homes at once: the battery and the meter over one interval.
 
-`battery_step` is `firmware_bridge.simbattery.Battery.step` on arrays (same limits, same
+`battery_step` is `firmware_bridge.emulator.battery.Battery.step` on arrays (same limits, same
 one-way efficiency √η on charge and on discharge, same SoC window); a unit test checks
 the two agree. Load and PV are constant within an interval here (hourly data spread over
 15-minute steps), so one step per interval equals the demo's minute-by-minute stepping

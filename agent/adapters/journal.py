@@ -4,6 +4,10 @@ Everything the agent must not forget goes here before it acts on it: meter readi
 each interval's decision, each agreed trade (with its invoice and payment hash before
 any payment is attempted) and each payment outcome. Writes are small and synchronous
 (sub-millisecond with WAL + synchronous=NORMAL on a local file).
+
+A trade's state changes only by `advance` (and `claim`), which apply an event by the rules
+of agent/domain/trade.py inside one transaction. Readers other than the agent use
+agent/adapters/journal_reader.py.
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import cast
 
+from agent.domain import trade
 from agent.domain.market import Terms
+from agent.domain.trade import FINAL_STATES, Event, Role, TradeState
 from agent.ports import PermanentError
 
-TradeState = Literal["agreed", "paying", "paid", "failed", "cancelled"]
-Role = Literal["seller", "buyer"]
-FINAL_STATES: tuple[TradeState, ...] = ("paid", "failed", "cancelled")
+__all__ = ["FINAL_STATES", "Journal", "JournalError", "Role", "TradeRecord", "TradeState"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -136,34 +140,49 @@ class Journal:
                 "INSERT OR IGNORE INTO trades (trade_id, interval, role, seller, buyer, "
                 "energy_wh, price_msat_per_kwh, amount_msat, state, bolt11, payment_hash, "
                 "latency_ms, error, created_s, updated_s) "
-                "VALUES (?,?,?,?,?,?,?,?,'agreed',?,?,?,NULL,?,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)",
                 (terms.trade_id, terms.interval, role, terms.seller, terms.buyer,
-                 terms.energy_wh, terms.price_msat_per_kwh, terms.amount_msat, bolt11,
-                 payment_hash, latency_ms, now_s, now_s),
+                 terms.energy_wh, terms.price_msat_per_kwh, terms.amount_msat, trade.AGREED,
+                 bolt11, payment_hash, latency_ms, now_s, now_s),
             )
             return cur.rowcount == 1
 
-    def set_state(self, trade_id: str, state: TradeState, now_s: float,
-                  error: str | None = None) -> None:
+    def advance(self, trade_id: str, event: Event, now_s: float,
+                error: str | None = None) -> TradeState | None:
+        """Apply `event` to the trade (agent.domain.trade.advance) in one transaction; the
+        state it is in afterwards, or None if the trade is unknown. An event that does not
+        apply leaves the trade (and its error) as it is."""
         with self._tx() as db:
-            db.execute(
-                "UPDATE trades SET state=?, error=COALESCE(?, error), updated_s=? "
-                "WHERE trade_id=? AND state NOT IN ('paid', 'cancelled')",
-                (state, error, now_s, trade_id),
-            )
+            row = db.execute("SELECT role, state FROM trades WHERE trade_id=?",
+                             (trade_id,)).fetchone()
+            if row is None:
+                return None
+            role, state = cast(Role, row[0]), cast(TradeState, row[1])
+            target = trade.advance(role, state, event)
+            if target is None:
+                return state
+            db.execute("UPDATE trades SET state=?, error=COALESCE(?, error), updated_s=? "
+                       "WHERE trade_id=?", (target, error, now_s, trade_id))
+            return target
 
     def claim(self, trade_id: str, worker: str, now_s: float, lease_s: float) -> bool:
-        """Take the buyer trade for paying (state `paying`, held by `worker` for `lease_s`).
+        """Take the buyer trade for paying (event `claimed`: state `paying`, held by
+        `worker` for `lease_s`).
 
         False if another worker holds an unexpired claim, or the trade is not payable: of
         two workers racing on one trade, exactly one gets it. `now_s` is wall time."""
         with self._tx() as db:
-            cur = db.execute(
-                "UPDATE trades SET state='paying', claimed_by=?, claimed_until=?, updated_s=? "
-                "WHERE trade_id=? AND role='buyer' AND state IN ('agreed', 'paying') AND "
-                "(claimed_by IS NULL OR claimed_by=? OR COALESCE(claimed_until, 0) < ?)",
-                (worker, now_s + lease_s, now_s, trade_id, worker, now_s))
-            return cur.rowcount == 1
+            row = db.execute("SELECT role, state, claimed_by, COALESCE(claimed_until, 0) "
+                             "FROM trades WHERE trade_id=?", (trade_id,)).fetchone()
+            if row is None:
+                return False
+            target = trade.advance(cast(Role, row[0]), cast(TradeState, row[1]), "claimed")
+            held = row[2] is not None and row[2] != worker and float(row[3]) >= now_s
+            if target is None or held:
+                return False
+            db.execute("UPDATE trades SET state=?, claimed_by=?, claimed_until=?, updated_s=? "
+                       "WHERE trade_id=?", (target, worker, now_s + lease_s, now_s, trade_id))
+            return True
 
     def release(self, trade_id: str, worker: str) -> None:
         """Give up `worker`'s claim on the trade (its outcome is journaled, or it waits)."""
@@ -293,13 +312,3 @@ class Journal:
             args.append(interval)
         return int(self._db.execute(sql, args).fetchone()[0])
 
-
-def read_trades(path: Path) -> list[dict[str, Any]]:
-    """Every trade row of the journal at `path`, opened read-only (reports after a run:
-    the demo's summary). Columns as in the `trades` table."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM trades ORDER BY created_s")]
-    finally:
-        db.close()

@@ -1,5 +1,5 @@
 """The decision rules around the policy: the battery safety clamp and
-the interval's trading position. Pure numpy.
+the interval's order. Pure numpy.
 
 Each function takes scalars (the daemon, one home) or arrays of homes (the fleet
 simulator, `sim`) and computes the same numbers either way, so the simulator runs
@@ -38,7 +38,7 @@ def clamp_setpoint(wanted_w: npt.ArrayLike, soc_pct: npt.ArrayLike, capacity_wh:
 
 
 @dataclass(frozen=True, slots=True)
-class Positions:
+class Orders:
     """Per home: side, energy (Wh), opening price and reservation price (msat/kWh);
     `fair` is the community price the prices were set around."""
 
@@ -49,8 +49,8 @@ class Positions:
     fair: Ints
 
 
-def positions(expected_wh: npt.ArrayLike, margin_wh: npt.ArrayLike, price_msat_per_kwh: int,
-              feed_in_msat_per_kwh: int, retail_msat_per_kwh: int) -> Positions:
+def orders(expected_wh: npt.ArrayLike, margin_wh: npt.ArrayLike, price_msat_per_kwh: int,
+              feed_in_msat_per_kwh: int, retail_msat_per_kwh: int) -> Orders:
     """The interval's offer from the expected net energy after the battery (+ import):
     a surplus beyond the forecast margin is offered for sale, a deficit is bid for. Prices
     start on the home's side of the community price and concede towards the grid's."""
@@ -66,7 +66,7 @@ def positions(expected_wh: npt.ArrayLike, margin_wh: npt.ArrayLike, price_msat_p
     start = np.where(side == SELL, fair + (retail - fair) // 4, fair - (fair - feed_in) // 4)
     reservation = np.where(side == SELL, feed_in, retail)
     n = exp.shape
-    return Positions(side.astype(np.int64), energy.astype(np.int64),
+    return Orders(side.astype(np.int64), energy.astype(np.int64),
                      np.broadcast_to(start, n).astype(np.int64),
                      np.broadcast_to(reservation, n).astype(np.int64),
                      np.full(n, fair, dtype=np.int64))

@@ -11,7 +11,6 @@ fills (agent/domain/adaptation.py). Stale device data means no offer.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,20 +25,18 @@ from agent.domain import decision as rules
 from agent.domain import policy_obs
 from agent.domain.adaptation import PricePositionAdapter
 from agent.domain.market import IntervalClock
-from agent.domain.units import Tariff
 from agent.ports import (
     BatteryControl,
     FloatArray,
     Forecast,
     Forecaster,
     Policy,
-    TransientError,
-    Transport,
 )
-from agent.services.negotiation import Negotiation, Position
+from agent.services.negotiation import Negotiation, Order
+from agent.services.reports import StateReports
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
-from agent.wire import StateReport, encode
+from agent.tariff import make_tariff
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
 
 log = structlog.get_logger("decision")
@@ -55,22 +52,33 @@ class PricePath:
     meanfield_kw: FloatArray  # the signal's equilibrium net load per home (0 on the tariff)
 
 
+@dataclass(frozen=True, slots=True)
+class Models:
+    forecaster: Forecaster
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOutputs:
+    orders: Negotiation     # the interval's order to sell or buy
+    reports: StateReports   # the state report for the coordinator
+
+
 class DecisionStep:
     def __init__(self, settings: AgentSettings, state: AgentState, clock: Clock,
-                 intervals: IntervalClock, tariff: Tariff, forecaster: Forecaster,
-                 policy: Policy, battery: BatteryControl, journal: Journal,
-                 transport: Transport, negotiation: Negotiation) -> None:
+                 models: Models, battery: BatteryControl, journal: Journal,
+                 outputs: DecisionOutputs) -> None:
         self._s = settings
         self._state = state
         self._clock = clock
-        self._intervals = intervals
-        self._tariff = tariff
-        self._forecaster = forecaster
-        self._policy = policy
+        self._intervals = IntervalClock(settings.market.interval_s, settings.market.gate_margin)
+        self._tariff = make_tariff(settings.market)
+        self._forecaster = models.forecaster
+        self._policy = models.policy
         self._battery = battery
         self._journal = journal
-        self._transport = transport
-        self._negotiation = negotiation
+        self._negotiation = outputs.orders
+        self._reports = outputs.reports
         self._planned: dict[int, float] = {}
         self._battery_writable = True
         self._on_tariff = False
@@ -78,12 +86,11 @@ class DecisionStep:
         # (agent/domain/adaptation.py); `_offers` remembers each interval's opening offer.
         self._adapter = PricePositionAdapter()
         self._offers: dict[int, tuple[int, int, int, int]] = {}  # side, Wh, start, reservation
-        self._topic = f"peerwatt/v1/{settings.market.community}/state/{settings.agent_id}"
 
-    def update(self, settings: AgentSettings, tariff: Tariff) -> None:
+    def update(self, settings: AgentSettings) -> None:
         """New run-time settings (SIGHUP, agent/reload.py): used from the next decision."""
         self._s = settings
-        self._tariff = tariff
+        self._tariff = make_tariff(settings.market)
 
     async def run(self) -> None:
         while True:
@@ -117,10 +124,10 @@ class DecisionStep:
             log.warning("forecast_failed", interval=k + 1, error=str(exc))
             return
         path = self._price_path(k + 1, len(fc.mean_kw))
-        setpoint_w, position = self._decide_battery(soc, fc, path, k + 1)
+        setpoint_w, price_position = self._decide_battery(soc, fc, path, k + 1)
         self._planned[k + 1] = setpoint_w
-        await self._offer(k + 1, fc, setpoint_w, path, position)
-        await self._report(k + 1, soc, fc)
+        await self._offer(k + 1, fc, setpoint_w, path, price_position)
+        await self._reports.publish(k + 1, soc, fc)
 
     async def _apply(self, k: int) -> None:
         setpoint = self._planned.pop(k, None)
@@ -200,19 +207,19 @@ class DecisionStep:
                   agreed_wh=agreed_wh, offset=round(self._adapter.offset(side), 4))
 
     async def _offer(self, k: int, fc: Forecast, setpoint_w: float, path: PricePath,
-                     position: float) -> None:
+                     price_position: float) -> None:
         dt_h = self._intervals.length_s / 3600.0
         expected_wh = (float(fc.mean_kw[0]) * 1000.0 + setpoint_w) * dt_h
         margin_wh = 0.5 * float(fc.std_kw[0]) * 1000.0 * dt_h
         feed_in = self._tariff.feed_in_msat_per_kwh
         retail = self._tariff.retail_at(self._intervals.start_s(k))
-        pos = rules.positions(expected_wh, margin_wh, int(path.prices[0]), feed_in, retail)
-        fair, energy = int(pos.fair[0]), int(pos.energy_wh[0])
-        side = {rules.SELL: "sell", rules.BUY: "buy"}.get(int(pos.side[0]), "none")
-        # The opening price sits at the (adapted) position in [feed-in, retail], on the
+        order = rules.orders(expected_wh, margin_wh, int(path.prices[0]), feed_in, retail)
+        fair, energy = int(order.fair[0]), int(order.energy_wh[0])
+        side = {rules.SELL: "sell", rules.BUY: "buy"}.get(int(order.side[0]), "none")
+        # The opening price sits at the (adapted) price_position in [feed-in, retail], on the
         # home's side of its reservation price; concessions go towards the reservation.
-        start = int(policy_obs.start_price(pos.side[0], self._adapter.position(
-            int(pos.side[0]), position), feed_in, retail))
+        start = int(policy_obs.start_price(order.side[0], self._adapter.position(
+            int(order.side[0]), price_position), feed_in, retail))
         self._journal.record_decision(
             k, self._clock.now_s(), forecast_kw=float(fc.mean_kw[0]),
             forecast_std_kw=float(fc.std_kw[0]), setpoint_w=setpoint_w, side=side,
@@ -223,27 +230,7 @@ class DecisionStep:
         if side == "none":
             return
         # Open at the policy's price, concede towards the grid alternative.
-        self._offers[k] = (int(pos.side[0]), energy, start, int(pos.reservation[0]))
-        await self._negotiation.open(Position(k, "sell" if side == "sell" else "buy", energy,
-                                              start=start,
-                                              reservation=int(pos.reservation[0])))
-
-    async def _report(self, k: int, soc_pct: float, fc: Forecast) -> None:
-        if not self._state.node_id:
-            return
-        b = self._s.battery
-        report = StateReport(
-            agent_id=self._s.agent_id, node_id=self._state.node_id, interval=k,
-            soc_pct=soc_pct, battery_wh=b.capacity_wh, battery_max_w=b.max_charge_w,
-            forecast_mean_kw=[_finite(x) for x in fc.mean_kw],
-            forecast_std_kw=[max(0.0, _finite(x)) for x in fc.std_kw])
-        try:
-            await self._transport.publish(self._topic, encode(report), qos=0)
-        except TransientError as exc:
-            self._state.counters["state_report_failed"] += 1
-            log.debug("state_report_failed", error=str(exc))
-
-
-def _finite(x: float) -> float:
-    v = float(x)
-    return v if math.isfinite(v) else 0.0
+        self._offers[k] = (int(order.side[0]), energy, start, int(order.reservation[0]))
+        await self._negotiation.open(Order(k, "sell" if side == "sell" else "buy", energy,
+                                           start=start,
+                                           reservation=int(order.reservation[0])))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import structlog
 
@@ -28,19 +29,26 @@ log = structlog.get_logger("delivery")
 LOOKBACK_INTERVALS = 96  # sales older than this (in intervals) are never judged
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    intervals: IntervalClock
+    min_share: float        # below this share delivered a hold invoice is cancelled
+    meter_margin_s: float   # wait this long after delivery for the meter's reading
+    poll_s: float
+
+
 class Delivery:
     def __init__(self, hold: HoldInvoiceNode | None, journal: Journal, clock: Clock,
-                 intervals: IntervalClock, state: AgentState, spend: SpendPolicy | None, *,
-                 min_share: float, meter_margin_s: float, poll_s: float) -> None:
+                 state: AgentState, spend: SpendPolicy | None, config: DeliveryConfig) -> None:
         self._hold = hold
         self._journal = journal
         self._clock = clock
-        self._intervals = intervals
+        self._intervals = config.intervals
         self._state = state
         self._spend = spend
-        self._min_share = min_share
-        self._margin_s = meter_margin_s
-        self._poll_s = poll_s
+        self._min_share = config.min_share
+        self._margin_s = config.meter_margin_s
+        self._poll_s = config.poll_s
 
     async def run(self) -> None:
         while True:
@@ -105,11 +113,11 @@ class Delivery:
             # Nothing locked to settle: the buyer never paid (or the plugin gave up).
             if state == "OPEN":
                 await self._hold.cancel_hold(payment_hash)
-            self._journal.set_state(tid, "failed", now, f"buyer did not pay (hold {state})")
+            self._journal.advance(tid, "hold_unpaid", now, f"buyer did not pay (hold {state})")
             if self._spend is not None:
                 self._spend.failed(rec.terms.buyer, "unpaid", tid, now)
         elif action == "settle":
             await self._hold.settle_hold(payment_hash)  # listinvoices -> paid (settlement)
         else:
             await self._hold.cancel_hold(payment_hash)
-            self._journal.set_state(tid, "failed", now, "undelivered: hold invoice cancelled")
+            self._journal.advance(tid, "hold_cancelled", now, "undelivered: hold invoice cancelled")

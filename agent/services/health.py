@@ -11,7 +11,6 @@ import structlog
 from agent.adapters.mqtt import MqttTransport
 from agent.sdnotify import Notifier
 from agent.services.metering import Metering
-from agent.services.settlement import Settlement
 from agent.services.state import AgentState
 
 log = structlog.get_logger("health")
@@ -19,12 +18,11 @@ log = structlog.get_logger("health")
 
 class Health:
     def __init__(self, state: AgentState, transport: MqttTransport, metering: Metering,
-                 notifier: Notifier, settlement: Settlement, stale_after_s: float) -> None:
+                 notifier: Notifier, stale_after_s: float) -> None:
         self._state = state
         self._transport = transport
         self._metering = metering
         self._notifier = notifier
-        self._settlement = settlement
         self._stale_after_s = stale_after_s
         self.ready = asyncio.Event()
 

@@ -15,19 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import structlog
 
-from agent.adapters.cln_balance import channel_balance_msat
+from agent.adapters.cln.balance import channel_balance_msat
+from agent.adapters.journal import JournalError
+from agent.adapters.journal_reader import JournalReader
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import Clock
 from agent.ports import TransientError
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
+from agent.topics import HomeAssistantTopics, Topics
 
 log = structlog.get_logger("homeassistant")
 
@@ -83,21 +84,21 @@ ENTITIES: tuple[Entity, ...] = (
 
 class HomeAssistant:
     def __init__(self, s: AgentSettings, state: AgentState, transport: MqttTransport,
-                 clock: Clock, journal_path: Path, presence_topic: str) -> None:
+                 clock: Clock, journal: JournalReader, presence_topic: str) -> None:
         self._s = s
         self._state = state
         self._transport = transport
         self._clock = clock
-        self._journal = journal_path
+        self._journal = journal
         self._presence = presence_topic
-        self._prefix = s.homeassistant.discovery_prefix
         self.node_id = f"peerwatt_{s.agent_id}"
-        self.status_topic = f"{self._prefix}/status"
-        self.state_topic = f"peerwatt/v1/{s.market.community}/ha/{s.agent_id}"
+        self._ha_topics = HomeAssistantTopics(s.homeassistant.discovery_prefix)
+        self.status_topic = self._ha_topics.status
+        self.state_topic = Topics(s.market.community).ha_state(s.agent_id)
         self._birth = asyncio.Event()
 
     def config_topic(self, e: Entity) -> str:
-        return f"{self._prefix}/{e.component}/{self.node_id}/{e.key}/config"
+        return self._ha_topics.config(e.component, self.node_id, e.key)
 
     def config(self, e: Entity) -> dict[str, Any]:
         c: dict[str, Any] = {
@@ -135,25 +136,20 @@ class HomeAssistant:
         out: dict[str, float | int | None] = dict.fromkeys(keys)
         if not self._journal.exists():
             return out
-        db = sqlite3.connect(f"file:{self._journal}?mode=ro", uri=True, timeout=1.0)
         try:
-            for role, n, wh, msat in db.execute(
-                    "SELECT role, COUNT(*), COALESCE(SUM(energy_wh), 0), "
-                    "COALESCE(SUM(amount_msat), 0) FROM trades WHERE state='paid' GROUP BY role"):
-                side = "sold" if role == "seller" else "bought"
-                out[f"{side}_energy_kwh"] = round(wh / 1000.0, 3)
-                out[f"trades_{side}"] = int(n)
-                out["earnings_sat" if role == "seller" else "spent_sat"] = msat // 1000
-            for side, wh, price in db.execute(
-                    "SELECT side, energy_wh, price_msat_per_kwh FROM decisions "
-                    "ORDER BY interval DESC LIMIT 1"):
-                out["net_position_wh"] = (wh or 0) * (1 if side == "sell" else -1 if
-                                                      side == "buy" else 0)
-                out["price_sat_per_kwh"] = None if price is None else round(price / 1000, 3)
-        except sqlite3.Error:
+            totals, last = self._journal.paid_totals(), self._journal.last_decision()
+        except JournalError:
             return out
-        finally:
-            db.close()
+        for role, paid in totals.items():
+            side = "sold" if role == "seller" else "bought"
+            out[f"{side}_energy_kwh"] = round(paid.energy_wh / 1000.0, 3)
+            out[f"trades_{side}"] = paid.trades
+            out["earnings_sat" if role == "seller" else "spent_sat"] = paid.amount_msat // 1000
+        if last is not None:
+            out["net_position_wh"] = (last.energy_wh or 0) * (
+                1 if last.side == "sell" else -1 if last.side == "buy" else 0)
+            price = last.price_msat_per_kwh
+            out["price_sat_per_kwh"] = None if price is None else round(price / 1000, 3)
         for side in ("sold", "bought"):  # no paid trade yet: the totals are zero, not unknown
             out[f"{side}_energy_kwh"] = out[f"{side}_energy_kwh"] or 0.0
             out[f"trades_{side}"] = out[f"trades_{side}"] or 0

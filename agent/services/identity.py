@@ -18,6 +18,7 @@ from agent.crypto import lnsig
 from agent.crypto.envelope import Identity, ReplayGuard, binding_statement, verify
 from agent.ports import MessageSigner
 from agent.services.state import AgentState
+from agent.topics import Topics, suffix
 from agent.wire import Binding, MoveMsg, WireError, decode, encode
 
 log = structlog.get_logger("identity")
@@ -42,7 +43,7 @@ class Bindings:
 
     @property
     def topic(self) -> str:
-        return f"peerwatt/v1/{self._community}/identity/{self._me}"
+        return Topics(self._community).identity(self._me)
 
     async def own_binding(self, node_id: str, signer: MessageSigner) -> bytes:
         statement = binding_statement(self._community, self._me, self.identity.pubkey_hex)
@@ -62,7 +63,7 @@ class Bindings:
             self._state.counters["bindings_invalid"] += 1
             log.debug("binding_dropped", topic=topic, reason=exc.reason)
             return
-        if not topic.endswith(f"/identity/{b.agent_id}"):
+        if not topic.endswith(suffix("identity", agent=b.agent_id)):
             self._state.counters["bindings_invalid"] += 1
             log.debug("binding_dropped", topic=topic, reason="topic does not name the agent")
         elif not self._accept(b):

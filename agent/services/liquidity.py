@@ -1,7 +1,7 @@
 """Liquidity: keep the channels able to carry the horizon's payments and sales.
 
-Every `every_s` it asks `need()` (the forecast's capacity need, see
-agent.domain.liquidity.need_from_forecast), reads the channels and the wallet, logs the
+Every `every_s` it asks `need()` (the forecast's capacity need: HorizonNeed in
+agent/services/liquidity_need.py), reads the channels and the wallet, logs the
 channel utilisation and acts on `plan`: splices in or out, or a circular rebalance under
 its fee budget (counted: amounts and fees in msat); an inbound shortfall is reported.
 A splice moves at least `min_splice_msat`, and at least its on-chain fee (the node's
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 
@@ -24,31 +25,28 @@ from agent.services.state import AgentState
 log = structlog.get_logger("liquidity")
 
 
-def horizon_prices(signal_interval: int | None, signal_prices: Sequence[int], k: int,
-                   steps: int, fallback_msat_per_kwh: int) -> list[int]:
-    """The price of each of `steps` intervals from k: the coordinator's path where it
-    covers them, `fallback_msat_per_kwh` (the retail tariff: the dearest case) beyond."""
-    out = []
-    for i in range(k, k + steps):
-        j = -1 if signal_interval is None else i - signal_interval
-        out.append(signal_prices[j] if 0 <= j < len(signal_prices) else fallback_msat_per_kwh)
-    return out
+@dataclass(frozen=True, slots=True)
+class LiquidityConfig:
+    every_s: float                    # real seconds between looks at the channels
+    margin: float = 0.2               # headroom over the need
+    idle_factor: float = 3.0          # capacity beyond this many needs is idle
+    min_splice_msat: int = 10_000_000
+    rebalance_fee_ppm: int = 1_000
+    max_onchain_fee_share: float = onchain.DEFAULT_MAX_FEE_SHARE  # a splice's fee / amount
 
 
 class Liquidity:
     def __init__(self, node: LiquidityNode, state: AgentState, need: Callable[[], Need | None],
-                 *, every_s: float, margin: float = 0.2, idle_factor: float = 3.0,
-                 min_splice_msat: int = 10_000_000, rebalance_fee_ppm: int = 1_000,
-                 max_onchain_fee_share: float = onchain.DEFAULT_MAX_FEE_SHARE) -> None:
+                 config: LiquidityConfig) -> None:
         self._node = node
         self._state = state
         self._need = need
-        self._every_s = every_s
-        self._margin = margin
-        self._idle_factor = idle_factor
-        self._min_splice_msat = min_splice_msat
-        self._fee_ppm = rebalance_fee_ppm
-        self._fee_share = max_onchain_fee_share
+        self._every_s = config.every_s
+        self._margin = config.margin
+        self._idle_factor = config.idle_factor
+        self._min_splice_msat = config.min_splice_msat
+        self._fee_ppm = config.rebalance_fee_ppm
+        self._fee_share = config.max_onchain_fee_share
 
     async def run(self) -> None:
         while True:

@@ -10,13 +10,13 @@ server runs in its own thread, bound to 127.0.0.1 unless the config says otherwi
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import structlog
 
+from agent.adapters.journal import JournalError
+from agent.adapters.journal_reader import JournalReader
 from agent.services.state import AgentState
 
 log = structlog.get_logger("metrics")
@@ -28,10 +28,10 @@ HEALTH_STATES = ("ok", "degraded", "down", "unknown")
 class AgentCollector:
     """A prometheus_client collector over one agent's state and journal."""
 
-    def __init__(self, state: AgentState, journal_path: Path, now_s: Callable[[], float],
+    def __init__(self, state: AgentState, journal: JournalReader, now_s: Callable[[], float],
                  broker_up: Callable[[], bool], live: Callable[[], bool]) -> None:
         self._state = state
-        self._journal = journal_path
+        self._journal = journal
         self._now_s = now_s
         self._broker_up = broker_up
         self._live = live
@@ -39,16 +39,11 @@ class AgentCollector:
     def _journal_rows(self) -> tuple[list[tuple[str, str, int]], list[float]]:
         if not self._journal.exists():
             return [], []
-        db = sqlite3.connect(f"file:{self._journal}?mode=ro", uri=True, timeout=1.0)
         try:
-            states = [(str(r), str(s), int(n)) for r, s, n in db.execute(
-                "SELECT role, state, COUNT(*) FROM trades GROUP BY role, state")]
-            latencies = [float(v) / 1000.0 for (v,) in db.execute(
-                "SELECT latency_ms FROM trades WHERE latency_ms IS NOT NULL")]
-        except sqlite3.Error:
+            states = self._journal.trade_counts()
+            latencies = [v / 1000.0 for v in self._journal.latencies_ms()]
+        except JournalError:
             return [], []
-        finally:
-            db.close()
         return states, latencies
 
     def collect(self) -> Iterator[Any]:

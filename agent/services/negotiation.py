@@ -7,8 +7,9 @@ Replies go to the other side's `inbox/{agent}/{sender}`. Every topic a home publ
 ends with its own id, so a broker ACL (`pattern write …/%u`) stops impersonation, and
 every move is signed (see `agent.services.identity`). A seller whose offer meets no
 buyer, a reject or silence re-offers the remainder (a new trade id) until the deadline.
-An agreed trade is journaled — with its invoice — before the confirm is sent (seller)
-and before it is queued for payment (buyer).
+An agreed trade is journaled — with its invoice (agent/services/invoicing.py) — before the
+confirm is sent (seller), and before its id goes to settlement over the handover queue
+(buyer, agent/services/handover.py): that id is the only thing negotiation tells settlement.
 """
 
 from __future__ import annotations
@@ -23,24 +24,21 @@ from typing import Literal
 
 import structlog
 
-from agent.adapters.journal import Journal
-from agent.adapters.lightning import decode_invoice
+from agent import topics
 from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
 from agent.ports import (
-    DecodedInvoice,
     InboundMessage,
     NodeUnavailable,
     PaymentRefused,
-    SettlementNode,
     TransientError,
     Transport,
 )
+from agent.services.agreement import Agreements
 from agent.services.identity import Bindings
-from agent.services.settlement import Settlement
-from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
+from agent.topics import Topics
 from agent.wire import MoveMsg, WireError, decode, encode
 
 log = structlog.get_logger("negotiation")
@@ -49,7 +47,9 @@ MIN_TRADE_WH = 20
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
+class Order:
+    """What this home wants to sell or buy for one delivery interval, and at what prices."""
+
     interval: int
     side: Literal["sell", "buy"]
     energy_wh: int
@@ -59,7 +59,7 @@ class Position:
 
 @dataclass
 class _Book:
-    position: Position
+    order: Order
     open_wh: int                 # seller: not yet sold; buyer: not yet bought
     reserved_wh: int = 0         # buyer: promised in an accept/counter still pending
     subscribed: bool = False
@@ -78,52 +78,56 @@ class _Live:
     introduced: bool = False  # buyer: our binding went out with our first reply
 
 
+@dataclass(frozen=True, slots=True)
+class NegotiationConfig:
+    agent_id: str
+    community: str
+    intervals: IntervalClock
+    max_rounds: int = 3
+    shared_subscriptions: bool = True  # False only on MQTT 3.1.1 brokers (fan-out)
+
+
 class Negotiation:
-    def __init__(self, agent_id: str, community: str, max_rounds: int, state: AgentState,
-                 clock: Clock, intervals: IntervalClock, transport: Transport,
-                 node: SettlementNode, journal: Journal, settlement: Settlement,
-                 spend: SpendPolicy, bindings: Bindings) -> None:
-        self._me = agent_id
-        self._prefix = f"peerwatt/v1/{community}"
-        self._rounds = max_rounds
+    def __init__(self, config: NegotiationConfig, state: AgentState, clock: Clock,
+                 transport: Transport, bindings: Bindings, agreements: Agreements) -> None:
+        self._me = config.agent_id
+        self._topics = Topics(config.community)
+        self._rounds = config.max_rounds
         self._state = state
         self._clock = clock
-        self._intervals = intervals
+        self._intervals = config.intervals
         self._transport = transport
-        self._node = node
-        self._journal = journal
-        self._settlement = settlement
-        self._spend = spend
+        self._agreements = agreements
         self._bindings = bindings
         self._last_drop_log = 0.0
         self._books: dict[int, _Book] = {}
         self._live: dict[str, _Live] = {}
         self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
         self.draining = False
-        self.shared_subscriptions = True  # False only on MQTT 3.1.1 brokers (fan-out)
+        self.shared_subscriptions = config.shared_subscriptions
         # Silence longer than this ends a session; a tenth of an interval in real time.
-        self.reply_timeout_s = min(2.0, 0.1 * clock.real_duration_s(intervals.length_s))
+        self.reply_timeout_s = min(2.0, 0.1 * clock.real_duration_s(self._intervals.length_s))
 
     @property
     def inbox(self) -> str:
-        return f"{self._prefix}/inbox/{self._me}/+"
+        return self._topics.inbox(self._me)
 
     def _to(self, agent: str) -> str:
-        return f"{self._prefix}/inbox/{agent}/{self._me}"
+        return self._topics.inbox(agent, self._me)
 
     def _offers(self, k: int, shared: bool) -> str:
         """Publish on offers/{k}/{me}; buyers hold a shared subscription to offers/{k}/+."""
         if not shared:
-            return f"{self._prefix}/offers/{k}/{self._me}"
-        topic = f"{self._prefix}/offers/{k}/+"
-        return f"$share/buyers/{topic}" if self.shared_subscriptions else topic
+            return self._topics.offers(k, self._me)
+        topic = self._topics.offers(k)
+        return topics.shared(topics.BUYERS, topic) if self.shared_subscriptions else topic
 
-    async def open(self, position: Position) -> None:
-        if self.draining or position.energy_wh < MIN_TRADE_WH:
+    async def open(self, order: Order) -> None:
+        if self.draining or order.energy_wh < MIN_TRADE_WH:
             return
-        book = _Book(position, position.energy_wh)
-        self._books[position.interval] = book
-        if position.side == "sell":
+        book = _Book(order, order.energy_wh)
+        self._books[order.interval] = book
+        if order.side == "sell":
             await self._offer_next(book)
         else:
             await self._subscribe(book, True)
@@ -131,7 +135,7 @@ class Negotiation:
     async def _subscribe(self, book: _Book, on: bool) -> None:
         if book.subscribed == on:
             return
-        topic = self._offers(book.position.interval, shared=True)
+        topic = self._offers(book.order.interval, shared=True)
         try:
             await (self._transport.subscribe(topic) if on else self._transport.unsubscribe(topic))
             book.subscribed = on
@@ -157,7 +161,7 @@ class Negotiation:
         await self._send(reply, self._to(move.sender), introduce=True)
 
     async def _offer_next(self, book: _Book) -> None:
-        pos = book.position
+        pos = book.order
         deadline = self._intervals.deadline_s(pos.interval)
         if self.draining or book.open_wh < MIN_TRADE_WH or self._clock.now_s() >= deadline:
             return
@@ -180,8 +184,8 @@ class Negotiation:
         if move.sender == self._me or move.deadline_s <= now:
             self._state.counters["moves_ignored"] += 1
             return
-        roster = self._roster()
-        problem = ("moves_wrong_topic" if message.topic.rsplit("/", 1)[-1] != move.sender
+        roster = self._state.roster()
+        problem = ("moves_wrong_topic" if topics.last_level(message.topic) != move.sender
                    else self._bindings.check(message.topic, msg)) or (
             "moves_off_roster" if roster is not None and move.sender not in roster else "")
         if problem:
@@ -216,16 +220,14 @@ class Negotiation:
         identical: a confirm we can no longer honour (we gave up waiting) is answered
         with a reject, and a reject of a trade we confirmed cancels it."""
         self._state.counters["moves_unmatched"] += 1
-        known = self._journal.trade(move.trade_id)
+        known = self._agreements.journaled(move.trade_id)
         if move.kind == "confirm" and known is None:
             self._state.counters["confirms_declined"] += 1
             await self._reject(move)
         elif (move.kind == "reject" and known is not None and known.role == "seller"
               and known.state == "agreed" and known.terms.buyer == move.sender
               and self._confirmed.pop(move.trade_id, None) == node_id):
-            self._journal.set_state(move.trade_id, "cancelled", self._clock.now_s(),
-                                    "buyer declined the confirm")
-            self._state.counters["trades_cancelled"] += 1
+            self._agreements.declined(move.trade_id)
             log.info("trade_cancelled", trade_id=move.trade_id, buyer=move.sender)
             book = self._books.get(move.interval)
             if book is not None:
@@ -234,10 +236,10 @@ class Negotiation:
     async def _on_offer(self, move: Move, node_id: str, now: float) -> None:
         book = self._books.get(move.interval)
         free = 0 if book is None else book.open_wh - book.reserved_wh
-        if book is None or book.position.side != "buy" or free < MIN_TRADE_WH or self.draining:
+        if book is None or book.order.side != "buy" or free < MIN_TRADE_WH or self.draining:
             await self._reject(move)
             return
-        pos = book.position
+        pos = book.order
         session = BuyerSession(move.trade_id, move.interval, self._me, move.sender, free,
                                pos.start, pos.reservation,
                                self._intervals.deadline_s(move.interval), self._rounds)
@@ -267,34 +269,15 @@ class Negotiation:
         self._live.pop(terms.trade_id, None)
         if book is not None:  # count it bought before any await, so no offer over-fills us
             book.open_wh -= terms.energy_wh
-        try:
-            # Decoding checks a signature (~0.3 ms of CPU): off the event loop.
-            invoice = await asyncio.to_thread(decode_invoice, bolt11)
-            problem = _invoice_problem(terms, invoice, live.peer_node)
-        except ValueError as exc:
-            invoice, problem = None, f"undecodable invoice: {exc}"
-        problem = problem or self._spend.check(terms, self._clock.now_s(), self._roster())
-        if problem or invoice is None:
-            self._state.counters["trades_refused"] += 1
-            log.warning("trade_refused", trade_id=terms.trade_id, seller=terms.seller,
-                        reason=problem)
+        if await self._agreements.bought(terms, bolt11, live.peer_node):  # refused
             if book is not None:
                 book.open_wh += terms.energy_wh
             await self._reject(Move("confirm", terms.trade_id, terms.interval, terms.seller,
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
                                     self._intervals.deadline_s(terms.interval)))
             return
-        payment_hash = invoice.payment_hash
-        if self._journal.record_trade(terms, "buyer", self._clock.now_s(), bolt11=bolt11,
-                                      payment_hash=payment_hash, latency_ms=None):
-            self._state.counters["trades_bought"] += 1
-            self._settlement.submit(terms.trade_id)
         if book is not None and book.open_wh - book.reserved_wh < MIN_TRADE_WH:
             await self._subscribe(book, False)
-
-    def _roster(self) -> set[str] | None:
-        sig = self._state.signal
-        return None if sig is None else {e.agent_id for e in sig.roster}
 
     async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
         if (book := self._books.get(s.interval)) is not None:
@@ -310,14 +293,14 @@ class Negotiation:
             self._release(s)
 
     async def _seller_agreed(self, live: _Live, s: SellerSession, terms: Terms) -> None:
-        # Negotiation latency: offer published → agreement. Invoicing is settlement's.
+        # Negotiation latency: offer published → agreement (the invoice comes after).
         latency_ms = (time.monotonic() - live.started) * 1000.0
         self._live.pop(terms.trade_id, None)
         book = self._release(s)
         if book is not None:  # sold before any await, so the re-offer cannot oversell
             book.open_wh -= terms.energy_wh
         try:
-            invoice = await self._settlement.invoice_for(terms)
+            invoice = await self._agreements.sold(terms, latency_ms)
         except (NodeUnavailable, TransientError, PaymentRefused) as exc:
             self._state.counters["invoice_failed"] += 1
             if book is not None:
@@ -327,9 +310,6 @@ class Negotiation:
                                     self._me, s.round, terms.energy_wh,
                                     terms.price_msat_per_kwh, s.deadline_s))
             return
-        self._journal.record_trade(terms, "seller", self._clock.now_s(), bolt11=invoice.bolt11,
-                                   payment_hash=invoice.payment_hash, latency_ms=latency_ms)
-        self._state.counters["trades_sold"] += 1
         self._confirmed[terms.trade_id] = live.peer_node
         await self._send(s.confirm(invoice.bolt11), self._to(terms.buyer))
         if book is not None and book.live is None:  # the timer may have re-offered meanwhile
@@ -376,18 +356,7 @@ class Negotiation:
                 if now >= self._intervals.deadline_s(k):
                     await self._subscribe(book, False)
                     del self._books[k]
-                elif (book.position.side == "sell" and book.live is None
+                elif (book.order.side == "sell" and book.live is None
                       and mono >= book.retry_at):
                     await self._offer_next(book)
 
-
-def _invoice_problem(terms: Terms, inv: DecodedInvoice, seller_node: str) -> str:
-    """Why this invoice cannot pay for these terms, or an empty string."""
-    if inv.payee != seller_node:
-        return f"invoice payee {inv.payee[:16]}… is not the seller's node"
-    # Less than agreed is the seller netting a shortfall credit it owes us (settlement).
-    if inv.amount_msat is None or not 0 < inv.amount_msat <= terms.amount_msat:
-        return f"invoice amount {inv.amount_msat} msat is not within 1..{terms.amount_msat} msat"
-    if inv.expires_at <= time.time():
-        return "invoice already expired"
-    return ""

@@ -1,7 +1,8 @@
 """Settlement: pay each agreed trade exactly once, and notice when ours are paid.
 
-Buyer side: a trade is journaled with its bolt11 and payment hash (the intent) before it
-reaches this queue. The worker claims it in the journal (state `paying`, a lease held by
+Buyer side: a trade is journaled with its bolt11 and payment hash (the intent) before its
+id reaches this service through the handover queue (agent/services/handover.py), the one
+message negotiation sends it. The worker claims it in the journal (state `paying`, a lease held by
 this worker), checks the spend policy again, asks the node to pay (always the same
 bolt11) and journals the outcome. Before any attempt that might follow an earlier one
 it asks the node (`listsendpays`) what became of it. A pending outcome is watched until
@@ -9,119 +10,92 @@ final. On start, every unfinished trade, bought or sold, is reconciled against t
 before any new payment. Rules and the error table: docs/settlement.md.
 
 Seller side: agreed trades wait for their invoice to be paid (`listinvoices` by label),
-or to expire, which fails the trade and counts against the buyer.
+or to expire, which fails the trade and counts against the buyer. (The invoice itself is
+agent/services/invoicing.py's.)
+
+Every outcome is an event of the trade's lifecycle (agent/domain/trade.py), applied by the
+journal; this service never writes a state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
+from dataclasses import dataclass
 
 import structlog
 
+from agent.adapters.cln.node import decode_invoice
 from agent.adapters.journal import Journal, TradeRecord
-from agent.adapters.lightning import decode_invoice
 from agent.clock import Clock
-from agent.domain.market import IntervalClock, Terms
+from agent.domain import trade
 from agent.ports import (
-    HoldInvoiceNode,
-    Invoice,
     NodeUnavailable,
     PaymentOutcome,
     PaymentRefused,
     PolicyRefused,
     SettlementNode,
 )
+from agent.services.handover import Handover
+from agent.services.invoicing import label_of
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
 
 log = structlog.get_logger("settlement")
 
 MAX_ATTEMPTS = 5
-MIN_INVOICE_EXPIRY_S = 30  # real seconds a payment needs at least, whatever the clock
 
 
-def label_of(trade_id: str) -> str:
-    """The invoice label of a trade: one trade id, one label, one payment hash."""
-    return f"peerwatt-{trade_id}"
+@dataclass(frozen=True, slots=True)
+class PayConfig:
+    max_fee_msat: int
+    poll_s: float                 # how often pending payments and unpaid invoices are asked
+    worker: str = "settlement"    # who holds a claim in the journal
+    lease_s: float = 120.0        # how long a claim holds
+    max_attempts: int = MAX_ATTEMPTS
+    concurrency: int = 4          # payments under way at once
 
 
 class Settlement:
     def __init__(self, node: SettlementNode, journal: Journal, clock: Clock, state: AgentState,
-                 *, max_fee_msat: int, invoice_expiry_s: int, poll_s: float,
-                 spend: SpendPolicy | None = None, intervals: IntervalClock | None = None,
-                 worker: str = "settlement", lease_s: float = 120.0,
-                 max_attempts: int = MAX_ATTEMPTS, hold: HoldInvoiceNode | None = None,
-                 hold_cltv: int = 144, hold_extra_s: float = 1_860.0,
-                 net_credits: bool = False, concurrency: int = 4) -> None:
+                 config: PayConfig, *, spend: SpendPolicy | None = None,
+                 handover: Handover | None = None) -> None:
         self._node = node
         self._journal = journal
         self._clock = clock
         self._state = state
-        self._max_fee_msat = max_fee_msat
-        self._invoice_expiry_s = invoice_expiry_s
-        self._poll_s = poll_s
+        self._c = config
+        self._max_fee_msat = config.max_fee_msat
+        self._poll_s = config.poll_s
+        self._worker = config.worker
         self._spend = spend
-        self._intervals = intervals
-        self._worker = worker
-        self._lease_s = lease_s
-        self._max_attempts = max_attempts
-        self._hold = hold
-        self._hold_cltv = hold_cltv
-        self._hold_extra_s = hold_extra_s
-        self._net_credits = net_credits
-        self._slots = asyncio.Semaphore(concurrency)
+        self.handover = handover or Handover()
+        self._slots = asyncio.Semaphore(config.concurrency)
         self._inflight: set[str] = set()
         self._again: set[str] = set()
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queue: asyncio.Queue[str] = asyncio.Queue()  # deduplicated by `_queued`
         self._busy = 0
         self._attempts: dict[str, int] = {}
         self._queued: set[str] = set()
+        self.reconciled = asyncio.Event()  # set once every unfinished trade was reconciled
 
     def submit(self, trade_id: str) -> None:
+        """Queue the trade for paying (once: a trade already waiting is not queued twice)."""
         if trade_id not in self._queued:
             self._queued.add(trade_id)
             self._queue.put_nowait(trade_id)
 
-    def invoice_expiry_s(self, terms: Terms) -> int:
-        """Real seconds the invoice lives: until the end of the delivery interval (the
-        settlement deadline), at most `invoice_expiry_s`, at least MIN_INVOICE_EXPIRY_S."""
-        expiry = self._invoice_expiry_s
-        if self._intervals is not None:
-            left_s = self._intervals.start_s(terms.interval + 1) - self._clock.now_s()
-            if left_s <= 0:
-                raise PaymentRefused(f"trade {terms.trade_id}: settlement deadline passed")
-            expiry = min(expiry, math.floor(self._clock.real_duration_s(left_s)))
-        return max(MIN_INVOICE_EXPIRY_S, expiry)
-
-    async def invoice_for(self, terms: Terms) -> Invoice:
-        """The trade's invoice; asking again (after a crash) returns the same one (900).
-
-        A hold invoice where the node has the plugin (settled after metered delivery, see
-        agent/services/delivery.py); the buyer's outstanding shortfall credit netted first
-        (journaled before the invoice exists, so a retry nets the same amount)."""
-        expiry_s = self.invoice_expiry_s(terms)  # refuses past the deadline, before netting
-        amount = terms.amount_msat
-        if self._net_credits:
-            netted = self._journal.apply_credit(terms.buyer, terms.trade_id, amount,
-                                                self._clock.now_s())
-            if netted:
-                amount -= netted
-                self._state.counters["credits_netted_msat"] += netted
-                log.info("credit_netted", trade_id=terms.trade_id, buyer=terms.buyer,
-                         netted_msat=netted)
-        label = label_of(terms.trade_id)
-        description = (f"peerwatt {terms.energy_wh} Wh interval {terms.interval} "
-                       f"{terms.seller}->{terms.buyer}")
-        if self._hold is not None and await self._hold.has_hold_invoices():
-            # Alive past delivery, the meter's margin and the plugin's own cancel window.
-            return await self._hold.create_hold_invoice(
-                label, amount, description, expiry_s + math.ceil(self._hold_extra_s),
-                self._hold_cltv)
-        return await self._node.create_invoice(label, amount, description, expiry_s)
+    async def _intake(self) -> None:
+        """Take what negotiation hands over; queued at once, paid after reconciliation."""
+        while True:
+            self.submit(await self.handover.get())
 
     async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._intake(), name="settlement-intake")
+            tg.create_task(self._settle(), name="settlement-settle")
+
+    async def _settle(self) -> None:
         attempt = 0
         while True:  # nothing is paid before every unfinished trade has been reconciled
             try:
@@ -129,9 +103,11 @@ class Settlement:
                 break
             except NodeUnavailable as exc:
                 attempt += 1
+                self._state.counters["reconcile_waits"] += 1
                 (log.warning if attempt == 1 else log.debug)(
                     "reconcile_waiting_for_node", error=str(exc), attempt=attempt)
                 await asyncio.sleep(min(30.0, self._poll_s * 2 ** min(attempt, 8)))
+        self.reconciled.set()
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._pay_loop(), name="settlement-pay")
             tg.create_task(self._watch_loop(), name="settlement-watch")
@@ -156,13 +132,13 @@ class Settlement:
             if after_restart:
                 log.info("payment_reconciled", trade_id=tid, status="complete")
         elif outcome is not None and outcome.status == "pending":
-            self._journal.set_state(tid, "paying", self._clock.now_s())
-        elif rec.state in ("agreed", "paying"):
+            self._journal.advance(tid, "in_flight", self._clock.now_s())
+        elif trade.payable(rec.role, rec.state):
             self.submit(tid)
 
     def _paid(self, rec: TradeRecord, outcome: PaymentOutcome) -> None:
         tid = rec.terms.trade_id
-        self._journal.set_state(tid, "paid", self._clock.now_s())
+        self._journal.advance(tid, "payment_complete", self._clock.now_s())
         self._journal.release(tid, self._worker)
         self._state.counters["payments_settled"] += 1
         if outcome.amount_sent_msat is not None:
@@ -204,10 +180,10 @@ class Settlement:
 
     async def _pay(self, trade_id: str) -> None:
         rec = self._journal.trade(trade_id)
-        if rec is None or rec.state in ("paid", "cancelled", "failed") or rec.bolt11 is None:
+        if rec is None or not trade.payable(rec.role, rec.state) or rec.bolt11 is None:
             return
         assert rec.payment_hash is not None
-        if not self._journal.claim(trade_id, self._worker, time.time(), self._lease_s):
+        if not self._journal.claim(trade_id, self._worker, time.time(), self._c.lease_s):
             self._state.counters["payments_claimed_elsewhere"] += 1
             log.debug("payment_claimed_elsewhere", trade_id=trade_id)
             return
@@ -252,15 +228,15 @@ class Settlement:
         elif outcome.status == "pending":
             self._state.counters["payments_pending"] += 1
             self._journal.release(tid, self._worker)
-        elif outcome.retryable and self._attempts[tid] < self._max_attempts:
+        elif outcome.retryable and self._attempts[tid] < self._c.max_attempts:
             self._state.counters["payment_retries"] += 1
             log.info("payment_retry", trade_id=tid, code=outcome.error_code,
                      error=outcome.message, attempt=self._attempts[tid])
             await asyncio.sleep(self._poll_s)
             self.submit(tid)
         else:
-            self._journal.set_state(tid, "failed", now,
-                                    f"code {outcome.error_code}: {outcome.message}")
+            self._journal.advance(tid, "payment_failed", now,
+                                  f"code {outcome.error_code}: {outcome.message}")
             self._journal.release(tid, self._worker)
             self._state.counters["payments_failed"] += 1
             if outcome.message.startswith("destination") and self._spend is not None:
@@ -271,7 +247,7 @@ class Settlement:
     def _refused(self, rec: TradeRecord, error: str, *, policy: bool) -> None:
         """A refusal is permanent: journal it, alert, never retry."""
         tid = rec.terms.trade_id
-        self._journal.set_state(tid, "failed", self._clock.now_s(), error)
+        self._journal.advance(tid, "payment_failed", self._clock.now_s(), error)
         self._journal.release(tid, self._worker)
         self._state.counters["payments_refused_policy" if policy else "payments_refused"] += 1
         log.error("payment_refused", trade_id=tid, seller=rec.terms.seller,
@@ -300,10 +276,10 @@ class Settlement:
         tid, now = rec.terms.trade_id, self._clock.now_s()
         status = await self._node.invoice_status(label_of(tid))
         if status == "paid":
-            self._journal.set_state(tid, "paid", now)
+            self._journal.advance(tid, "invoice_paid", now)
             self._state.counters["invoices_paid"] += 1
         elif status in ("expired", None):
-            self._journal.set_state(tid, "failed", now, f"invoice {status}")
+            self._journal.advance(tid, "invoice_lapsed", now, f"invoice {status}")
             self._state.counters["invoices_expired"] += 1
             if self._spend is not None and status == "expired":  # not a node that lost it
                 self._spend.failed(rec.terms.buyer, "unpaid", tid, now)
@@ -323,5 +299,5 @@ class Settlement:
 
     async def drain(self) -> None:
         """Wait until no payment is queued or under way (the caller bounds the wait)."""
-        while not self._queue.empty() or self._busy:  # noqa: ASYNC110 - two conditions, polled
+        while not (self.handover.empty() and self._queue.empty()) or self._busy:  # noqa: ASYNC110
             await asyncio.sleep(0.05)

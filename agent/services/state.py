@@ -87,6 +87,11 @@ class AgentState:
         pad = [known[0]] * (self.history_len - len(known))
         return np.asarray(pad + known, dtype=np.float32)[-self.history_len:]
 
+    def roster(self) -> set[str] | None:
+        """The agents the coordinator's latest signal lists (None: no signal yet)."""
+        sig = self.signal
+        return None if sig is None else {e.agent_id for e in sig.roster}
+
     def fresh(self, meaning: str, now_s: float, max_age_s: float) -> float | None:
         m = self.readings.get(meaning)
         if m is None or m.age_s(now_s) > max_age_s:

@@ -76,7 +76,7 @@ def _coordinator(broker: dict[str, str], clock: dict[str, float | str]) -> None:
 def _agent(broker: dict[str, str], clock: dict[str, float | str], homes: int,
            seed: int) -> str:
     from demo.runner import to_toml
-    from firmware_bridge.simulator import varied_params
+    from firmware_bridge.emulator.cli import varied_params
 
     i = _claim(homes)
     name = f"home-{i:03d}"

@@ -6,7 +6,7 @@ wanted = −(forecast mean of the interval) + a × the home's power limit, so th
 is the self-consumption rule and learning starts from it. The daemon's clamp
 (`agent.domain.decision.clamp_setpoint`) bounds the set-point by the power limit and the
 SoC window before the battery sees it, then the daemon's own rule
-(`agent.domain.decision.positions`) turns the expected net energy into a sell or buy
+(`agent.domain.decision.orders`) turns the expected net energy into a sell or buy
 position and `agent.domain.policy_obs.start_price` puts its price in the band.
 
 Market (a stated model, not the negotiation state machines): a position is filled with
@@ -166,7 +166,7 @@ class Core:
         mean0 = d.fc_mean[s, self.idx, 0]
         std0 = 0.0 if cfg.deterministic else d.fc_std[s, self.idx, 0]
         expected = (mean0 * 1000.0 + setpoint) * DT_H
-        pos = rules.positions(expected, 0.5 * std0 * 1000.0 * DT_H, int(self.seen_price[s]),
+        pos = rules.orders(expected, 0.5 * std0 * 1000.0 * DT_H, int(self.seen_price[s]),
                               self.feed, retail)
         price = policy_obs.start_price(pos.side, position, self.feed, retail).astype(float)
         width = cfg.accept_width * (retail - self.feed)

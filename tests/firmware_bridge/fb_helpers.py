@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 
 # `firmware_bridge` is not installed in the venv: make the repository root importable.
 from firmware_bridge.device import ModbusDevice
-from firmware_bridge.simserver import SimHomeSpec
+from firmware_bridge.emulator.server import EmulatedHomeSpec
 from firmware_bridge.sunspec_device import SunSpecDevice
 
-Serve = Callable[..., Awaitable[list[SimHomeSpec]]]
+Serve = Callable[..., Awaitable[list[EmulatedHomeSpec]]]
 MakeDevice = Callable[..., ModbusDevice]
 MakeSunSpec = Callable[..., SunSpecDevice]
 

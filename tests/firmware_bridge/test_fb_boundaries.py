@@ -1,5 +1,5 @@
 """firmware_bridge stands alone: it never imports `agent`, and only one module talks to the
-pymodbus client (the simulator server uses pymodbus' server side)."""
+pymodbus client (the emulator server uses pymodbus' server side)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,6 @@ def test_pymodbus_client_only_in_the_link() -> None:
 
 
 def test_simulated_home_is_pure() -> None:
-    for name in ("simhome.py", "simbattery.py"):
+    for name in ("emulator/home.py", "emulator/battery.py"):
         imported = _imports(PACKAGE / name)
         assert not any(n.split(".")[0] in {"asyncio", "pymodbus", "socket"} for n in imported)

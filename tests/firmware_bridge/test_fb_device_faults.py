@@ -1,4 +1,4 @@
-"""Faults injected into a real simulator: timeouts, drops, garbage, counters going backwards."""
+"""Faults injected into a real emulator: timeouts, drops, garbage, counters going backwards."""
 
 from __future__ import annotations
 
@@ -8,21 +8,21 @@ import re
 import pytest
 from fb_helpers import FakeClock, MakeDevice, free_port
 
+from firmware_bridge.emulator.server import EmulatedHomeSpec
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
-from firmware_bridge.simserver import SimHomeSpec
 
 pytestmark = pytest.mark.integration  # real pymodbus servers on localhost
 
 
-async def test_timeout_message_health_and_recovery(sim: SimHomeSpec,
+async def test_timeout_message_health_and_recovery(emulated: EmulatedHomeSpec,
                                                    make_device: MakeDevice) -> None:
-    device = make_device(sim, timeout_s=0.2, retries=2)
+    device = make_device(emulated, timeout_s=0.2, retries=2)
     await device.read()
-    sim.delay_s = 1.0
+    emulated.delay_s = 1.0
     with pytest.raises(DeviceUnavailable) as info:
         await device.read()
     assert re.fullmatch(
-        rf"home@127\.0\.0\.1:{sim.port}/1: no response within 0\.2 s reading 17 input "
+        rf"home@127\.0\.0\.1:{emulated.port}/1: no response within 0\.2 s reading 17 input "
         r"registers at 0 \(3 attempts\)", str(info.value),
     ), str(info.value)
     assert device.health == "degraded"
@@ -33,7 +33,7 @@ async def test_timeout_message_health_and_recovery(sim: SimHomeSpec,
             await device.read()
     assert device.health == "down"
     assert device.stats.consecutive_failures == 3
-    sim.delay_s = 0.0
+    emulated.delay_s = 0.0
     readings = await device.read()
     assert len(readings) == 8
     assert device.health == "ok"
@@ -41,7 +41,7 @@ async def test_timeout_message_health_and_recovery(sim: SimHomeSpec,
 
 
 async def test_refused_connection(make_device: MakeDevice) -> None:
-    nobody = SimHomeSpec("meter", free_port(), unit=1)
+    nobody = EmulatedHomeSpec("meter", free_port(), unit=1)
     device = make_device(nobody, retries=1)
     with pytest.raises(DeviceUnavailable, match=rf"meter@127\.0\.0\.1:{nobody.port}/1: cannot "
                        r"connect .* reading 17 input registers at 0 \(2 attempts\)"):
@@ -49,60 +49,60 @@ async def test_refused_connection(make_device: MakeDevice) -> None:
     assert device.health == "degraded"
 
 
-async def test_dropped_connection_fails_then_recovers(sim: SimHomeSpec,
+async def test_dropped_connection_fails_then_recovers(emulated: EmulatedHomeSpec,
                                                       make_device: MakeDevice) -> None:
-    device = make_device(sim, retries=1)
+    device = make_device(emulated, retries=1)
     await device.read()
-    sim.drop = True
+    emulated.drop = True
     with pytest.raises(DeviceUnavailable):
         await device.read()
     assert device.health == "degraded"
-    sim.drop = False
+    emulated.drop = False
     assert len(await device.read()) == 8
     assert device.health == "ok"
 
 
 async def test_reconnects_within_one_read_when_the_drop_clears(
-    sim: SimHomeSpec, make_device: MakeDevice
+    emulated: EmulatedHomeSpec, make_device: MakeDevice
 ) -> None:
-    device = make_device(sim, retries=6, timeout_s=0.2)
+    device = make_device(emulated, retries=6, timeout_s=0.2)
     await device.read()
-    sim.drop = True
-    asyncio.get_running_loop().call_later(0.3, setattr, sim, "drop", False)
+    emulated.drop = True
+    asyncio.get_running_loop().call_later(0.3, setattr, emulated, "drop", False)
     assert len(await device.read()) == 8
     assert device.health == "ok"
     assert device.stats.reads_failed == 0
 
 
-async def test_wrong_unit_is_transient_gateway_error(sim: SimHomeSpec,
+async def test_wrong_unit_is_transient_gateway_error(emulated: EmulatedHomeSpec,
                                                      make_device: MakeDevice) -> None:
-    other = SimHomeSpec("home", sim.port, unit=9)
+    other = EmulatedHomeSpec("home", emulated.port, unit=9)
     device = make_device(other, retries=0)
     with pytest.raises(DeviceUnavailable, match="exception 11"):
         await device.read()
 
 
-async def test_garbage_values_are_rejected_and_counted(sim: SimHomeSpec,
+async def test_garbage_values_are_rejected_and_counted(emulated: EmulatedHomeSpec,
                                                        make_device: MakeDevice) -> None:
-    device = make_device(sim)
-    sim.garbage = True
+    device = make_device(emulated)
+    emulated.garbage = True
     readings = await device.read()
     assert set(readings) == {"battery_setpoint_w"}  # the one writable register is kept
     assert device.stats.rejected_values == 7
     assert device.health == "ok"  # the device answered; its values were implausible
-    sim.garbage = False
+    emulated.garbage = False
     assert len(await device.read()) == 8
     assert device.stats.rejected_values == 7
 
 
-async def test_counter_going_backwards_is_rejected(sim: SimHomeSpec, clock: FakeClock,
+async def test_counter_going_backwards_is_rejected(emulated: EmulatedHomeSpec, clock: FakeClock,
                                                    make_device: MakeDevice) -> None:
-    device = make_device(sim)
+    device = make_device(emulated)
     clock.t_s += 3 * 3600.0  # the battery is full by now: the home exports
     first = await device.read()
-    assert sim.home is not None
-    assert sim.home.export_wh > 100
-    sim.home.export_wh -= 100.0
+    assert emulated.home is not None
+    assert emulated.home.export_wh > 100
+    emulated.home.export_wh -= 100.0
     second = await device.read()
     assert "export_energy_wh" not in second
     assert "import_energy_wh" in second
@@ -113,24 +113,24 @@ async def test_counter_going_backwards_is_rejected(sim: SimHomeSpec, clock: Fake
 
 
 async def test_counter_reset_is_accepted_after_repeated_readings(
-    sim: SimHomeSpec, clock: FakeClock, make_device: MakeDevice
+    emulated: EmulatedHomeSpec, clock: FakeClock, make_device: MakeDevice
 ) -> None:
-    device = make_device(sim)
+    device = make_device(emulated)
     clock.t_s += 3 * 3600.0
     await device.read()
-    assert sim.home is not None
-    sim.home.export_wh = 0.0  # a meter swap
+    assert emulated.home is not None
+    emulated.home.export_wh = 0.0  # a meter swap
     assert "export_energy_wh" not in await device.read()
     assert "export_energy_wh" not in await device.read()
     assert "export_energy_wh" in await device.read()
     assert device.stats.rejected_values == 2
 
 
-async def test_frozen_counter_is_detected_and_withheld(sim: SimHomeSpec, clock: FakeClock,
+async def test_frozen_counter_is_detected_and_withheld(emulated: EmulatedHomeSpec, clock: FakeClock,
                                                        make_device: MakeDevice) -> None:
-    device = make_device(sim)
+    device = make_device(emulated)
     clock.t_s += 3 * 3600.0  # exporting
-    sim.frozen = True
+    emulated.frozen = True
     before = await device.read()
     clock.t_s += 60.0  # ~40 Wh of export: within tolerance, a standing counter is plausible
     assert (await device.read())["export_energy_wh"].value == before["export_energy_wh"].value
@@ -140,17 +140,18 @@ async def test_frozen_counter_is_detected_and_withheld(sim: SimHomeSpec, clock: 
     assert "import_energy_wh" in during  # no import flowed: standing still is right
     assert during["pv_power_w"].timestamp_s == clock.t_s
     assert device.stats.frozen_counters == 1
-    sim.frozen = False
+    emulated.frozen = False
     after = await device.read()
     assert after["export_energy_wh"].value > before["export_energy_wh"].value
     assert device.stats.frozen_counters == 1
 
 
-async def test_illegal_address_is_permanent(sim: SimHomeSpec, make_device: MakeDevice) -> None:
+async def test_illegal_address_is_permanent(emulated: EmulatedHomeSpec,
+                                            make_device: MakeDevice) -> None:
     from firmware_bridge.profile import Profile
 
     profile = Profile.model_validate({"name": "wrong", "registers": [
         {"meaning": "pv_power_w", "address": 50, "kind": "input", "type": "u32"}]})
-    device = make_device(sim, profile=profile)
+    device = make_device(emulated, profile=profile)
     with pytest.raises(DeviceConfigError, match=r"exception 2 .*reading 2 input registers at 50"):
         await device.read()

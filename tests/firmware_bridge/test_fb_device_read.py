@@ -1,4 +1,4 @@
-"""Reading the shipped profile from the simulator: every register decodes to the home's value."""
+"""Reading the shipped profile from the emulator: every register decodes to the home's value."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pytest
 from fb_helpers import START_S, FakeClock, MakeDevice, Serve, free_port
 
+from firmware_bridge.emulator.home import HomeParams
+from firmware_bridge.emulator.server import EmulatedHomeSpec
 from firmware_bridge.profile import Profile, builtin_profile
-from firmware_bridge.simhome import HomeParams
-from firmware_bridge.simserver import SimHomeSpec
 
 pytestmark = pytest.mark.integration  # real pymodbus servers on localhost
 
@@ -21,20 +21,20 @@ def test_shipped_profile_reads_in_two_requests() -> None:
     assert [(b.kind, b.address, b.count) for b in blocks] == [("input", 0, 17), ("holding", 100, 2)]
 
 
-async def test_every_register_decodes(sim: SimHomeSpec, clock: FakeClock,
+async def test_every_register_decodes(emulated: EmulatedHomeSpec, clock: FakeClock,
                                       make_device: MakeDevice) -> None:
-    device = make_device(sim)
+    device = make_device(emulated)
     await device.read()  # establish counter baselines
     clock.t_s += 7200.0  # two simulated hours later: counters and battery have moved
     readings = await device.read()
-    assert sim.home is not None
-    expected = sim.home.values()
+    assert emulated.home is not None
+    expected = emulated.home.values()
     assert set(readings) == {r.meaning for r in PROFILE.registers}
     for reg in PROFILE.registers:
         m = readings[reg.meaning]
         assert math.isclose(m.value, expected[reg.meaning], abs_tol=abs(reg.scale) / 2 + 1e-9), reg
         assert m.timestamp_s == clock.t_s
-        assert m.source == f"home@127.0.0.1:{sim.port}/1#{reg.address}"
+        assert m.source == f"home@127.0.0.1:{emulated.port}/1#{reg.address}"
     assert expected["export_energy_wh"] > 0  # a sunny spring midday exports
     assert device.health == "ok"
     assert device.stats.reads_ok == 2
@@ -61,8 +61,8 @@ async def test_every_type_and_word_order(serve: Serve, clock: FakeClock,
             for m, a, t, w, s in regs
         ],
     })
-    spec = SimHomeSpec("mixed", free_port(), unit=3, params=HomeParams(), seed=7,
-                       profile=profile)
+    spec = EmulatedHomeSpec("mixed", free_port(), unit=3, params=HomeParams(), seed=7,
+                            profile=profile)
     await serve(spec, now_s=clock)
     device = make_device(spec)
     clock.t_s = START_S + 3 * 3600.0

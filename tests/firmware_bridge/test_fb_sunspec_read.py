@@ -9,9 +9,9 @@ import pytest
 import sunspec2.modbus.client as sunspec_client
 from fb_helpers import FakeClock, MakeSunSpec, Serve, free_port
 
+from firmware_bridge.emulator.server import EmulatedHomeSpec
+from firmware_bridge.emulator.sunspec_image import COUNTER_START_WH, SunSpecLayout
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
-from firmware_bridge.simserver import SimHomeSpec
-from firmware_bridge.sunspec_image import COUNTER_START_WH, SunSpecLayout
 
 pytestmark = pytest.mark.integration  # real pymodbus servers on localhost
 
@@ -23,9 +23,9 @@ LAYOUTS = [
 ]
 
 
-def _spec(layout: SunSpecLayout | None = None) -> SimHomeSpec:
-    return SimHomeSpec("ss", free_port(), profile="sunspec", seed=7,
-                       layout=layout or SunSpecLayout())
+def _spec(layout: SunSpecLayout | None = None) -> EmulatedHomeSpec:
+    return EmulatedHomeSpec("ss", free_port(), profile="sunspec", seed=7,
+                            layout=layout or SunSpecLayout())
 
 
 @pytest.mark.parametrize("layout", LAYOUTS, ids=lambda x: f"{x.inverter}-{x.meter}-{x.battery}"
@@ -98,9 +98,9 @@ async def test_pysunspec2_client_reads_the_simulator_as_a_device(
 
 
 async def test_a_device_without_sunspec_is_a_config_error(
-    sim: SimHomeSpec, make_sunspec: MakeSunSpec
+    emulated: EmulatedHomeSpec, make_sunspec: MakeSunSpec
 ) -> None:
-    device = make_sunspec(sim)
+    device = make_sunspec(emulated)
     with pytest.raises(DeviceConfigError, match="no SunSpec marker 'SunS'"):
         await device.read()
 

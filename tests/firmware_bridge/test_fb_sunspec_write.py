@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 from fb_helpers import FakeClock, MakeSunSpec, Serve, free_port
 
+from firmware_bridge.emulator.home import HomeParams
+from firmware_bridge.emulator.server import EmulatedHomeSpec
 from firmware_bridge.errors import DeviceConfigError
-from firmware_bridge.simhome import HomeParams
-from firmware_bridge.simserver import SimHomeSpec
 
 pytestmark = pytest.mark.integration
 
 
-def _spec() -> SimHomeSpec:
+def _spec() -> EmulatedHomeSpec:
     params = HomeParams(battery_kwh=10.0, battery_max_w=4000.0, initial_soc_pct=50.0)
-    return SimHomeSpec("ss", free_port(), profile="sunspec", params=params, seed=1)
+    return EmulatedHomeSpec("ss", free_port(), profile="sunspec", params=params, seed=1)
 
 
 async def test_setpoint_is_written_read_back_and_followed(
@@ -105,8 +105,8 @@ async def test_writes_outside_the_storage_controls_are_refused_by_the_device(
 async def test_a_home_without_battery_holds_at_zero(
     serve: Serve, clock: FakeClock, make_sunspec: MakeSunSpec
 ) -> None:
-    spec = SimHomeSpec("ss", free_port(), profile="sunspec",
-                       params=HomeParams(battery_kwh=0.0, battery_max_w=0.0))
+    spec = EmulatedHomeSpec("ss", free_port(), profile="sunspec",
+                            params=HomeParams(battery_kwh=0.0, battery_max_w=0.0))
     (spec,) = await serve(spec, now_s=clock)
     device = make_sunspec(spec)
     assert await device.set_battery_power(1500.0) == 0.0  # WChaMax = 0: clamped to nothing

@@ -1,4 +1,4 @@
-"""`peerwatt devices scan | read` against a simulator process, and the device factory."""
+"""`peerwatt devices scan | read` against a emulator process, and the device factory."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from fb_helpers import FakeClock, Serve, free_port
 
 from firmware_bridge.cli import main
 from firmware_bridge.device import ModbusDevice
+from firmware_bridge.emulator.server import EmulatedHomeSpec
 from firmware_bridge.factory import DeviceConfig, open_device
-from firmware_bridge.simserver import SimHomeSpec
 from firmware_bridge.sunspec_device import SunSpecDevice
 
 pytestmark = pytest.mark.integration
@@ -24,18 +24,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10.0
+    deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)
-    pytest.fail("simulator did not start")
+    pytest.fail("emulator did not start")
 
 
 @pytest.fixture
-def simulator() -> Iterator[dict[str, int]]:
+def emulator() -> Iterator[dict[str, int]]:
     """One SunSpec home and one SDM630 meter, served by `peerwatt devices simulate`."""
     ports = {"sunspec": free_port(), "eastron-sdm630": free_port()}
     procs = [subprocess.Popen(
@@ -51,16 +51,16 @@ def simulator() -> Iterator[dict[str, int]]:
 
 
 def test_scan_finds_sunspec_models_and_matching_profiles(
-    simulator: dict[str, int], capsys: pytest.CaptureFixture[str]
+    emulator: dict[str, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["scan", "--host", "127.0.0.1", "--port", str(simulator["sunspec"])]) == 0
+    assert main(["scan", "--host", "127.0.0.1", "--port", str(emulator["sunspec"])]) == 0
     out = capsys.readouterr().out
     assert "SunSpec map at 40000, 6 models" in out
     for line in ("1      common", "103    inverter_three_phase", "160    mppt",
                  "203    ac_meter_abcn", "124    storage_basic", "802    battery"):
         assert line in out, out
     assert "grid_power_w = " in out
-    port = simulator["eastron-sdm630"]
+    port = emulator["eastron-sdm630"]
     assert main(["scan", "--host", "127.0.0.1", "--port", str(port), "--timeout-s", "0.3"]) == 0
     out = capsys.readouterr().out
     assert "no SunSpec map" in out
@@ -70,12 +70,12 @@ def test_scan_finds_sunspec_models_and_matching_profiles(
 
 
 def test_read_prints_every_configured_device(
-    simulator: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    emulator: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "devices.toml"
     config.write_text(
-        f'[[devices]]\nname = "inverter"\nport = {simulator["sunspec"]}\nprofile = "sunspec"\n'
-        f'[[devices]]\nname = "meter"\nport = {simulator["eastron-sdm630"]}\n'
+        f'[[devices]]\nname = "inverter"\nport = {emulator["sunspec"]}\nprofile = "sunspec"\n'
+        f'[[devices]]\nname = "meter"\nport = {emulator["eastron-sdm630"]}\n'
         'profile = "eastron-sdm630"\n'
     )
     assert main(["read", "--config", str(config), "--json"]) == 0
@@ -109,7 +109,7 @@ def test_usage(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 async def test_factory_builds_the_right_device(serve: Serve, clock: FakeClock) -> None:
-    (spec,) = await serve(SimHomeSpec("h", free_port(), profile="sunspec"), now_s=clock)
+    (spec,) = await serve(EmulatedHomeSpec("h", free_port(), profile="sunspec"), now_s=clock)
     sunspec = open_device(DeviceConfig(port=spec.port, profile="sunspec"), now_s=clock)
     assert isinstance(sunspec, SunSpecDevice)
     assert "grid_power_w" in await sunspec.read()

@@ -1,4 +1,4 @@
-"""Every shipped profile, served by the simulator through that profile and read back by
+"""Every shipped profile, served by the emulator through that profile and read back by
 ModbusDevice: types, word orders, scales and signs decode to the home's values."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from fb_helpers import FakeClock, MakeDevice, Serve, free_port
 
+from firmware_bridge.emulator.server import EmulatedHomeSpec
 from firmware_bridge.errors import DeviceConfigError
 from firmware_bridge.profile import builtin_profile, builtin_profile_names
-from firmware_bridge.simserver import SimHomeSpec
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def test_vendor_profiles_are_shipped_documented_and_read_only() -> None:
 async def test_profile_decodes_the_simulated_home(
     name: str, serve: Serve, clock: FakeClock, make_device: MakeDevice
 ) -> None:
-    (spec,) = await serve(SimHomeSpec(name, free_port(), profile=name, seed=5), now_s=clock)
+    (spec,) = await serve(EmulatedHomeSpec(name, free_port(), profile=name, seed=5), now_s=clock)
     clock.t_s += 2 * 3600.0  # PV surplus; both counters non-zero after the morning
     spec_home = spec.home
     assert spec_home is not None
@@ -48,7 +48,7 @@ async def test_profile_decodes_the_simulated_home(
 async def test_read_only_profile_refuses_writes(
     serve: Serve, clock: FakeClock, make_device: MakeDevice
 ) -> None:
-    spec = SimHomeSpec("meter", free_port(), profile="eastron-sdm630")
+    spec = EmulatedHomeSpec("meter", free_port(), profile="eastron-sdm630")
     (spec,) = await serve(spec, now_s=clock)
     device = make_device(spec)
     with pytest.raises(DeviceConfigError, match="profile 'eastron-sdm630' is read-only"):

@@ -25,8 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from demo.procs import Fleet, free_ports, peerwatt_cmd, wait_port
 from demo.runner import to_toml
-from firmware_bridge.simhome import HomeParams
-from firmware_bridge.simulator import varied_params
+from firmware_bridge.emulator.cli import varied_params
+from firmware_bridge.emulator.home import HomeParams
 
 INTERVAL_S = 900
 MID_MORNING = datetime(2026, 4, 15, 10, 0, tzinfo=UTC)
@@ -112,7 +112,7 @@ class Home:
 
 @dataclass
 class Community:
-    """Broker (given), lnsim, device simulator, optional coordinator, and agents."""
+    """Broker (given), lnsim, device emulator, optional coordinator, and agents."""
 
     fleet: Fleet
     broker_url: str
@@ -203,7 +203,7 @@ class Community:
 def start_community(fleet: Fleet, broker_url: str, name: str, *, homes: int = 3,
                     first_seed: int = FIRST_SEED, speed: float = 900.0,
                     warmup_s: float = 3.0, sim_args: tuple[str, ...] = ()) -> Community:
-    """lnsim and the device simulator for `homes` homes on one clock; agents not started."""
+    """lnsim and the device emulator for `homes` homes on one clock; agents not started."""
     names = [f"home-{i}" for i in range(homes)]
     rpcs = fleet.lnsim(names)
     clock = sim_clock(speed, warmup_s)
@@ -330,6 +330,15 @@ class MqttProbe:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def sellers_paid_are_buyers_paid(c: Community) -> bool:
+    """Every trade a seller's journal has paid is paid in the buyer's journal too (the
+    condition a clean stop waits for; payments in flight are journaled by then)."""
+    paid = {role: {r[0] for h in c.homes.values() for r in h.query(
+        "SELECT trade_id FROM trades WHERE role=? AND state='paid'", (role,))}
+        for role in ("seller", "buyer")}
+    return paid["seller"] <= paid["buyer"]
 
 
 def assert_books_agree(c: Community) -> int:

@@ -77,6 +77,8 @@ class AclBroker:
                         protocol=paho.MQTTv5)
         c.username_pw_set(user, f"pw-{user}")
         c.on_message = lambda _c, _u, m: got.append(m)
+        c.user_data_set(set())  # mids of the subscriptions the broker has acknowledged
+        c.on_subscribe = lambda _c, acked, mid, _codes, _props: acked.add(mid)
         c.connect("127.0.0.1", self.port)
         c.loop_start()
         return c, got
@@ -183,17 +185,22 @@ def test_a_home_cannot_speak_for_another(acl_broker: AclBroker) -> None:
     b_client, b_got = acl_broker.client("home-1")
     a_client, _ = acl_broker.client("home-0")
     try:
-        b_client.subscribe(f"{P}/inbox/home-1/#", qos=1)
-        b_client.subscribe(f"{P}/meanfield", qos=1)
-        time.sleep(0.3)
+        mids = {b_client.subscribe(topic, qos=1)[1] for topic in (
+            f"{P}/inbox/home-1/#", f"{P}/meanfield")}
+        wait_for("the broker to take B's subscriptions",
+                 lambda: mids <= b_client.user_data_get(), 10.0)
         for topic in (f"{P}/inbox/home-1/home-0",   # allowed: A replies to B
                       f"{P}/inbox/home-1/home-2",   # A pretending to be C
                       f"{P}/inbox/home-1",          # B's inbox root
                       f"{P}/meanfield"):            # the coordinator's signal
             a_client.publish(topic, topic.encode(), qos=1).wait_for_publish(5)
-        wait_for("the allowed reply", lambda: b_got, 5.0)
-        time.sleep(0.5)
-        assert [m.topic for m in b_got] == [f"{P}/inbox/home-1/home-0"]
+        # A marker on the allowed topic, sent last: the broker delivers A's messages in
+        # order, so anything it let through arrives before the marker.
+        a_client.publish(f"{P}/inbox/home-1/home-0", b"marker",
+                         qos=1).wait_for_publish(5)
+        wait_for("the marker", lambda: any(m.payload == b"marker" for m in b_got), 10.0)
+        assert [m.topic for m in b_got if m.payload != b"marker"] == [
+            f"{P}/inbox/home-1/home-0"]
     finally:
         for c in (a_client, b_client):
             c.disconnect()

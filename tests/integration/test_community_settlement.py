@@ -1,6 +1,6 @@
 """Three homes trade a handful of intervals through real processes; then the books add up.
 
-Broker (the session mosquitto), lnsim, the device simulator, the coordinator and three
+Broker (the session mosquitto), lnsim, the device emulator, the coordinator and three
 `peerwatt run` agents on one accelerated clock from 10:00. Afterwards the agents' journals
 and the Lightning nodes must tell the same story: every trade a seller was paid for was
 bought, on identical terms, and paid exactly once by exactly one buyer.

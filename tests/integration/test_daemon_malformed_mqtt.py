@@ -91,10 +91,18 @@ def test_daemon_survives_malformed_mqtt(community: Community) -> None:
             probe.publish(f"{c.prefix}/inbox/home-0/stranger", payload)
         # Offers reach a buyer only while it holds the shared subscription for the next
         # interval: from its decision until it has bought what it needs, a fraction of
-        # each interval. Keep sending for three intervals so home-0 is hit in some window.
-        until = time.monotonic() + 3 * INTERVAL_REAL_S
+        # each interval. Keep sending until home-0 has dropped garbage of every kind (the
+        # deadline only fails a hung run).
+        def hit() -> bool:
+            topics = [e["topic"] for e in buyer.events("move_dropped")]
+            return (any("/offers/" in tp for tp in topics)
+                    and any("/inbox/" in tp for tp in topics)
+                    and bool(buyer.events("signal_dropped")))
+
+        deadline = time.monotonic() + max(60.0, 30 * INTERVAL_REAL_S)
         rounds = 0
-        while time.monotonic() < until:
+        while rounds % 10 or not hit():
+            assert time.monotonic() < deadline, "home-0 never dropped garbage of every kind"
             k = c.interval_now()
             for payload in _garbage(_move(interval=k + 1)):
                 probe.publish(f"{c.prefix}/offers/{k + 1}/stranger", payload)

@@ -1,5 +1,5 @@
 """`peerwatt doctor` against the real things: mosquitto, lnsim through pyln-client (a remote
-and a local signer), the Modbus device simulator; and against things that are not there."""
+and a local signer), the Modbus device emulator; and against things that are not there."""
 
 from __future__ import annotations
 

@@ -20,7 +20,14 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from community import Community, MqttProbe, assert_books_agree, start_community, wait_for
+from community import (
+    Community,
+    MqttProbe,
+    assert_books_agree,
+    sellers_paid_are_buyers_paid,
+    start_community,
+    wait_for,
+)
 
 from demo.procs import Fleet
 
@@ -95,7 +102,8 @@ def test_broker_killed_between_accept_and_confirm(fleet: Fleet, own_broker: Any)
                  alive)
     paid_before = _paid(c)
     wait_for("a paid trade after the new broker", lambda: _paid(c) > paid_before, 60.0, alive)
-    time.sleep(2.0)  # payments in flight settle
+    wait_for("payments in flight to settle", lambda: sellers_paid_are_buyers_paid(c), 60.0,
+             alive)
     codes = c.stop_agents()
     assert codes == {"agent-home-0": 0, "agent-home-1": 0}
     for h in c.homes.values():

@@ -1,4 +1,4 @@
-"""Modbus faults from the real device simulator (`--fault-*`), seen by a running agent.
+"""Modbus faults from the real device emulator (`--fault-*`), seen by a running agent.
 
 The simulated home serves normally, then for FAULT_FOR_S drops every connection, serves
 implausible values, or holds its energy counters still while power flows; then it is well

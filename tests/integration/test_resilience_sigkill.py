@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from community import Community, Home, assert_books_agree, start_community, wait_for
+from community import (
+    Community,
+    Home,
+    assert_books_agree,
+    sellers_paid_are_buyers_paid,
+    start_community,
+    wait_for,
+)
 from pyln.client import LightningRpc
 
 from demo.procs import Fleet, peerwatt_cmd
@@ -85,7 +92,9 @@ def test_sigkill_at_random_points_never_pays_twice(fleet: Fleet, mosquitto: Any)
     paid_before = _paid(c)
     wait_for(f"trading after the last restart (seed {seed})",
              lambda: _paid(c) > paid_before, 60.0)
-    time.sleep(2.0)  # let payments in flight settle before the clean stop
+    # Payments in flight settle before the clean stop: wait until the books show it.
+    wait_for(f"paid sales paid by their buyers (seed {seed})",
+             lambda: sellers_paid_are_buyers_paid(c), 60.0)
     live = {f"agent-{n}-{g}" for n, g in generation.items()}
     codes = {n: code for n, code in c.fleet.stop("agent-", timeout_s=30.0).items() if n in live}
     assert codes == dict.fromkeys(live, 0), (codes, seed)

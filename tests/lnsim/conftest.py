@@ -7,26 +7,26 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from lnsim_harness import Sim, start_sim
+from lnsim_harness import Lnsim, start_lnsim
 
 
 @pytest.fixture
-def lnsim_factory() -> Iterator[Callable[..., Sim]]:
-    sims: list[Sim] = []
+def lnsim_factory() -> Iterator[Callable[..., Lnsim]]:
+    running: list[Lnsim] = []
 
-    def make(names: list[str] | None = None, **kw: Any) -> Sim:
-        sim = start_sim(names or ["alice", "bob", "carol"], **kw)
-        sims.append(sim)
-        return sim
+    def make(names: list[str] | None = None, **kw: Any) -> Lnsim:
+        ln = start_lnsim(names or ["alice", "bob", "carol"], **kw)
+        running.append(ln)
+        return ln
 
     yield make
-    for sim in sims:
-        sim.stop()
-        shutil.rmtree(sim.dir, ignore_errors=True)
-        assert not sim.errors, sim.errors
+    for ln in running:
+        ln.stop()
+        shutil.rmtree(ln.dir, ignore_errors=True)
+        assert not ln.errors, ln.errors
 
 
 @pytest.fixture
-def sim(lnsim_factory: Callable[..., Sim]) -> Sim:
+def ln(lnsim_factory: Callable[..., Lnsim]) -> Lnsim:
     """alice, bob, carol, each with a channel to the routing node `lsp`."""
     return lnsim_factory()

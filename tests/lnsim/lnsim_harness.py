@@ -6,6 +6,7 @@ import asyncio
 import json
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from lnsim.network import NodeOptions
 
 
 @dataclass
-class Sim:
+class Lnsim:
     dir: Path
     nodes: dict[str, dict[str, Any]]
     _loop: asyncio.AbstractEventLoop | None = None
@@ -49,17 +50,17 @@ def wait_xpay(rpc: LightningRpc, payment_hash: str, timeout: int | None = None) 
                            groupid=last["groupid"])
 
 
-def start_sim(names: list[str], topology: str = "hub", seed: int = 0,
+def start_lnsim(names: list[str], topology: str = "hub", seed: int = 0,
               channel_sat: int = 2_000_000, options: NodeOptions | None = None,
-              directory: Path | None = None, fresh: bool = False) -> Sim:
+              directory: Path | None = None, fresh: bool = False) -> Lnsim:
     """Serve in a thread; `directory` given: serve that DIR again (its saved state)."""
     directory = directory or Path(tempfile.mkdtemp(prefix="lns", dir="/tmp"))
-    sim = Sim(dir=directory, nodes={})
+    ln = Lnsim(dir=directory, nodes={})
     started = threading.Event()
 
     async def run() -> None:
-        sim._loop = asyncio.get_running_loop()
-        sim._task = asyncio.current_task()
+        ln._loop = asyncio.get_running_loop()
+        ln._task = asyncio.current_task()
         ready = asyncio.Event()
 
         async def signal_ready() -> None:
@@ -79,14 +80,28 @@ def start_sim(names: list[str], topology: str = "hub", seed: int = 0,
         except asyncio.CancelledError:
             pass
         except BaseException as exc:
-            sim.errors.append(exc)
+            ln.errors.append(exc)
         finally:
             started.set()
 
-    sim._thread = threading.Thread(target=target, name="lnsim", daemon=True)
-    sim._thread.start()
+    ln._thread = threading.Thread(target=target, name="lnsim", daemon=True)
+    ln._thread.start()
     assert started.wait(10), "lnsim did not start"
-    if sim.errors:
-        raise sim.errors[0]
-    sim.nodes = {n["name"]: n for n in json.loads((directory / "nodes.json").read_text())}
-    return sim
+    if ln.errors:
+        raise ln.errors[0]
+    ln.nodes = {n["name"]: n for n in json.loads((directory / "nodes.json").read_text())}
+    return ln
+
+
+# A delayed payment stays in flight this long: two consecutive calls fall inside it on
+# any machine that is not hung.
+IN_FLIGHT_S = 3.0
+
+
+def wait_pending(rpc: LightningRpc, payment_hash: str, timeout_s: float = 30.0) -> None:
+    """Until the node lists a payment of this hash as pending (started, not finished)."""
+    deadline = time.monotonic() + timeout_s
+    while not any(p["status"] == "pending" for p in
+                  rpc.listsendpays(payment_hash=payment_hash)["payments"]):
+        assert time.monotonic() < deadline, "the payment never showed as pending"
+        time.sleep(0.02)

@@ -26,7 +26,7 @@ def test_main_serves_until_sigterm_then_exits_zero() -> None:
         cwd=ROOT, env=env, stderr=subprocess.PIPE)
     try:
         nodes_json = directory / "nodes.json"
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while not nodes_json.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         nodes = json.loads(nodes_json.read_text())

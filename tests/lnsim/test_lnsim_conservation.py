@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-from lnsim_harness import Sim
+from lnsim_harness import Lnsim
 from pyln.client import RpcError
 
 NAMES = ["a", "b", "c", "d", "e"]
@@ -15,11 +15,11 @@ NAMES = ["a", "b", "c", "d", "e"]
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_balances_fees_and_invoices_add_up_after_random_payments(
-    lnsim_factory: Callable[..., Sim], seed: int,
+    lnsim_factory: Callable[..., Lnsim], seed: int,
 ) -> None:
-    sim = lnsim_factory(NAMES, topology="ring", channel_sat=100_000)
+    ln = lnsim_factory(NAMES, topology="ring", channel_sat=100_000)
     rng = random.Random(seed)
-    rpc = {n: sim.rpc(n) for n in NAMES}
+    rpc = {n: ln.rpc(n) for n in NAMES}
     capacity = {c["short_channel_id"]: c["total_msat"]
                 for n in NAMES for c in rpc[n].listpeerchannels()["channels"]}
     paid: dict[str, int] = {}  # payment_hash -> amount the payee asked for

@@ -6,37 +6,37 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from lnsim_harness import Sim
+from lnsim_harness import Lnsim
 from pyln.client import LightningRpc, RpcError
 
 FEE_INSUFFICIENT = 0x100C
 AMOUNT = 100_000_000
 
 
-def channel(sim: Sim, node: str, peer: str) -> dict[str, Any]:
-    (chan,) = sim.rpc(node).listpeerchannels(sim.id(peer))["channels"]
+def channel(ln: Lnsim, node: str, peer: str) -> dict[str, Any]:
+    (chan,) = ln.rpc(node).listpeerchannels(ln.id(peer))["channels"]
     return dict(chan)
 
 
-def circular_route(sim: Sim, a: LightningRpc, *, pay_fee: bool) -> list[dict[str, Any]]:
+def circular_route(ln: Lnsim, a: LightningRpc, *, pay_fee: bool) -> list[dict[str, Any]]:
     """a -> c -> b -> a: out through a's channel to c, back in through b."""
-    out_chan = channel(sim, "a", "c")
-    back = a.getroute(sim.id("a"), AMOUNT, 1, fromid=sim.id("c"),
+    out_chan = channel(ln, "a", "c")
+    back = a.getroute(ln.id("a"), AMOUNT, 1, fromid=ln.id("c"),
                       exclude=[f"{out_chan['short_channel_id']}/"
-                               f"{0 if sim.id('c') < sim.id('a') else 1}"])["route"]
-    assert [h["id"] for h in back] == [sim.id("b"), sim.id("a")]
+                               f"{0 if ln.id('c') < ln.id('a') else 1}"])["route"]
+    assert [h["id"] for h in back] == [ln.id("b"), ln.id("a")]
     c_fee = 1000 + back[0]["amount_msat"] * 10 // 1_000_000 if pay_fee else 0
-    first = {"id": sim.id("c"), "channel": out_chan["short_channel_id"],
+    first = {"id": ln.id("c"), "channel": out_chan["short_channel_id"],
              "amount_msat": back[0]["amount_msat"] + c_fee, "delay": back[0]["delay"] + 6}
     return [first, *back]
 
 
 @pytest.fixture
-def mesh(lnsim_factory: Callable[..., Sim]) -> Sim:
+def mesh(lnsim_factory: Callable[..., Lnsim]) -> Lnsim:
     return lnsim_factory(["a", "b", "c"], topology="mesh")
 
 
-def test_circular_rebalance_moves_liquidity_between_our_channels(mesh: Sim) -> None:
+def test_circular_rebalance_moves_liquidity_between_our_channels(mesh: Lnsim) -> None:
     a = mesh.rpc("a")
     to_c, to_b = channel(mesh, "a", "c"), channel(mesh, "a", "b")
     inv = a.invoice(AMOUNT, "rebalance", "circular")
@@ -56,7 +56,7 @@ def test_circular_rebalance_moves_liquidity_between_our_channels(mesh: Sim) -> N
     assert mesh.rpc("b").getinfo()["fees_collected_msat"] > 0
 
 
-def test_a_hop_paid_less_than_its_fee_fails_there_204(mesh: Sim) -> None:
+def test_a_hop_paid_less_than_its_fee_fails_there_204(mesh: Lnsim) -> None:
     a = mesh.rpc("a")
     inv = a.invoice(AMOUNT, "cheap", "circular")
     a.sendpay(circular_route(mesh, a, pay_fee=False), inv["payment_hash"])
@@ -68,7 +68,7 @@ def test_a_hop_paid_less_than_its_fee_fails_there_204(mesh: Sim) -> None:
     assert channel(mesh, "a", "c")["in_flight_msat"] == 0
 
 
-def test_first_hop_without_capacity_is_refused_at_once(mesh: Sim) -> None:
+def test_first_hop_without_capacity_is_refused_at_once(mesh: Lnsim) -> None:
     a = mesh.rpc("a")
     inv = a.invoice(AMOUNT, "toobig", "d")
     route = circular_route(mesh, a, pay_fee=True)
@@ -84,13 +84,13 @@ def test_first_hop_without_capacity_is_refused_at_once(mesh: Sim) -> None:
     {"route": [{"id": "02" + "00" * 32, "channel": "103x1x0", "amount_msat": 1}],
      "payment_hash": "00" * 32},
 ])
-def test_bad_routes_are_32602(mesh: Sim, params: dict[str, Any]) -> None:
+def test_bad_routes_are_32602(mesh: Lnsim, params: dict[str, Any]) -> None:
     with pytest.raises(RpcError) as exc:
         mesh.rpc("a").call("sendpay", params)
     assert exc.value.error["code"] == -32602
 
 
-def test_getroute_without_a_path_is_205(mesh: Sim) -> None:
+def test_getroute_without_a_path_is_205(mesh: Lnsim) -> None:
     with pytest.raises(RpcError) as exc:
         mesh.rpc("a").getroute(mesh.id("b"), 10**13, 1)
     assert exc.value.error["code"] == 205

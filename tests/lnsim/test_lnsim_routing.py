@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lnsim_harness import Sim, wait_xpay
+from lnsim_harness import Lnsim, wait_xpay
 from pyln.client import RpcError
 
 TEMPORARY_CHANNEL_FAILURE = 0x1007
@@ -21,13 +21,13 @@ def topology(tmp_path: Path, nodes: list[str], channels: list[dict[str, Any]]) -
     return str(path)
 
 
-def balance(sim: Sim, node: str, peer: str) -> int:
-    (chan,) = sim.rpc(node).listpeerchannels(sim.id(peer))["channels"]
+def balance(ln: Lnsim, node: str, peer: str) -> int:
+    (chan,) = ln.rpc(node).listpeerchannels(ln.id(peer))["channels"]
     return int(chan["to_us_msat"])
 
 
 @pytest.fixture
-def line(lnsim_factory: Callable[..., Sim], tmp_path: Path) -> Sim:
+def line(lnsim_factory: Callable[..., Lnsim], tmp_path: Path) -> Lnsim:
     """p - a - b - d, each hop with its own fee policy."""
     return lnsim_factory([], topology=topology(tmp_path, ["p", "a", "b", "d"], [
         {"a": "p", "b": "a", "capacity_sat": 1_000_000},
@@ -37,7 +37,7 @@ def line(lnsim_factory: Callable[..., Sim], tmp_path: Path) -> Sim:
 
 
 @pytest.fixture
-def diamond(lnsim_factory: Callable[..., Sim], tmp_path: Path) -> Sim:
+def diamond(lnsim_factory: Callable[..., Lnsim], tmp_path: Path) -> Lnsim:
     """p to d through x (cheap, but x holds only 50k sat towards d) or y (dearer)."""
     return lnsim_factory([], topology=topology(tmp_path, ["p", "x", "y", "d"], [
         {"a": "p", "b": "x", "capacity_sat": 1_000_000},
@@ -48,7 +48,7 @@ def diamond(lnsim_factory: Callable[..., Sim], tmp_path: Path) -> Sim:
     ]))
 
 
-def test_three_hops_pay_each_forwarders_fee_and_move_every_balance(line: Sim) -> None:
+def test_three_hops_pay_each_forwarders_fee_and_move_every_balance(line: Lnsim) -> None:
     amount = 200_000_000
     fee_b = 100 + amount * 1000 // 1_000_000  # b forwards `amount` to d
     fee_a = 500 + (amount + fee_b) * 2000 // 1_000_000  # a forwards amount + b's fee
@@ -65,7 +65,7 @@ def test_three_hops_pay_each_forwarders_fee_and_move_every_balance(line: Sim) ->
 
 
 def test_remote_hop_short_of_liquidity_fails_that_part_and_the_retry_succeeds(
-    diamond: Sim,
+    diamond: Lnsim,
 ) -> None:
     inv = diamond.rpc("d").invoice(100_000_000, "big", "more than x holds")
     res = diamond.rpc("p").xpay(inv["bolt11"], maxfee=1_000_000)
@@ -81,7 +81,7 @@ def test_remote_hop_short_of_liquidity_fails_that_part_and_the_retry_succeeds(
     assert summary["preimage"] == res["payment_preimage"]
 
 
-def test_injected_htlc_failure_at_a_forwarder_is_routed_around(diamond: Sim) -> None:
+def test_injected_htlc_failure_at_a_forwarder_is_routed_around(diamond: Lnsim) -> None:
     diamond.rpc("p").call("dev-lnsim-fail-htlcs", {"node": "x", "count": 1})
     inv = diamond.rpc("d").invoice(1_000_000, "small", "d")
     res = diamond.rpc("p").pay(inv["bolt11"])
@@ -94,7 +94,7 @@ def test_injected_htlc_failure_at_a_forwarder_is_routed_around(diamond: Sim) -> 
     assert diamond.rpc("p").xpay(inv2["bolt11"])["amount_sent_msat"] == 1_000_000 + 100
 
 
-def test_permanent_failure_at_the_destination_is_203_without_retry(diamond: Sim) -> None:
+def test_permanent_failure_at_the_destination_is_203_without_retry(diamond: Lnsim) -> None:
     diamond.rpc("p").call("dev-lnsim-fail-htlcs", {
         "node": "d", "failcode": "WIRE_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS"})
     inv = diamond.rpc("d").invoice(1_000_000, "perm", "d")
@@ -111,7 +111,7 @@ def test_permanent_failure_at_the_destination_is_203_without_retry(diamond: Sim)
     assert summary["status"] == "failed"
 
 
-def test_every_route_failing_is_209_for_xpay_and_for_pay(diamond: Sim) -> None:
+def test_every_route_failing_is_209_for_xpay_and_for_pay(diamond: Lnsim) -> None:
     for node in ("x", "y"):
         diamond.rpc("p").call("dev-lnsim-fail-htlcs", {"node": node, "count": 10})
     inv = diamond.rpc("d").invoice(1_000_000, "doomed", "d")
@@ -130,14 +130,14 @@ def test_every_route_failing_is_209_for_xpay_and_for_pay(diamond: Sim) -> None:
     assert exc.value.error["code"] == 209
 
 
-def set_side(sim: Sim, node: str, peer: str, full: bool) -> None:
-    (chan,) = sim.rpc(node).listpeerchannels(sim.id(peer))["channels"]
-    sim.rpc(node).call("dev-lnsim-set-balance", {
+def set_side(ln: Lnsim, node: str, peer: str, full: bool) -> None:
+    (chan,) = ln.rpc(node).listpeerchannels(ln.id(peer))["channels"]
+    ln.rpc(node).call("dev-lnsim-set-balance", {
         "short_channel_id": chan["short_channel_id"], "node": node,
         "balance_msat": chan["total_msat"] if full else 0})
 
 
-def test_destination_drained_towards_itself_fails_after_attempts_209(diamond: Sim) -> None:
+def test_destination_drained_towards_itself_fails_after_attempts_209(diamond: Lnsim) -> None:
     for via in ("x", "y"):  # the payer cannot see this: it learns it from the failures
         set_side(diamond, "d", via, full=True)
     inv = diamond.rpc("d").invoice(1_000_000, "full", "d")
@@ -147,7 +147,7 @@ def test_destination_drained_towards_itself_fails_after_attempts_209(diamond: Si
     assert len(diamond.rpc("p").listsendpays()["payments"]) == 2
 
 
-def test_more_than_the_destination_can_ever_receive_is_205(diamond: Sim) -> None:
+def test_more_than_the_destination_can_ever_receive_is_205(diamond: Lnsim) -> None:
     for via in ("x", "y"):
         set_side(diamond, "p", via, full=True)  # p can send 2 x 990k sat
     inv = diamond.rpc("d").invoice(1_970_000_000, "huge", "d")  # d: 2 x 980k sat usable
@@ -158,15 +158,15 @@ def test_more_than_the_destination_can_ever_receive_is_205(diamond: Sim) -> None
 
 
 def test_ring_routes_the_long_way_when_the_short_way_is_offline(
-    lnsim_factory: Callable[..., Sim],
+    lnsim_factory: Callable[..., Lnsim],
 ) -> None:
-    sim = lnsim_factory(["r0", "r1", "r2", "r3"], topology="ring")
-    assert len(sim.rpc("r0").listpeerchannels()["channels"]) == 2
-    inv = sim.rpc("r2").invoice(10_000, "ring", "d")
-    sim.rpc("r0").call("dev-lnsim-set-offline", {"node": "r1"})
-    res = sim.rpc("r0").xpay(inv["bolt11"])
+    ln = lnsim_factory(["r0", "r1", "r2", "r3"], topology="ring")
+    assert len(ln.rpc("r0").listpeerchannels()["channels"]) == 2
+    inv = ln.rpc("r2").invoice(10_000, "ring", "d")
+    ln.rpc("r0").call("dev-lnsim-set-offline", {"node": "r1"})
+    res = ln.rpc("r0").xpay(inv["bolt11"])
     assert res["amount_sent_msat"] == 10_000 + 1000  # one forwarder (r3), default fee
-    assert sim.rpc("r3").getinfo()["fees_collected_msat"] == 1000
+    assert ln.rpc("r3").getinfo()["fees_collected_msat"] == 1000
 
 
 @pytest.mark.parametrize("body", [

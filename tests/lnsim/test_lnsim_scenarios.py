@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 from cln_scenarios import HOLD_SCENARIOS, RESTART_SCENARIOS, SCENARIOS, Pair, Restart
-from lnsim_harness import Sim
+from lnsim_harness import Lnsim
 from pyln.client import LightningRpc
 from test_lnsim_restart import spawn
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS + HOLD_SCENARIOS, ids=lambda f: f.__name__)
-def test_scenario_on_lnsim(sim: Sim, scenario: Callable[[Pair], None]) -> None:
-    scenario((sim.rpc("alice"), sim.rpc("bob")))
+def test_scenario_on_lnsim(ln: Lnsim, scenario: Callable[[Pair], None]) -> None:
+    scenario((ln.rpc("alice"), ln.rpc("bob")))
 
 
 @pytest.fixture

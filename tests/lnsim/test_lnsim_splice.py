@@ -5,65 +5,65 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lnsim_harness import Sim
+from lnsim_harness import Lnsim
 from pyln.client import RpcError
 
 
-def chan(sim: Sim, node: str = "alice") -> dict[str, Any]:
-    (found,) = sim.rpc(node).listpeerchannels()["channels"]
+def chan(ln: Lnsim, node: str = "alice") -> dict[str, Any]:
+    (found,) = ln.rpc(node).listpeerchannels()["channels"]
     return dict(found)
 
 
-def wallet_msat(sim: Sim, node: str = "alice") -> int:
-    return sum(int(o["amount_msat"]) for o in sim.rpc(node).listfunds()["outputs"])
+def wallet_msat(ln: Lnsim, node: str = "alice") -> int:
+    return sum(int(o["amount_msat"]) for o in ln.rpc(node).listfunds()["outputs"])
 
 
-def test_splicein_grows_capacity_and_our_side_from_the_wallet(sim: Sim) -> None:
-    before, funds = chan(sim), wallet_msat(sim)
-    res = sim.rpc("alice").call("splicein", {"channel": before["channel_id"],
+def test_splicein_grows_capacity_and_our_side_from_the_wallet(ln: Lnsim) -> None:
+    before, funds = chan(ln), wallet_msat(ln)
+    res = ln.rpc("alice").call("splicein", {"channel": before["channel_id"],
                                              "amount": "300000"})
     assert {"psbt", "tx", "txid"} <= set(res)
-    after = chan(sim)
+    after = chan(ln)
     assert after["total_msat"] == before["total_msat"] + 300_000_000
     assert after["to_us_msat"] == before["to_us_msat"] + 300_000_000
     assert after["short_channel_id"] == before["short_channel_id"]
-    assert wallet_msat(sim) == funds - 300_000_000
-    (lsp_side,) = sim.rpc("lsp").listpeerchannels(sim.id("alice"))["channels"]
+    assert wallet_msat(ln) == funds - 300_000_000
+    (lsp_side,) = ln.rpc("lsp").listpeerchannels(ln.id("alice"))["channels"]
     assert lsp_side["total_msat"] == after["total_msat"]
     assert lsp_side["to_us_msat"] == before["total_msat"] - before["to_us_msat"]
 
 
-def test_spliceout_shrinks_capacity_and_refuses_more_than_our_side(sim: Sim) -> None:
-    before = chan(sim)
-    sim.rpc("alice").call("spliceout", {"channel": before["channel_id"], "amount": 200_000})
-    after = chan(sim)
+def test_spliceout_shrinks_capacity_and_refuses_more_than_our_side(ln: Lnsim) -> None:
+    before = chan(ln)
+    ln.rpc("alice").call("spliceout", {"channel": before["channel_id"], "amount": 200_000})
+    after = chan(ln)
     assert after["total_msat"] == before["total_msat"] - 200_000_000
     assert after["to_us_msat"] == before["to_us_msat"] - 200_000_000
     with pytest.raises(RpcError) as exc:
-        sim.rpc("alice").call("spliceout", {"channel": sim.id("lsp"), "amount": "900000sat"})
+        ln.rpc("alice").call("spliceout", {"channel": ln.id("lsp"), "amount": "900000sat"})
     assert exc.value.error["code"] == 357
-    assert chan(sim) == after
+    assert chan(ln) == after
 
 
 def test_a_splice_out_leaves_too_little_for_a_payment_a_splice_in_restores_it(
-    sim: Sim,
+    ln: Lnsim,
 ) -> None:
-    start = chan(sim)
-    sim.rpc("alice").call("spliceout", {"channel": start["channel_id"],
+    start = chan(ln)
+    ln.rpc("alice").call("spliceout", {"channel": start["channel_id"],
                                         "amount": "980000"})
-    inv = sim.rpc("bob").invoice(100_000_000, "after-splice", "d")
+    inv = ln.rpc("bob").invoice(100_000_000, "after-splice", "d")
     with pytest.raises(RpcError) as exc:
-        sim.rpc("alice").xpay(inv["bolt11"])
+        ln.rpc("alice").xpay(inv["bolt11"])
     assert exc.value.error["code"] == 205
-    sim.rpc("alice").call("splicein", {"channel": f"{sim.id('lsp')}:?",
+    ln.rpc("alice").call("splicein", {"channel": f"{ln.id('lsp')}:?",
                                        "amount": "500000"})
-    assert sim.rpc("alice").xpay(inv["bolt11"])["amount_msat"] == 100_000_000
+    assert ln.rpc("alice").xpay(inv["bolt11"])["amount_msat"] == 100_000_000
 
 
-def test_splice_init_update_signed_sequence(sim: Sim) -> None:
-    before = chan(sim)
+def test_splice_init_update_signed_sequence(ln: Lnsim) -> None:
+    before = chan(ln)
     cid = before["channel_id"]
-    alice = sim.rpc("alice")
+    alice = ln.rpc("alice")
     psbt = alice.call("splice_init", {"channel_id": cid, "relative_amount": 100_000})["psbt"]
     with pytest.raises(RpcError) as busy:
         alice.call("splicein", {"channel": cid, "amount": "1"})
@@ -76,11 +76,11 @@ def test_splice_init_update_signed_sequence(sim: Sim) -> None:
     assert upd["signatures_secured"] is True
     signed = alice.call("splice_signed", {"channel_id": cid, "psbt": upd["psbt"]})
     assert {"tx", "txid", "psbt"} <= set(signed)
-    assert chan(sim)["total_msat"] == before["total_msat"] + 100_000_000
+    assert chan(ln)["total_msat"] == before["total_msat"] + 100_000_000
     out = alice.call("splice_init", {"channel_id": cid, "relative_amount": -50_000})["psbt"]
     alice.call("splice_update", {"channel_id": cid, "psbt": out})
     alice.call("splice_signed", {"channel_id": cid, "psbt": out})
-    assert chan(sim)["total_msat"] == before["total_msat"] + 50_000_000
+    assert chan(ln)["total_msat"] == before["total_msat"] + 50_000_000
 
 
 @pytest.mark.parametrize(("method", "params", "code"), [
@@ -94,20 +94,20 @@ def test_splice_init_update_signed_sequence(sim: Sim) -> None:
     ("spliceout", {"channel": "SCID", "amount": "1000"}, -32602),
 ])
 def test_splice_errors_follow_core_lightning(
-    sim: Sim, method: str, params: dict[str, Any], code: int,
+    ln: Lnsim, method: str, params: dict[str, Any], code: int,
 ) -> None:
-    mine = chan(sim)
+    mine = chan(ln)
     ids = {"CID": mine["channel_id"], "SCID": mine["short_channel_id"]}
     params = {k: ids.get(v, v) for k, v in params.items()}
     with pytest.raises(RpcError) as exc:
-        sim.rpc("alice").call(method, params)
+        ln.rpc("alice").call(method, params)
     assert exc.value.error["code"] == code
     if params.get("channel") == mine["short_channel_id"]:
         assert exc.value.error["message"] == "Splice script compile failed"
 
 
-def test_splice_with_the_peer_offline_is_refused(sim: Sim) -> None:
-    sim.rpc("bob").call("dev-lnsim-set-offline", {"node": "lsp"})
+def test_splice_with_the_peer_offline_is_refused(ln: Lnsim) -> None:
+    ln.rpc("bob").call("dev-lnsim-set-offline", {"node": "lsp"})
     with pytest.raises(RpcError) as exc:
-        sim.rpc("alice").call("splicein", {"channel": sim.id("lsp"), "amount": "1000"})
+        ln.rpc("alice").call("splicein", {"channel": ln.id("lsp"), "amount": "1000"})
     assert exc.value.error["code"] == 351

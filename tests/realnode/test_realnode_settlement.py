@@ -13,8 +13,8 @@ import pytest
 from cln_scenarios import HOLD_SCENARIOS, RESTART_SCENARIOS, SCENARIOS, Pair, Restart
 from pyln.client import LightningRpc
 
-from agent.adapters.cln_channels import ClnChannels
-from agent.adapters.lightning import ClnNode
+from agent.adapters.cln.channels import ClnChannels
+from agent.adapters.cln.node import ClnNode
 
 # The holdinvoice plugin is a separate binary (daywalker90/holdinvoice, Rust).
 HOLDINVOICE_PLUGIN = os.environ.get("PEERWATT_HOLDINVOICE_PLUGIN", "")

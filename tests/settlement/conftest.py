@@ -15,12 +15,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lnsim"))
 
-from lnsim_harness import Sim, start_sim
+from lnsim_harness import Lnsim, start_lnsim
 
 
 @pytest.fixture
-def sim() -> Iterator[Sim]:
-    s = start_sim(["alice", "bob", "carol"])
+def ln() -> Iterator[Lnsim]:
+    s = start_lnsim(["alice", "bob", "carol"])
     yield s
     s.stop()
     shutil.rmtree(s.dir, ignore_errors=True)

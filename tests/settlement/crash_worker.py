@@ -2,7 +2,7 @@
 
 `work()` runs in a child process (forked from a forkserver that preloaded the imports, so
 a hundred starts take seconds, not minutes). It drives the real services: the seller's
-`Settlement.invoice_for` (label from the trade id), the buyer's and the seller's SQLite
+`Invoicing.invoice_for` (label from the trade id), the buyer's and the seller's SQLite
 journals, and the buyer's `Settlement` paying through lnsim with pyln-client, exactly as
 the daemon does: agree (invoice, seller journal, buyer journal), submit, pay, reconcile on
 start. It keeps at most `window` trades unfinished, like a home with a few trades per
@@ -21,11 +21,12 @@ from pathlib import Path
 
 import structlog
 
+from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import FINAL_STATES, Journal
-from agent.adapters.lightning import ClnNode
 from agent.clock import WallClock
 from agent.domain.market import IntervalClock, Terms
-from agent.services.settlement import Settlement
+from agent.services.invoicing import InvoiceConfig, Invoicing
+from agent.services.settlement import PayConfig, Settlement
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
 from agent.settings import LimitsSettings
@@ -59,9 +60,15 @@ def make_settlement(rpc: str, journal: Journal, worker: str, lease_s: float) -> 
     spend = SpendPolicy(LimitsSettings(max_exposure_msat=10**12, max_day_msat=10**12,
                                        max_interval_msat=10**12), journal, max_fee_msat=5_000)
     return Settlement(ClnNode(rpc, timeout_s=5.0, pay_timeout_s=5.0), journal, clock,
-                      AgentState(worker), max_fee_msat=5_000, invoice_expiry_s=3600,
-                      poll_s=0.02, spend=spend, intervals=INTERVALS, worker=worker,
-                      lease_s=lease_s)
+                      AgentState(worker), PayConfig(max_fee_msat=5_000, poll_s=0.02,
+                                                    worker=worker, lease_s=lease_s),
+                      spend=spend)
+
+
+def make_invoicing(rpc: str, journal: Journal) -> Invoicing:
+    """The seller's invoices, as negotiation asks for them on agreement."""
+    return Invoicing(ClnNode(rpc, timeout_s=5.0), journal, WallClock(), AgentState("seller"),
+                     InvoiceConfig(expiry_s=3600, intervals=INTERVALS))
 
 
 def _unfinished(journal: Journal) -> int:
@@ -73,6 +80,7 @@ async def _drive(plan: Plan) -> dict[str, int]:
     buyer_j, seller_j = Journal(Path(plan.buyer_db)), Journal(Path(plan.seller_db))
     buyer = make_settlement(plan.buyer_rpc, buyer_j, plan.worker, plan.lease_s)
     seller = make_settlement(plan.seller_rpc, seller_j, "seller", plan.lease_s)
+    invoicing = make_invoicing(plan.seller_rpc, seller_j)
     if plan.start_at:
         await asyncio.sleep(max(0.0, plan.start_at - time.time()))
     tasks = [asyncio.create_task(buyer.run()), asyncio.create_task(seller.run())]
@@ -83,7 +91,7 @@ async def _drive(plan: Plan) -> dict[str, int]:
                 continue
             while _unfinished(buyer_j) >= plan.window:  # noqa: ASYNC110 - journal polling
                 await asyncio.sleep(0.005)
-            inv = await seller.invoice_for(t)
+            inv = await invoicing.invoice_for(t)
             seller_j.record_trade(t, "seller", time.time(), bolt11=inv.bolt11,
                                   payment_hash=inv.payment_hash, latency_ms=None)
             if buyer_j.record_trade(t, "buyer", time.time(), bolt11=inv.bolt11,

@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
-from agent.adapters.lightning import ClnNode
 from agent.clock import Clock, WallClock
 from agent.domain.market import IntervalClock, Terms
 from agent.ports import Invoice
-from agent.services.settlement import Settlement
+from agent.services.invoicing import InvoiceConfig, Invoicing
+from agent.services.settlement import PayConfig, Settlement
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
 from agent.settings import LimitsSettings
@@ -30,22 +31,26 @@ class Side:
     state: AgentState
     spend: SpendPolicy
     settlement: Settlement
+    invoicing: Invoicing
 
 
 def side(rpc: str, journal_path: Path, *, worker: str = "w", limits: LimitsSettings | None = None,
          clock: Clock | None = None, pay_timeout_s: float = 10.0, lease_s: float = 30.0,
-         max_fee_msat: int = 5_000, poll_s: float = 0.05, max_attempts: int = 5) -> Side:
+         max_fee_msat: int = 5_000, poll_s: float = 0.05, max_attempts: int = 5,
+         hold: bool = False, net_credits: bool = False) -> Side:
     clock = clock or WallClock()
     node = ClnNode(rpc, timeout_s=5.0, pay_timeout_s=pay_timeout_s)
     journal = Journal(journal_path)
     state = AgentState(worker)
     spend = SpendPolicy(limits or LimitsSettings(), journal, max_fee_msat=max_fee_msat,
                         interval_s=INTERVALS.length_s)
-    settlement = Settlement(node, journal, clock, state, max_fee_msat=max_fee_msat,
-                            invoice_expiry_s=3600, poll_s=poll_s, spend=spend,
-                            intervals=INTERVALS, worker=worker, lease_s=lease_s,
-                            max_attempts=max_attempts)
-    return Side(node, journal, state, spend, settlement)
+    settlement = Settlement(node, journal, clock, state, PayConfig(
+        max_fee_msat=max_fee_msat, poll_s=poll_s, worker=worker, lease_s=lease_s,
+        max_attempts=max_attempts), spend=spend)
+    invoicing = Invoicing(node, journal, clock, state, InvoiceConfig(
+        expiry_s=3600, intervals=INTERVALS, net_credits=net_credits),
+        hold=node if hold else None)  # as the daemon wires hold_invoices = "auto"
+    return Side(node, journal, state, spend, settlement, invoicing)
 
 
 def terms(n: int, amount_msat: int = 50_000, *, interval: int | None = None,
@@ -57,7 +62,7 @@ def terms(n: int, amount_msat: int = 50_000, *, interval: int | None = None,
 
 async def agree(seller: Side, buyer: Side, t: Terms) -> Invoice:
     """What negotiation does on agreement: invoice, seller journal, buyer journal."""
-    inv = await seller.settlement.invoice_for(t)
+    inv = await seller.invoicing.invoice_for(t)
     seller.journal.record_trade(t, "seller", time.time(), bolt11=inv.bolt11,
                                 payment_hash=inv.payment_hash, latency_ms=None)
     buyer.journal.record_trade(t, "buyer", time.time(), bolt11=inv.bolt11,

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crash_worker import INTERVALS, Plan, make_settlement, plan_terms, work
-from lnsim_harness import Sim
+from crash_worker import INTERVALS, Plan, make_invoicing, plan_terms, work
+from lnsim_harness import Lnsim
 
 from agent.adapters.journal import Journal
 
 CTX = mp.get_context("forkserver")
 # Python 3.11's forkserver preloads with its own sys.path (not ours): name what it can find.
-CTX.set_forkserver_preload(["agent.services.settlement", "agent.adapters.lightning",
+CTX.set_forkserver_preload(["agent.services.settlement", "agent.adapters.cln.node",
                             "agent.settings", "pyln.client", "structlog"])
 KILLS = 110
 TRADES = 600
@@ -70,7 +70,7 @@ def _run(plan: Plan, timeout_s: float) -> int | None:
     return p.exitcode
 
 
-def _check_books(sim: Sim, plan: Plan, trades: int) -> dict[str, int]:
+def _check_books(ln: Lnsim, plan: Plan, trades: int) -> dict[str, int]:
     """The invariants after the last run; returns figures for the report."""
     buyer, seller = _rows(plan.buyer_db), _rows(plan.seller_db)
     ids = {plan_terms(n, 0).trade_id for n in range(trades)}
@@ -80,10 +80,10 @@ def _check_books(sim: Sim, plan: Plan, trades: int) -> dict[str, int]:
         assert buyer[tid][1] in ("paid", "failed", "cancelled"), buyer[tid]
         assert seller[tid][1] == buyer[tid][1], (seller[tid], buyer[tid])
         assert seller[tid][2] == buyer[tid][2], "buyer and seller hold different hashes"
-    sends = sim.rpc("alice").listsendpays()["payments"]
+    sends = ln.rpc("alice").listsendpays()["payments"]
     complete = Counter(p["payment_hash"] for p in sends if p["status"] == "complete")
     assert all(n == 1 for n in complete.values()), f"paid twice: {complete.most_common(3)}"
-    invoices = sim.rpc("bob").listinvoices()["invoices"]
+    invoices = ln.rpc("bob").listinvoices()["invoices"]
     labels = Counter(i["label"] for i in invoices)
     assert len(invoices) == len(ids), "the seller's node holds an invoice too many"
     assert all(n == 1 for n in labels.values())
@@ -98,9 +98,9 @@ def _check_books(sim: Sim, plan: Plan, trades: int) -> dict[str, int]:
 
 
 def test_sigkill_at_random_points_never_pays_twice_nor_loses_a_trade(
-        sim: Sim, tmp_path: Path) -> None:
-    sim.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.03})
-    plan = Plan(sim.path("alice"), sim.path("bob"), str(tmp_path / "buyer.sqlite"),
+        ln: Lnsim, tmp_path: Path) -> None:
+    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.03})
+    plan = Plan(ln.path("alice"), ln.path("bob"), str(tmp_path / "buyer.sqlite"),
                 str(tmp_path / "seller.sqlite"), trades=TRADES)
     rng = random.Random(SEED)
     kills = in_flight = 0
@@ -120,7 +120,7 @@ def test_sigkill_at_random_points_never_pays_twice_nor_loses_a_trade(
     before = Counter(r[1] for r in _rows(plan.buyer_db).values())
     print(f"\nafter the kills: {dict(before)}")
     assert _run(plan, 120.0) == 0, "the last run did not finish the plan"
-    figures = _check_books(sim, plan, plan.trades)
+    figures = _check_books(ln, plan, plan.trades)
     print(f"\ncrash test: {kills} SIGKILLs ({in_flight} with a trade in `paying`), "
           f"{figures['paid']}/{plan.trades} trades paid, {figures['double_payments']} double "
           f"payments, {figures['sendpays']} sendpays")
@@ -129,12 +129,12 @@ def test_sigkill_at_random_points_never_pays_twice_nor_loses_a_trade(
 @pytest.mark.parametrize("same_worker_id", [False, True],
                          ids=["two-worker-ids", "one-worker-id"])
 def test_two_workers_racing_on_the_same_trades_pay_each_once(
-        sim: Sim, tmp_path: Path, same_worker_id: bool) -> None:
+        ln: Lnsim, tmp_path: Path, same_worker_id: bool) -> None:
     """Two processes settle the same journal from the same moment. With two worker ids the
     journal claim lets exactly one of them ask the node per trade; with one id (two copies
     of one agent) both may ask, and the node refuses the second (in progress, paid)."""
-    sim.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.05})
-    base = Plan(sim.path("alice"), sim.path("bob"), str(tmp_path / "buyer.sqlite"),
+    ln.rpc("alice").call("dev-lnsim-delay-payments", {"delay_s": 0.05})
+    base = Plan(ln.path("alice"), ln.path("bob"), str(tmp_path / "buyer.sqlite"),
                 str(tmp_path / "seller.sqlite"), trades=12, create=False)
     asyncio.run(_agree_all(base))
     start = time.time() + 1.0  # both forked and waiting before either pays
@@ -146,7 +146,7 @@ def test_two_workers_racing_on_the_same_trades_pay_each_once(
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    figures = _check_books(sim, base, base.trades)
+    figures = _check_books(ln, base, base.trades)
     assert figures["paid"] == base.trades
     attempts = [json.loads(Path(p.report).read_text()).get("payment_attempts", 0)
                 for p in plans]
@@ -159,7 +159,7 @@ def test_two_workers_racing_on_the_same_trades_pay_each_once(
 async def _agree_all(plan: Plan) -> None:
     """Agree the plan's trades in both journals, as negotiation would, without paying."""
     bj, sj = Journal(Path(plan.buyer_db)), Journal(Path(plan.seller_db))
-    seller = make_settlement(plan.seller_rpc, sj, "seller", plan.lease_s)
+    seller = make_invoicing(plan.seller_rpc, sj)
     interval = INTERVALS.index(time.time()) + 2
     for n in range(plan.trades):
         t = plan_terms(n, interval)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lnsim_harness import Sim, start_sim
+from lnsim_harness import Lnsim, start_lnsim
 from settle_helpers import BUYER, INTERVALS, Side, running, side, state_of, until
 
 from agent.domain.delivery import allocate, judge, netted
 from agent.domain.market import Terms
-from agent.services.delivery import Delivery
+from agent.services.delivery import Delivery, DeliveryConfig
 from lnsim.network import NodeOptions
 
 K = INTERVALS.index(time.time()) + 1  # the delivery interval of these trades
@@ -50,7 +50,7 @@ def _meter(s: Side, exported_wh: float) -> None:
 
 
 async def _agree(seller: Side, buyer: Side, t: Terms) -> str:
-    inv = await seller.settlement.invoice_for(t)
+    inv = await seller.invoicing.invoice_for(t)
     seller.journal.record_trade(t, "seller", 0.0, bolt11=inv.bolt11,
                                 payment_hash=inv.payment_hash, latency_ms=None)
     buyer.journal.record_trade(t, "buyer", 0.0, bolt11=inv.bolt11,
@@ -58,12 +58,11 @@ async def _agree(seller: Side, buyer: Side, t: Terms) -> str:
     return inv.payment_hash
 
 
-def _seller(sim: Sim, tmp: Path, clock: ManualClock) -> tuple[Side, Delivery]:
-    s = side(sim.path("bob"), tmp / "bob.sqlite", worker="bob", clock=clock)
-    s.settlement._hold = s.node  # as the daemon wires it with hold_invoices = "auto"
-    s.settlement._net_credits = True
-    d = Delivery(s.node, s.journal, clock, INTERVALS, s.state, s.spend, min_share=0.5,
-                 meter_margin_s=60.0, poll_s=0.05)
+def _seller(ln: Lnsim, tmp: Path, clock: ManualClock) -> tuple[Side, Delivery]:
+    s = side(ln.path("bob"), tmp / "bob.sqlite", worker="bob", clock=clock, hold=True,
+             net_credits=True)
+    d = Delivery(s.node, s.journal, clock, s.state, s.spend,
+                 DeliveryConfig(INTERVALS, min_share=0.5, meter_margin_s=60.0, poll_s=0.05))
     return s, d
 
 
@@ -72,17 +71,17 @@ def _seller(sim: Sim, tmp: Path, clock: ManualClock) -> tuple[Side, Delivery]:
     (700, "paid", 30_000),       # 70 %: settled, 30 % of 100 000 msat credited
     (400, "failed", 0),          # under half: cancelled, the buyer's money goes back
 ])
-async def test_hold_invoice_settles_after_the_meter(sim: Sim, tmp_path: Path, exported_wh: int,
+async def test_hold_invoice_settles_after_the_meter(ln: Lnsim, tmp_path: Path, exported_wh: int,
                                                     buyer_state: str, credit: int) -> None:
     clock = ManualClock(INTERVALS.start_s(K) - 300)
-    seller, delivery = _seller(sim, tmp_path, clock)
-    buyer = side(sim.path("alice"), tmp_path / "alice.sqlite", pay_timeout_s=0.3)
+    seller, delivery = _seller(ln, tmp_path, clock)
+    buyer = side(ln.path("alice"), tmp_path / "alice.sqlite", pay_timeout_s=0.3)
     t = _terms(1)
     payment_hash = await _agree(seller, buyer, t)
-    assert sim.rpc("bob").call("holdinvoicelookup", {"payment_hash": payment_hash})[
+    assert ln.rpc("bob").call("holdinvoicelookup", {"payment_hash": payment_hash})[
         "state"] == "OPEN"
     async with running(buyer, seller):
-        await until(lambda: sim.rpc("bob").call("holdinvoicelookup", {
+        await until(lambda: ln.rpc("bob").call("holdinvoicelookup", {
             "payment_hash": payment_hash})["state"] == "ACCEPTED")
         assert state_of(buyer, t.trade_id) == "paying"  # locked, not settled
         _meter(seller, exported_wh)
@@ -95,23 +94,23 @@ async def test_hold_invoice_settles_after_the_meter(sim: Sim, tmp_path: Path, ex
     assert seller.journal.outstanding_credit(BUYER) == credit
     assert seller.journal.delivery(t.trade_id) == (
         "cancel" if buyer_state == "failed" else "settle", exported_wh, credit, True)
-    pays = sim.rpc("alice").listsendpays(payment_hash=payment_hash)["payments"]
+    pays = ln.rpc("alice").listsendpays(payment_hash=payment_hash)["payments"]
     assert sum(p["status"] == "complete" for p in pays) == (buyer_state == "paid")
 
 
-async def test_credit_is_netted_into_the_next_invoice_once(sim: Sim, tmp_path: Path) -> None:
+async def test_credit_is_netted_into_the_next_invoice_once(ln: Lnsim, tmp_path: Path) -> None:
     clock = ManualClock(INTERVALS.start_s(K) - 300)
-    seller, _ = _seller(sim, tmp_path, clock)
+    seller, _ = _seller(ln, tmp_path, clock)
     seller.journal.record_delivery("earlier", BUYER, 0, "settle", 12_345, 0.0)
     t = _terms(2)
-    inv = await seller.settlement.invoice_for(t)
+    inv = await seller.invoicing.invoice_for(t)
     assert inv.amount_msat == t.amount_msat - 12_345
-    again = await seller.settlement.invoice_for(t)  # after a crash: same invoice, same netting
+    again = await seller.invoicing.invoice_for(t)  # after a crash: same invoice, same netting
     assert again == inv
     assert seller.journal.outstanding_credit(BUYER) == 0
     seller.journal.record_trade(t, "seller", 0.0, bolt11=inv.bolt11,
                                 payment_hash=inv.payment_hash, latency_ms=None)
-    seller.journal.set_state(t.trade_id, "failed", 1.0, "invoice expired")
+    seller.journal.advance(t.trade_id, "invoice_lapsed", 1.0, "invoice expired")
     assert seller.journal.outstanding_credit(BUYER) == 12_345  # owed again
     big = seller.journal.apply_credit(BUYER, "small-trade", 5_000, 2.0)
     assert big == 4_999  # an invoice keeps at least 1 msat
@@ -122,11 +121,11 @@ async def test_credit_is_netted_into_the_next_invoice_once(sim: Sim, tmp_path: P
 
 async def test_without_the_plugin_pay_on_agreement_and_credit(tmp_path: Path) -> None:
     plugin = {"holdinvoice", "holdinvoicesettle", "holdinvoicecancel", "holdinvoicelookup"}
-    sim = start_sim(["alice", "bob"], options=NodeOptions(disabled=frozenset(plugin)))
+    ln = start_lnsim(["alice", "bob"], options=NodeOptions(disabled=frozenset(plugin)))
     try:
         clock = ManualClock(INTERVALS.start_s(K) - 300)
-        seller, delivery = _seller(sim, tmp_path, clock)
-        buyer = side(sim.path("alice"), tmp_path / "alice.sqlite")
+        seller, delivery = _seller(ln, tmp_path, clock)
+        buyer = side(ln.path("alice"), tmp_path / "alice.sqlite")
         t = _terms(3)
         await _agree(seller, buyer, t)
         async with running(buyer, seller):
@@ -135,29 +134,29 @@ async def test_without_the_plugin_pay_on_agreement_and_credit(tmp_path: Path) ->
         clock.t = INTERVALS.start_s(K + 1) + 61
         await delivery.step()
         assert seller.journal.delivery(t.trade_id) == ("settle", 250, 75_000, True)
-        nxt = await seller.settlement.invoice_for(Terms("4" * 32, K + 2, "home-bob", BUYER,
+        nxt = await seller.invoicing.invoice_for(Terms("4" * 32, K + 2, "home-bob", BUYER,
                                                         1_000, 100_000))
         assert nxt.amount_msat == 100_000 - 75_000
     finally:
-        sim.stop()
-        shutil.rmtree(sim.dir, ignore_errors=True)
+        ln.stop()
+        shutil.rmtree(ln.dir, ignore_errors=True)
 
 
-async def test_a_journaled_verdict_is_carried_out_after_a_restart(sim: Sim,
+async def test_a_journaled_verdict_is_carried_out_after_a_restart(ln: Lnsim,
                                                                   tmp_path: Path) -> None:
     clock = ManualClock(INTERVALS.start_s(K) - 300)
-    seller, _ = _seller(sim, tmp_path, clock)
-    buyer = side(sim.path("alice"), tmp_path / "alice.sqlite", pay_timeout_s=0.3)
+    seller, _ = _seller(ln, tmp_path, clock)
+    buyer = side(ln.path("alice"), tmp_path / "alice.sqlite", pay_timeout_s=0.3)
     t = _terms(5)
     payment_hash = await _agree(seller, buyer, t)
     async with running(buyer):
-        await until(lambda: sim.rpc("bob").call("holdinvoicelookup", {
+        await until(lambda: ln.rpc("bob").call("holdinvoicelookup", {
             "payment_hash": payment_hash})["state"] == "ACCEPTED")
         # The seller journaled its verdict, then died before telling the node.
         seller.journal.record_delivery(t.trade_id, BUYER, 1_000, "settle", 0, clock.t)
         seller.journal.close()
         clock.t = INTERVALS.start_s(K + 1) + 61
-        again, delivery = _seller(sim, tmp_path, clock)
+        again, delivery = _seller(ln, tmp_path, clock)
         _meter(again, 0)  # whatever the meter says now, the journaled verdict stands
         await delivery.step()
         await until(lambda: state_of(buyer, t.trade_id) == "paid")
@@ -192,20 +191,20 @@ def test_netting_leaves_an_invoice_amount() -> None:
     assert netted(5, 1) == 0
 
 
-async def test_daemon_wires_hold_invoices_and_the_delivery_child(sim: Sim,
+async def test_daemon_wires_hold_invoices_and_the_delivery_child(ln: Lnsim,
                                                                  tmp_path: Path) -> None:
     from agent.daemon import Agent
     from agent.settings import AgentSettings
 
     settings = AgentSettings.model_validate({
-        "agent_id": "bob", "lightning": {"rpc_socket": sim.path("bob")},
+        "agent_id": "bob", "lightning": {"rpc_socket": ln.path("bob")},
         "paths": {"state_dir": str(tmp_path)},
         "settlement": {"hold_invoices": "auto", "net_shortfall": True}})
     agent = Agent(settings)
     try:
         assert "delivery" in [c.name for c in agent.extra_children]
-        inv = await agent.settlement.invoice_for(_terms(9))
-        assert sim.rpc("bob").call("holdinvoicelookup", {"payment_hash": inv.payment_hash})[
+        inv = await agent.invoicing.invoice_for(_terms(9))
+        assert ln.rpc("bob").call("holdinvoicelookup", {"payment_hash": inv.payment_hash})[
             "state"] == "OPEN"
         await agent.delivery.step()  # nothing delivered yet to judge: no error, no verdict
         assert agent.journal.delivery(_terms(9).trade_id) is None

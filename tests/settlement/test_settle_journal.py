@@ -46,7 +46,7 @@ def test_one_claim_at_a_time_until_the_lease_ends(tmp_path: Path) -> None:
     assert not a.claim(t.trade_id, "w1", T0 + 13, 10.0)
     b.release(t.trade_id, "w2")
     assert a.claim(t.trade_id, "w1", T0 + 14, 10.0)         # released: free at once
-    a.set_state(t.trade_id, "paid", T0 + 15)
+    a.advance(t.trade_id, "payment_complete", T0 + 15)
     assert not b.claim(t.trade_id, "w2", T0 + 100, 10.0)    # paid: never payable again
     a.close()
     b.close()
@@ -57,7 +57,7 @@ def test_only_buyer_trades_in_payable_states_are_claimed(tmp_path: Path) -> None
     sold, failed = terms(2), terms(3)
     j.record_trade(sold, "seller", T0, bolt11="x", payment_hash="h", latency_ms=None)
     j.record_trade(failed, "buyer", T0, bolt11="y", payment_hash="i", latency_ms=None)
-    j.set_state(failed.trade_id, "failed", T0, "refused: policy: cap")
+    j.advance(failed.trade_id, "payment_failed", T0, "refused: policy: cap")
     assert not j.claim(sold.trade_id, "w", T0, 10.0)
     assert not j.claim(failed.trade_id, "w", T0, 10.0)
     assert not j.claim("nope", "w", T0, 10.0)
@@ -70,12 +70,13 @@ def test_peer_events_once_per_trade_and_exposure(tmp_path: Path) -> None:
     assert not j.record_peer_event("bob", "unpaid", "t1", T0 + 5)
     assert j.record_peer_event("bob", "undelivered", "t2", T0 + 6)
     assert j.peer_events("bob", T0 + 1) == [("undelivered", T0 + 6)]
-    for n, (interval, state) in enumerate([(9, None), (10, "paid"), (11, "failed"),
-                                           (12, "paying")], start=10):
+    for n, (interval, event) in enumerate([(9, None), (10, "payment_complete"),
+                                           (11, "payment_failed"), (12, "in_flight")],
+                                          start=10):
         t = terms(n, 1_000, interval=interval)
         j.record_trade(t, "buyer", T0, bolt11=None, payment_hash=None, latency_ms=None)
-        if state is not None:
-            j.set_state(t.trade_id, state, T0)
+        if event is not None:
+            j.advance(t.trade_id, event, T0)
     assert j.exposure_msat("home-bob", 10) == 2_000  # intervals 10 (paid) and 12 (paying)
     assert j.exposure_msat("home-bob", 10, exclude=terms(13, interval=12).trade_id) == 1_000
     assert j.exposure_msat("someone-else", 0) == 0

@@ -6,14 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lnsim_harness import Sim, start_sim
+from lnsim_harness import Lnsim, start_lnsim
 
-from agent.adapters.cln_channels import ClnChannels
-from agent.adapters.lightning import ClnNode
+from agent.adapters.cln.channels import ClnChannels
+from agent.adapters.cln.node import ClnNode
 from agent.daemon import Agent
 from agent.domain.liquidity import Action, ChannelState, Need, need_from_forecast, plan
 from agent.ports import PaymentRefused
-from agent.services.liquidity import Liquidity, horizon_prices
+from agent.services.liquidity import Liquidity, LiquidityConfig
+from agent.services.liquidity_need import horizon_prices
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
 from lnsim.network import NodeOptions
@@ -67,15 +68,15 @@ def test_plan(channels: list[ChannelState], need: Need, wallet: int,
 async def test_service_splices_in_when_the_forecast_needs_more(tmp_path: Path,
                                                                 old_node: bool) -> None:
     disabled = frozenset({"splicein", "spliceout"} if old_node else ())
-    sim = start_sim(["alice", "bob"], options=NodeOptions(disabled=disabled))
+    ln = start_lnsim(["alice", "bob"], options=NodeOptions(disabled=disabled))
     try:
-        chans = ClnChannels(ClnNode(sim.path("alice")))
+        chans = ClnChannels(ClnNode(ln.path("alice")))
         before = await chans.channels()
         wallet = await chans.wallet_msat()
         spendable = before[0].spendable_msat
         state = AgentState("alice")
         want = Need(spendable + 100 * M // 1000, 0, 0, 0)  # 100 000 sat more than we have
-        service = Liquidity(chans, state, lambda: want, every_s=60)
+        service = Liquidity(chans, state, lambda: want, LiquidityConfig(every_s=60))
         actions = await service.step()
         assert [a.kind for a in actions] == ["splice_in"]
         after = await chans.channels()
@@ -87,15 +88,15 @@ async def test_service_splices_in_when_the_forecast_needs_more(tmp_path: Path,
         assert 0 < state.counters["channel_utilisation_permille"] < 1000
         assert await service.step() == []  # enough now
     finally:
-        sim.stop()
-        shutil.rmtree(sim.dir, ignore_errors=True)
+        ln.stop()
+        shutil.rmtree(ln.dir, ignore_errors=True)
 
 
-async def test_service_splices_idle_funds_out(sim: Sim) -> None:
-    chans = ClnChannels(ClnNode(sim.path("alice")))
+async def test_service_splices_idle_funds_out(ln: Lnsim) -> None:
+    chans = ClnChannels(ClnNode(ln.path("alice")))
     before = (await chans.channels())[0]
     state = AgentState("alice")
-    service = Liquidity(chans, state, lambda: Need(1_000_000, 0, 0, 0), every_s=60)
+    service = Liquidity(chans, state, lambda: Need(1_000_000, 0, 0, 0), LiquidityConfig(every_s=60))
     actions = await service.step()
     assert [a.kind for a in actions] == ["splice_out"]
     after = (await chans.channels())[0]
@@ -109,13 +110,13 @@ def test_horizon_prices_follow_the_signal_then_the_tariff() -> None:
     assert horizon_prices(20, [5, 6], 11, 2, 99) == [99, 99]  # a signal for later only
 
 
-async def test_daemon_wires_liquidity_to_its_forecast(sim: Sim, tmp_path: Path) -> None:
+async def test_daemon_wires_liquidity_to_its_forecast(ln: Lnsim, tmp_path: Path) -> None:
     settings = AgentSettings.model_validate({
-        "agent_id": "alice", "lightning": {"rpc_socket": sim.path("alice")},
+        "agent_id": "alice", "lightning": {"rpc_socket": ln.path("alice")},
         "paths": {"state_dir": str(tmp_path)}, "liquidity": {"enabled": True, "z": 2.0}})
     agent = Agent(settings)
     try:
-        need = agent._liquidity_need()
+        need = agent.liquidity_need()
         assert need is not None
         assert need.outbound_msat >= 0
         assert need.inbound_msat >= 0
@@ -127,18 +128,19 @@ async def test_daemon_wires_liquidity_to_its_forecast(sim: Sim, tmp_path: Path) 
 
 
 async def test_circular_rebalance_moves_outbound_and_reports_its_fee(tmp_path: Path) -> None:
-    sim = start_sim(["alice", "bob", "carol"], topology="mesh")
+    ln = start_lnsim(["alice", "bob", "carol"], topology="mesh")
     try:
-        chans = ClnChannels(ClnNode(sim.path("alice")))
+        chans = ClnChannels(ClnNode(ln.path("alice")))
         by_peer = {c.peer_id: c.scid for c in await chans.channels()}
-        to_bob, to_carol = by_peer[sim.id("bob")], by_peer[sim.id("carol")]
+        to_bob, to_carol = by_peer[ln.id("bob")], by_peer[ln.id("carol")]
         for scid in (to_bob, to_carol):  # 600 000 sat on our side of each channel
-            sim.rpc("alice").call("dev-lnsim-set-balance", {
+            ln.rpc("alice").call("dev-lnsim-set-balance", {
                 "short_channel_id": scid, "node": "alice", "balance_msat": 600 * M // 1000})
         before = {c.scid: c.spendable_msat for c in await chans.channels()}
         state = AgentState("alice")
         # One payment of 1 000 000 sat: no channel carries it alone, both together do.
-        service = Liquidity(chans, state, lambda: Need(M // 2, 0, M, 0), every_s=60)
+        service = Liquidity(chans, state, lambda: Need(M // 2, 0, M, 0),
+                            LiquidityConfig(every_s=60))
         actions = await service.step()
         assert [a.kind for a in actions] == ["rebalance"]
         a = actions[0]
@@ -153,25 +155,25 @@ async def test_circular_rebalance_moves_outbound_and_reports_its_fee(tmp_path: P
         with pytest.raises(PaymentRefused, match="over the budget"):
             await chans.rebalance(to_bob, to_carol, 1_000_000, max_fee_msat=0)
     finally:
-        sim.stop()
-        shutil.rmtree(sim.dir, ignore_errors=True)
+        ln.stop()
+        shutil.rmtree(ln.dir, ignore_errors=True)
 
 
 async def test_no_splice_whose_fee_is_over_its_share() -> None:
     """A splice moves at least fee / max_onchain_fee_share: at the regtest nodes' splice
     rate (7,505 sat per 1000 WU, tests/realnode) 100,000 sat is not worth a splice (7.5 %);
     at 5 % share it still is not; with the share at 10 % it is."""
-    sim = start_sim(["alice", "bob"], options=NodeOptions(feerate_perkw=7505))
+    ln = start_lnsim(["alice", "bob"], options=NodeOptions(feerate_perkw=7505))
     try:
-        chans = ClnChannels(ClnNode(sim.path("alice")))
+        chans = ClnChannels(ClnNode(ln.path("alice")))
         assert await chans.splice_fee_sat() == 7505
         spendable = (await chans.channels())[0].spendable_msat
         want = Need(spendable + 100 * M // 1000, 0, 0, 0)
         for share, kinds in ((0.01, []), (0.05, []), (0.10, ["splice_in"])):
             state = AgentState("alice")
-            service = Liquidity(chans, state, lambda: want, every_s=60, margin=0.0,
-                                max_onchain_fee_share=share)
+            service = Liquidity(chans, state, lambda: want, LiquidityConfig(
+                every_s=60, margin=0.0, max_onchain_fee_share=share))
             assert [a.kind for a in await service.step()] == kinds
     finally:
-        sim.stop()
-        shutil.rmtree(sim.dir, ignore_errors=True)
+        ln.stop()
+        shutil.rmtree(ln.dir, ignore_errors=True)

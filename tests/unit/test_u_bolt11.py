@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyln.proto.invoice import Invoice as PylnInvoice
 
-from agent.adapters.lightning import decode_invoice
+from agent.adapters.cln.node import decode_invoice
 from agent.crypto import bolt11
 
 KEYS = [coincurve.PrivateKey(bytes([i + 1]) * 32) for i in range(3)]

@@ -8,12 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.adapters.journal import Journal, TradeState, read_trades
+from agent.adapters.journal import Journal, TradeState
+from agent.adapters.journal_reader import JournalReader
 from agent.domain.market import Terms
+from agent.domain.trade import Event
 from demo.report import table
 from demo.summary import settlement_counts
 
 FIRST, N = 1000, 56  # the measured day: intervals 1000..1055
+# The lifecycle event that leaves a trade of each role in each final state.
+EVENT: dict[tuple[str, TradeState], Event] = {
+    ("seller", "paid"): "invoice_paid", ("seller", "cancelled"): "declined",
+    ("buyer", "paid"): "payment_complete", ("buyer", "paying"): "claimed",
+    ("buyer", "failed"): "payment_failed"}
 
 
 def _book(tmp_path: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -39,15 +46,16 @@ def _book(tmp_path: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
         a.record_trade(terms, "seller", 1.0, bolt11="lnbc1", payment_hash=hashes[tid],
                        latency_ms=5.0)
         if seller_state != "agreed":
-            a.set_state(tid, seller_state, 2.0)
+            a.advance(tid, EVENT["seller", seller_state], 2.0)
         if buyer_state is not None:
             b.record_trade(terms, "buyer", 1.0, bolt11="lnbc1", payment_hash=hashes[tid],
                            latency_ms=None)
             if buyer_state != "agreed":
-                b.set_state(tid, buyer_state, 2.0)
+                b.advance(tid, EVENT["buyer", buyer_state], 2.0)
     a.close()
     b.close()
-    return read_trades(tmp_path / "a.sqlite") + read_trades(tmp_path / "b.sqlite"), hashes
+    return (JournalReader(tmp_path / "a.sqlite").trades()
+            + JournalReader(tmp_path / "b.sqlite").trades()), hashes
 
 
 def test_every_trade_counts_once_from_both_books(tmp_path: Path) -> None:

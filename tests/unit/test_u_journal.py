@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.adapters.journal import Journal, JournalError, TradeState
+from agent.domain import trade
 from agent.domain.market import Terms
+from agent.domain.trade import Event, Role
 from agent.ports import PermanentError
 
 T0 = 1_700_000_000.0
@@ -59,53 +61,54 @@ def test_record_trade_is_idempotent(journal: Journal) -> None:
     assert journal.trade("f" * 32) is None
 
 
-# (path of states, final state): paid and cancelled are terminal; failed can still be
-# reconciled to paid (the payment went through after all).
-TRANSITIONS = [
-    (["paying", "paid"], "paid"),
-    (["paying", "paid", "failed"], "paid"),
-    (["paid", "cancelled"], "paid"),
-    (["paid", "agreed"], "paid"),
-    (["cancelled", "paying"], "cancelled"),
-    (["cancelled", "paid"], "cancelled"),
-    (["paying", "failed"], "failed"),
-    (["paying", "failed", "paid"], "paid"),
-    (["failed", "paying", "paid"], "paid"),
-    (["agreed", "cancelled", "agreed"], "cancelled"),
+# (events on a buyer trade, final state): paid and cancelled are terminal; failed can
+# still be reconciled to paid (the payment went through after all).
+TRANSITIONS: list[tuple[list[Event], TradeState]] = [
+    (["claimed", "payment_complete"], "paid"),
+    (["claimed", "payment_complete", "payment_failed"], "paid"),
+    (["payment_complete", "declined"], "paid"),
+    (["payment_complete", "claimed"], "paid"),
+    (["declined", "claimed"], "cancelled"),
+    (["declined", "payment_complete"], "cancelled"),
+    (["claimed", "payment_failed"], "failed"),
+    (["claimed", "payment_failed", "payment_complete"], "paid"),
+    (["payment_failed", "in_flight", "payment_complete"], "paid"),
+    (["declined", "in_flight"], "cancelled"),
 ]
 
 
 @pytest.mark.parametrize(("path", "final"), TRANSITIONS)
-def test_set_state_transitions(journal: Journal, path: list[TradeState],
-                               final: TradeState) -> None:
+def test_events_move_the_journaled_trade(journal: Journal, path: list[Event],
+                                         final: TradeState) -> None:
     t = terms(2)
     journal.record_trade(t, "buyer", T0, bolt11=None, payment_hash=None, latency_ms=None)
-    for i, state in enumerate(path):
-        journal.set_state(t.trade_id, state, T0 + i + 1)
+    for i, event in enumerate(path):
+        journal.advance(t.trade_id, event, T0 + i + 1)
     rec = journal.trade(t.trade_id)
     assert rec is not None
     assert rec.state == final
 
 
-STATES: list[TradeState] = ["agreed", "paying", "paid", "failed", "cancelled"]
-
-
 @settings(max_examples=200, deadline=None)
-@given(path=st.lists(st.sampled_from(STATES), max_size=8))
+@given(role=st.sampled_from(["seller", "buyer"]),
+       path=st.lists(st.sampled_from(trade.EVENTS), max_size=8))
 def test_paid_and_cancelled_are_never_left(tmp_path_factory: pytest.TempPathFactory,
-                                           path: list[TradeState]) -> None:
+                                           role: Role, path: list[Event]) -> None:
     j = Journal(tmp_path_factory.mktemp("j") / "journal.sqlite")
     try:
         t = terms(3)
-        j.record_trade(t, "seller", T0, bolt11=None, payment_hash=None, latency_ms=None)
+        j.record_trade(t, role, T0, bolt11=None, payment_hash=None, latency_ms=None)
         terminal: TradeState | None = None
-        for state in path:
-            j.set_state(t.trade_id, state, T0)
+        state: TradeState = "agreed"
+        for event in path:
+            after = j.advance(t.trade_id, event, T0)
+            state = trade.advance(role, state, event) or state
+            assert after == state  # the journal applies the domain's rule, nothing else
             if terminal is None and state in ("paid", "cancelled"):
                 terminal = state
         rec = j.trade(t.trade_id)
         assert rec is not None
-        assert rec.state == (terminal or (path[-1] if path else "agreed"))
+        assert rec.state == (terminal or state)
     finally:
         j.close()
 
@@ -113,35 +116,35 @@ def test_paid_and_cancelled_are_never_left(tmp_path_factory: pytest.TempPathFact
 def test_error_is_kept_until_replaced(journal: Journal) -> None:
     t = terms(4)
     journal.record_trade(t, "buyer", T0, bolt11=None, payment_hash=None, latency_ms=None)
-    journal.set_state(t.trade_id, "failed", T0 + 1, error="no route")
-    journal.set_state(t.trade_id, "paying", T0 + 2)
+    journal.advance(t.trade_id, "payment_failed", T0 + 1, error="no route")
+    journal.advance(t.trade_id, "in_flight", T0 + 2)
     rec = journal.trade(t.trade_id)
     assert rec is not None
     assert rec.error == "no route"
 
 
-def test_set_state_of_unknown_trade_changes_nothing(journal: Journal) -> None:
-    journal.set_state("e" * 32, "paid", T0)
+def test_an_event_for_an_unknown_trade_changes_nothing(journal: Journal) -> None:
+    assert journal.advance("e" * 32, "payment_complete", T0) is None
     assert journal.trades() == []
 
 
 def test_spent_msat_counts_committed_buyer_trades(journal: Journal) -> None:
-    def add(n: int, interval: int, amount_kwh_price: int, state: TradeState | None,
+    def add(n: int, interval: int, amount_kwh_price: int, event: Event | None,
             created_s: float, role: str = "buyer") -> None:
         t = terms(n, interval=interval, energy_wh=1_000, price=amount_kwh_price)
         journal.record_trade(t, role, created_s, bolt11=None,  # type: ignore[arg-type]
                              payment_hash=None, latency_ms=None)
-        if state is not None:
-            journal.set_state(t.trade_id, state, created_s)
+        if event is not None:
+            journal.advance(t.trade_id, event, created_s)
 
-    add(1, 5, 100, None, T0)               # agreed: counts
-    add(2, 5, 200, "paying", T0)           # counts
-    add(3, 5, 400, "paid", T0)             # counts
-    add(4, 5, 800, "failed", T0)           # does not
-    add(5, 5, 1_600, "cancelled", T0)      # does not
+    add(1, 5, 100, None, T0)                      # agreed: counts
+    add(2, 5, 200, "claimed", T0)                 # paying: counts
+    add(3, 5, 400, "payment_complete", T0)        # paid: counts
+    add(4, 5, 800, "payment_failed", T0)          # failed: does not
+    add(5, 5, 1_600, "declined", T0)              # cancelled: does not
     add(6, 5, 3_200, None, T0, "seller")   # we are paid, not paying
     add(7, 6, 6_400, None, T0 + 900)       # another interval
-    add(8, 4, 12_800, "paid", T0 - 86_400 - 1)  # older than a day
+    add(8, 4, 12_800, "payment_complete", T0 - 86_400 - 1)  # paid, older than a day
     assert journal.spent_msat(0.0, 5) == 700
     assert journal.spent_msat(0.0, 6) == 6_400
     assert journal.spent_msat(0.0, 4) == 12_800
@@ -150,7 +153,7 @@ def test_spent_msat_counts_committed_buyer_trades(journal: Journal) -> None:
     assert journal.spent_msat(T0 + 1) == 6_400
     assert journal.spent_msat(0.0, 99) == 0
     # A failed payment that reconciles to paid counts again.
-    journal.set_state(f"{4:032x}", "paid", T0 + 10)
+    journal.advance(f"{4:032x}", "payment_complete", T0 + 10)
     assert journal.spent_msat(0.0, 5) == 1_500
 
 
@@ -158,7 +161,7 @@ def test_filters(journal: Journal) -> None:
     journal.record_trade(terms(1), "buyer", T0, bolt11=None, payment_hash=None, latency_ms=None)
     journal.record_trade(terms(2), "seller", T0 + 1, bolt11=None, payment_hash=None,
                          latency_ms=None)
-    journal.set_state(terms(2).trade_id, "paid", T0 + 2)
+    journal.advance(terms(2).trade_id, "invoice_paid", T0 + 2)
     assert [r.terms.trade_id for r in journal.trades(role="seller")] == [terms(2).trade_id]
     assert [r.terms.trade_id for r in journal.trades(states=("agreed", "paying"))] == [
         terms(1).trade_id]
@@ -171,7 +174,7 @@ def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
     j = Journal(path)
     t = terms(9)
     j.record_trade(t, "buyer", T0, bolt11="lnbc9", payment_hash="99" * 32, latency_ms=3.0)
-    j.set_state(t.trade_id, "paid", T0 + 1)
+    j.advance(t.trade_id, "payment_complete", T0 + 1)
     j.record_reading(T0, 5, {"grid_power_w": 1_200.0, "battery_soc_pct": 50.0})
     j.record_decision(5, T0, forecast_kw=1.2, forecast_std_kw=0.3, setpoint_w=-500.0,
                       side="buy", energy_wh=300, price_msat_per_kwh=200_000, signal_seq=4)

@@ -119,3 +119,20 @@ def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
     """The walk sees a forbidden import through an intermediate module of ours."""
     roots = {name.split(".")[0] for name in closure(ROOT / "peerwatt/cli.py")}
     assert {"agent", "sim", "coordinator", "models"} <= roots
+
+
+def test_the_journal_schema_stays_in_the_journal_adapter() -> None:
+    """Status, metrics, Home Assistant and the demo read the journal through its reader;
+    only the journal adapter speaks SQL to it (lnsim keeps its own, unrelated store)."""
+    users = {str(p.relative_to(ROOT)) for p in sources(*(o for o in OWN if o != "lnsim"))
+             if "sqlite3" in imports(p)}
+    assert users == {"agent/adapters/journal.py", "agent/adapters/journal_reader.py"}
+
+
+def test_one_owner_for_a_trades_state() -> None:
+    """A trade's state is written only by the journal applying agent/domain/trade.py's
+    rules (`Journal.advance`, `Journal.claim`); no service writes one by hand."""
+    writers = {str(p.relative_to(ROOT)) for p in sources(*OWN)
+               if "UPDATE trades SET state" in p.read_text(encoding="utf-8")
+               or "set_state(" in p.read_text(encoding="utf-8")}
+    assert writers == {"agent/adapters/journal.py"}

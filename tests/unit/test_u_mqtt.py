@@ -66,10 +66,16 @@ async def until(predicate: Callable[[], bool], timeout_s: float = WAIT_S) -> Non
             await asyncio.sleep(0.02)
 
 
-async def nothing_within(transport: MqttTransport, seconds: float) -> bool:
-    try:
-        msg = await next_message(transport, seconds)
-    except TimeoutError:
+async def nothing_before_marker(transport: MqttTransport, publisher: MqttTransport,
+                                root: str) -> bool:
+    """Nothing reaches `transport` before a marker published after everything else: the
+    broker hands one client its messages in the order it took them, so a message that
+    was going to arrive would come first. No wall-clock window is involved."""
+    marker = f"{root}/marker/{uuid.uuid4().hex}"
+    await transport.subscribe(marker, qos=1)
+    await publisher.publish(marker, b"marker", qos=1)
+    msg = await next_message(transport)
+    if msg.topic == marker:
         return True
     pytest.fail(f"unexpected message {msg}")
 
@@ -90,7 +96,7 @@ async def test_publish_subscribe_round_trip(mosquitto: Broker) -> None:
         # After unsubscribing nothing more arrives.
         await sub.unsubscribe(f"{root}/+/x")
         await pub.publish(f"{root}/9/x", b"late")
-        assert await nothing_within(sub, 0.5)
+        assert await nothing_before_marker(sub, pub, root)
 
 
 async def test_subscription_made_before_connect_is_applied(mosquitto: Broker) -> None:
@@ -119,7 +125,7 @@ async def test_retained_message_reaches_late_subscriber_until_it_expires(
             await late.subscribe(f"{root}/keep")
             got = await next_message(late)
             assert (got.topic, got.payload) == (f"{root}/keep", b"kept")
-            assert await nothing_within(late, 1.0)
+            assert await nothing_before_marker(late, pub, root)
         await pub.publish(f"{root}/keep", b"", retain=True)  # clear the retained message
 
 
@@ -130,18 +136,27 @@ async def test_shared_subscription_delivers_each_message_once(mosquitto: Broker)
             running(mosquitto.url, "pub") as pub:
         await a.subscribe(f"$share/g/{root}/offers", qos=1)
         await b.subscribe(f"$share/g/{root}/offers", qos=1)
+        for t in (a, b):  # an ordinary subscription: both get the end marker
+            await t.subscribe(f"{root}/end", qos=1)
         for i in range(n):
             await pub.publish(f"{root}/offers", str(i).encode(), qos=1)
+        await pub.publish(f"{root}/end", b"end", qos=1)  # after every offer
         got: dict[str, list[int]] = {"a": [], "b": []}
+        ended: set[str] = set()
 
         async def drain(name: str, t: MqttTransport) -> None:
             async for m in t.messages():
+                if m.topic == f"{root}/end":
+                    ended.add(name)
+                    continue
                 assert m.topic == f"{root}/offers"
+                assert name not in ended, "an offer after the end marker"
                 got[name].append(int(m.payload))
 
         tasks = [asyncio.create_task(drain("a", a)), asyncio.create_task(drain("b", b))]
-        await until(lambda: len(got["a"]) + len(got["b"]) >= n)
-        await asyncio.sleep(0.3)  # any duplicate would arrive now
+        # Each client gets its messages in the broker's order: once both have the end
+        # marker, every offer (and any duplicate) has been delivered.
+        await until(lambda: ended == {"a", "b"})
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -202,7 +217,8 @@ async def test_last_will_marks_an_unclean_death_offline(mosquitto: Broker) -> No
             # The transport reconnects by itself and announces itself again.
             assert json.loads((await next_message(watcher)).payload)["online"] is True
         # A clean stop sends DISCONNECT: the will is not published, the birth stays retained.
-        assert await nothing_within(watcher, 0.5)
+        async with running(mosquitto.url, "marker") as marker:
+            assert await nothing_before_marker(watcher, marker, root)
     async with running(mosquitto.url, "late") as late:
         await late.subscribe(presence)
         assert json.loads((await next_message(late)).payload)["online"] is True

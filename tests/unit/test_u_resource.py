@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.domain.decision import BUY, SELL, positions
+from agent.domain.decision import BUY, SELL, orders
 from agent.domain.market import Terms
 from agent.domain.negotiation import BuyerSession, SellerSession
 from agent.domain.resource import PARCEL, WH, GridExport, GridImport, value_msat
@@ -39,11 +39,11 @@ def test_negative_quantities_are_refused() -> None:
 
 @pytest.mark.parametrize("window", [0, 40, 70, 80, 95])   # off-peak and peak intervals
 def test_energy_utilities_are_the_decision_rules_reservations(window: int) -> None:
-    """Buyer: the retail tariff of its interval; seller: feed-in — what `positions` uses."""
+    """Buyer: the retail tariff of its interval; seller: feed-in — what `orders` uses."""
     retail = GridImport(TARIFF, 900).unit_value_msat(window)
     feed_in = GridExport(TARIFF).unit_value_msat(window)
     assert retail == TARIFF.retail_at(window * 900.0)
-    pos = positions([-800.0, 800.0], 0.0, 200_000, feed_in, retail)
+    pos = orders([-800.0, 800.0], 0.0, 200_000, feed_in, retail)
     assert list(pos.side) == [SELL, BUY]
     assert list(pos.reservation) == [feed_in, retail]
     assert value_msat(GridImport(TARIFF, 900), WH, window, 1_000) == retail

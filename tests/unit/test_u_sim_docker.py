@@ -13,7 +13,7 @@ import pytest
 import yaml  # PyYAML: installed with amqtt (the demo extra)
 
 from agent.settings import AgentSettings, CoordinatorSettings, load
-from firmware_bridge.simulator import _parser as devices_parser
+from firmware_bridge.emulator.cli import _parser as devices_parser
 from peerwatt.cli import PASSTHROUGH, build_parser
 
 DOCKER = Path(__file__).parents[2] / "deploy" / "docker"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agent.domain import decision as rules
-from firmware_bridge.simbattery import Battery
+from firmware_bridge.emulator.battery import Battery
 from lnsim.graph import ChannelGraph
 from lnsim.network import LSP_NAME
 from sim.market import Book, clear
@@ -60,8 +60,8 @@ def test_payment_moves_balances_and_charges_the_hub_fee() -> None:
     (300.7, 50.0, rules.BUY, 300), (10.0, 0.0, rules.NONE, 0), (0.0, 0.0, rules.NONE, 0)])
 def test_positions_scalar_and_array_agree(expected: float, margin: float, side: int,
                                           energy: int) -> None:
-    one = rules.positions(expected, margin, 150, 80, 300)
-    many = rules.positions(np.array([expected, expected]), margin, 150, 80, 300)
+    one = rules.orders(expected, margin, 150, 80, 300)
+    many = rules.orders(np.array([expected, expected]), margin, 150, 80, 300)
     assert int(one.side[0]) == side
     assert int(one.energy_wh[0]) == energy
     assert list(many.side) == [side, side]

@@ -11,7 +11,7 @@ import pytest
 
 from agent.domain.units import MSAT_PER_BTC
 from coordinator.equilibrium import EquilibriumConfig
-from firmware_bridge.simbattery import Battery
+from firmware_bridge.emulator.battery import Battery
 from sim.cli import main, simulate
 from sim.data import SLICE, load_slice
 from sim.homes import build_homes

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.adapters.journal import Journal, TradeState
+from agent.adapters.journal import Journal
 from agent.domain.market import Terms
+from agent.domain.trade import Event
 from agent.services.spend import SpendPolicy
 from agent.settings import LimitsSettings
 
@@ -29,12 +30,12 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 def spent(journal: Journal, n: int, amount: int, interval: int, created_s: float,
-          state: TradeState | None = None) -> None:
+          event: Event | None = None) -> None:
     t = terms(n, amount, interval)
     assert journal.record_trade(t, "buyer", created_s, bolt11=None, payment_hash=None,
                                 latency_ms=None)
-    if state is not None:
-        journal.set_state(t.trade_id, state, created_s)
+    if event is not None:
+        journal.advance(t.trade_id, event, created_s)
 
 
 def test_allowed_within_every_cap(journal: Journal) -> None:
@@ -44,7 +45,7 @@ def test_allowed_within_every_cap(journal: Journal) -> None:
 
 @pytest.mark.parametrize(("history", "trade", "roster", "words"), [
     pytest.param([], terms(1, 1_001), None, "per-trade cap 1000 msat", id="per-trade"),
-    pytest.param([(900, 10, 0.0, None), (700, 10, 0.0, "paid")], terms(1, 901), None,
+    pytest.param([(900, 10, 0.0, None), (700, 10, 0.0, "payment_complete")], terms(1, 901), None,
                  "interval spend 1600+901 msat exceeds cap 2500 msat", id="per-interval"),
     pytest.param([(1_000, d, NOW - 3_600 * d, None) for d in range(1, 6)] +
                  [(1_000, 20, NOW - 60, None)], terms(1, 1, 99), None,
@@ -53,7 +54,7 @@ def test_allowed_within_every_cap(journal: Journal) -> None:
                  "seller mallory is not on the coordinator's roster", id="roster"),
 ])
 def test_refusals_name_the_cap(journal: Journal, history: list[tuple[int, int, float,
-                                                                      TradeState | None]],
+                                                                      Event | None]],
                                trade: Terms, roster: set[str] | None, words: str) -> None:
     for n, (amount, interval, created_s, state) in enumerate(history, start=100):
         spent(journal, n, amount, interval, created_s or NOW, state)
@@ -63,8 +64,8 @@ def test_refusals_name_the_cap(journal: Journal, history: list[tuple[int, int, f
 
 def test_interval_cap_is_inclusive_and_ignores_failed(journal: Journal) -> None:
     spent(journal, 1, 1_000, 10, NOW)
-    spent(journal, 2, 1_000, 10, NOW, "failed")
-    spent(journal, 3, 1_000, 10, NOW, "cancelled")
+    spent(journal, 2, 1_000, 10, NOW, "payment_failed")
+    spent(journal, 3, 1_000, 10, NOW, "declined")
     policy = SpendPolicy(LIMITS, journal)
     assert policy.check(terms(9, 1_000), NOW, None) == ""       # 1 000 + 1 000 ≤ 2 500
     spent(journal, 4, 500, 10, NOW)

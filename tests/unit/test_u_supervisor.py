@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -96,27 +97,50 @@ async def test_a_drain_that_hangs_is_cut_at_its_timeout() -> None:
 
 def test_a_stop_that_hangs_dumps_every_stack_to_stderr() -> None:
     """SIGTERM, then a blocked event loop: faulthandler (its own thread) still reports
-    where the process is stuck, so a hung stop in CI or on a gateway can be diagnosed."""
+    where the process is stuck, so a hung stop in CI or on a gateway can be diagnosed.
+
+    The child blocks until this test has seen the dump (its stdin closes), not for a fixed
+    time; the dump is due 1 s after SIGTERM, while the child is blocked."""
     code = textwrap.dedent("""
-        import asyncio, os, signal, time
+        import asyncio, os, signal, sys
         from agent.supervisor import install_signal_handlers
 
         def stuck_in_a_blocking_call() -> None:
-            time.sleep(1.5)
+            sys.stdin.read()  # blocks the loop until the parent closes our stdin
 
         async def main() -> None:
             stop = asyncio.Event()
-            install_signal_handlers(stop, stall_dump_s=0.3)
+            install_signal_handlers(stop, stall_dump_s=1.0)
             os.kill(os.getpid(), signal.SIGTERM)
             await stop.wait()
             stuck_in_a_blocking_call()
 
         asyncio.run(main())
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "stuck_in_a_blocking_call" in done.stderr, done.stderr
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdin is not None
+    assert proc.stderr is not None
+    seen: list[str] = []
+    dumped = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            seen.append(line)
+            # The dump is complete at its outermost frame; only then may the child go on
+            # (its exit racing faulthandler's writing thread can crash the interpreter).
+            if "in <module>" in line and any("stuck_in_a_blocking_call" in s for s in seen):
+                dumped.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert dumped.wait(60), "".join(seen)  # the deadline only fails a hung run
+    finally:
+        proc.stdin.close()
+        proc.wait(60)
+        reader.join(10)
+    assert proc.returncode == 0, "".join(seen)
 
 
 async def test_a_child_that_swallows_its_cancellation_is_cancelled_again(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from firmware_bridge.simhome import SimulatedHome
+from firmware_bridge.emulator.home import EmulatedHome
 from firmware_bridge.sunspec_codec import Value, encode_point
 from firmware_bridge.sunspec_defs import GroupDef, ModelDef, model_def
 from firmware_bridge.sunspec_scan import END_MODEL_ID, SUNS
@@ -92,7 +92,7 @@ def end_words() -> list[int]:
     return [END_MODEL_ID, 0]
 
 
-def encode_model(p: Placed, home: SimulatedHome, state: SimState) -> list[int]:
+def encode_model(p: Placed, home: EmulatedHome, state: SimState) -> list[int]:
     fixed, repeats = _values(p, home, state)
     fixed |= {"ID": p.model.id, "L": p.length}
     words = _encode_group(p.model.fixed, fixed, state)
@@ -120,14 +120,14 @@ def _encode_group(group: GroupDef, values: dict[str, Value], state: SimState) ->
     return words
 
 
-def _counters(home: SimulatedHome, state: SimState) -> dict[str, float]:
+def _counters(home: EmulatedHome, state: SimState) -> dict[str, float]:
     now = {"import": home.import_wh, "export": home.export_wh, "pv": home.pv_wh}
     held = state.frozen_wh if state.frozen_wh is not None else now
     return {k: COUNTER_START_WH + v for k, v in held.items()}
 
 
 def _values(
-    p: Placed, home: SimulatedHome, state: SimState
+    p: Placed, home: EmulatedHome, state: SimState
 ) -> tuple[dict[str, Value], list[dict[str, Value]]]:
     mid, params, battery = p.model.id, home.params, home.battery
     counters = _counters(home, state)

@@ -11,23 +11,23 @@ import structlog
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import SimData, SimDevice
 
-from firmware_bridge.simhome import SimulatedHome
-from firmware_bridge.simspec import SimHomeSpec, listen, no_such_unit, shared_faults
+from firmware_bridge.emulator.home import EmulatedHome
+from firmware_bridge.emulator.spec import EmulatedHomeSpec, listen, no_such_unit, shared_faults
 
 log = structlog.get_logger(__name__)
 
 SimBlocks = tuple[list[SimData], list[SimData], list[SimData], list[SimData]]
 
 
-class SimServerBase:
-    def __init__(self, spec: SimHomeSpec, host: str, now_s: Callable[[], float]) -> None:
+class EmulatorServer:
+    def __init__(self, spec: EmulatedHomeSpec, host: str, now_s: Callable[[], float]) -> None:
         if not 1 <= spec.unit <= 247:
             raise ValueError(f"{spec.name}: unit must be 1..247, got {spec.unit}")
         self.spec = spec
         self.host = host
         self._now_s = now_s
-        self.home = SimulatedHome(spec.params, spec.seed, start_s=now_s(),
-                                  setpoint_timeout_s=spec.setpoint_timeout_s)
+        self.home = EmulatedHome(spec.params, spec.seed, start_s=now_s(),
+                                 setpoint_timeout_s=spec.setpoint_timeout_s)
 
     def _listen(self, blocks: Callable[[], SimBlocks]) -> None:
         """Build the server (subclasses call this last); every other unit id gets

@@ -10,11 +10,11 @@ from fb_helpers import START_S
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge.simbattery import Battery
-from firmware_bridge.simhome import (
+from firmware_bridge.emulator.battery import Battery
+from firmware_bridge.emulator.home import (
+    EmulatedHome,
     HomeParams,
     HomeProfile,
-    SimulatedHome,
     self_consumption_baseline,
 )
 
@@ -90,7 +90,7 @@ def test_baseline_balances_per_interval(params: HomeParams, seed: int) -> None:
 def test_baseline_matches_the_running_home() -> None:
     params = HomeParams()
     b = self_consumption_baseline(params, 3, MIDNIGHT_S, n_intervals=96)
-    home = SimulatedHome(params, 3, start_s=MIDNIGHT_S)
+    home = EmulatedHome(params, 3, start_s=MIDNIGHT_S)
     for t_s in np.arange(MIDNIGHT_S, MIDNIGHT_S + DAY_S + 1, 337.0):  # uneven call times
         home.advance(float(t_s))
     home.advance(MIDNIGHT_S + DAY_S)
@@ -120,7 +120,7 @@ def test_profile_is_reproducible_and_plausible() -> None:
 
 
 def test_setpoint_holds_then_times_out() -> None:
-    home = SimulatedHome(HomeParams(), 42, start_s=START_S, setpoint_timeout_s=900.0)
+    home = EmulatedHome(HomeParams(), 42, start_s=START_S, setpoint_timeout_s=900.0)
     home.write_setpoint(-1000.0, START_S)
     home.advance(START_S + 600.0)
     assert home.battery_w == -1000.0  # discharging at noon: remote control in force

@@ -12,9 +12,11 @@ import pytest
 from fb_helpers import free_port
 
 from firmware_bridge.device import ModbusDevice
+from firmware_bridge.emulator.cli import main, varied_params
+from firmware_bridge.endpoints import TcpEndpoint
 from firmware_bridge.errors import DeviceUnavailable
+from firmware_bridge.modbus_link import LinkConfig
 from firmware_bridge.profile import builtin_profile
-from firmware_bridge.simulator import main, varied_params
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,14 +37,14 @@ async def test_community_process_serves_and_stops() -> None:
     base_port = free_port()
     start_sim_s, speed = 1_711_972_800.0, 600.0
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "firmware_bridge.simulator", "--homes", "2",
+        sys.executable, "-m", "firmware_bridge.emulator.cli", "--homes", "2",
         "--base-port", str(base_port), "--seed", "10", "--speed", str(speed),
         "--epoch-real", str(time.time()), "--start-sim", str(start_sim_s),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     profile = builtin_profile("peerwatt-sim-home")
-    devices = [ModbusDevice(f"home-{i}", "127.0.0.1", base_port + i, 1, profile,
-                            timeout_s=0.5, retries=0) for i in range(2)]
+    devices = [ModbusDevice(f"home-{i}", TcpEndpoint("127.0.0.1", base_port + i), 1, profile,
+                            link=LinkConfig(timeout_s=0.5, retries=0)) for i in range(2)]
     try:
         for device in devices:
             values = await _read_when_up(device)

@@ -11,10 +11,10 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import SimDevice
 
+from firmware_bridge.emulator.home import EmulatedHome, HomeParams
+from firmware_bridge.emulator.sunspec_image import SunSpecLayout
 from firmware_bridge.endpoints import SerialEndpoint
 from firmware_bridge.profile import Profile
-from firmware_bridge.simhome import HomeParams, SimulatedHome
-from firmware_bridge.sunspec_image import SunSpecLayout
 
 SUNSPEC = "sunspec"  # the profile name that serves the SunSpec register map (= factory.SUNSPEC)
 
@@ -22,7 +22,7 @@ Server = ModbusTcpServer | ModbusSerialServer
 
 
 @dataclass(slots=True)
-class SimHomeSpec:
+class EmulatedHomeSpec:
     """One simulated home and where it is served. Fault fields may change while serving."""
 
     name: str
@@ -38,14 +38,14 @@ class SimHomeSpec:
     drop: bool = False
     garbage: bool = False
     frozen: bool = False
-    home: SimulatedHome | None = field(default=None, init=False)  # set while serving
+    home: EmulatedHome | None = field(default=None, init=False)  # set while serving
 
     @property
     def where(self) -> str:
         return str(self.serial) if self.serial is not None else str(self.port)
 
 
-def listen(devices: list[SimDevice], host: str, spec: SimHomeSpec) -> Server:
+def listen(devices: list[SimDevice], host: str, spec: EmulatedHomeSpec) -> Server:
     if spec.serial is None:
         return ModbusTcpServer(devices, address=(host, spec.port))
     line = spec.serial
@@ -53,7 +53,7 @@ def listen(devices: list[SimDevice], host: str, spec: SimHomeSpec) -> Server:
                               parity=line.parity, stopbits=line.stopbits, bytesize=line.bytesize)
 
 
-async def shared_faults(spec: SimHomeSpec, server: Server) -> ExcCodes | None:
+async def shared_faults(spec: EmulatedHomeSpec, server: Server) -> ExcCodes | None:
     """Answer late (``delay_s``) or drop every connection (``drop``) before serving."""
     if spec.delay_s > 0:
         await asyncio.sleep(spec.delay_s)

@@ -5,7 +5,7 @@ unreachable or silent node -> NodeUnavailable; a spend-policy refusal (the signe
 PolicyRefused; other refusals for good -> PaymentRefused; no route / fee over the cap ->
 a retryable "failed" PaymentOutcome; expired or refused by the payee -> a final one. Any
 error is first checked against `listsendpays`: a payment that completed or is still in
-flight is reported as such (see agent/adapters/cln_errors.py and docs/settlement.md).
+flight is reported as such (see agent/adapters/cln/errors.py and docs/settlement.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from pyln.client import LightningRpc, RpcError
 
-from agent.adapters import cln_errors as errs
+from agent.adapters.cln import errors as errs
 from agent.crypto import bolt11 as b11
 from agent.ports import (
     DecodedInvoice,

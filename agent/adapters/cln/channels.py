@@ -15,8 +15,8 @@ import secrets
 
 from pyln.client import RpcError
 
-from agent.adapters import cln_errors as errs
-from agent.adapters.lightning import ClnNode, _code, _message
+from agent.adapters.cln import errors as errs
+from agent.adapters.cln.node import ClnNode, _code, _message
 from agent.domain import onchain
 from agent.domain.liquidity import ChannelState
 from agent.ports import PaymentRefused

@@ -1,10 +1,10 @@
-"""Pymodbus servers presenting :class:`SimulatedHome`s through a register profile (or the
-SunSpec map, :mod:`firmware_bridge.sunspec_sim`).
+"""Pymodbus servers presenting :class:`EmulatedHome`s through a register profile (or the
+SunSpec map, :mod:`firmware_bridge.emulator.sunspec`).
 
 One server per home (TCP, or RTU on a serial line), all in one event loop. Before every request the
 home is advanced to ``now_s()`` and the registers of the requested block are re-encoded
 from it; a write to the setpoint register is applied to the home. Faults can be switched
-on the :class:`SimHomeSpec` while serving (in-process tests): ``delay_s`` answers late,
+on the :class:`EmulatedHomeSpec` while serving (in-process tests): ``delay_s`` answers late,
 ``drop`` closes connections, ``garbage`` serves out-of-range values, ``frozen`` stops the
 energy counters.
 """
@@ -20,22 +20,22 @@ from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData
 
 from firmware_bridge.codec import clamp_raw, decode, encode, raw_range
+from firmware_bridge.emulator.base import EmulatorServer, SimBlocks
+from firmware_bridge.emulator.spec import SUNSPEC, EmulatedHomeSpec
+from firmware_bridge.emulator.sunspec import SunSpecHomeServer
 from firmware_bridge.errors import ProfileError
 from firmware_bridge.profile import Profile, RegisterKind, RegisterSpec, builtin_profile
 from firmware_bridge.sanity import COUNTER_MEANINGS
-from firmware_bridge.simbase import SimBlocks, SimServerBase
-from firmware_bridge.simspec import SUNSPEC, SimHomeSpec
-from firmware_bridge.sunspec_sim import SunSpecHomeServer
 
-__all__ = ["HomeServer", "SimHomeSpec", "serve_homes"]
+__all__ = ["EmulatedHomeSpec", "HomeServer", "serve_homes"]
 
 log = structlog.get_logger(__name__)
 
 _READ_FCS: dict[int, RegisterKind] = {3: "holding", 4: "input"}
 
 
-class HomeServer(SimServerBase):
-    def __init__(self, spec: SimHomeSpec, host: str, now_s: Callable[[], float]) -> None:
+class HomeServer(EmulatorServer):
+    def __init__(self, spec: EmulatedHomeSpec, host: str, now_s: Callable[[], float]) -> None:
         super().__init__(spec, host, now_s)
         self.profile = (
             builtin_profile(spec.profile) if isinstance(spec.profile, str) else spec.profile
@@ -112,7 +112,7 @@ def _simdata(profile: Profile) -> SimBlocks:
 
 
 async def serve_homes(
-    homes: list[SimHomeSpec], *, host: str = "127.0.0.1", now_s: Callable[[], float],
+    homes: list[EmulatedHomeSpec], *, host: str = "127.0.0.1", now_s: Callable[[], float],
     ready: asyncio.Event | None = None,
 ) -> None:
     """Serve every home on its own port until cancelled; set ``ready`` once all listen."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from firmware_bridge.simbattery import Battery
+from firmware_bridge.emulator.battery import Battery
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -171,7 +171,7 @@ def self_consumption_baseline(
     }
 
 
-class SimulatedHome:
+class EmulatedHome:
     """One home running in (possibly simulated) time: flows, counters and a remote setpoint.
 
     ``advance(now_s)`` integrates from the last time to ``now_s`` in steps that end on slot

@@ -1,4 +1,4 @@
-"""A pymodbus server presenting a :class:`SimulatedHome` as a SunSpec device: ``SunS`` at
+"""A pymodbus server presenting a :class:`EmulatedHome` as a SunSpec device: ``SunS`` at
 the layout's base (40000), then common, inverter, MPPT, meter, storage and battery models
 and the end marker, all holding registers. Any SunSpec client can scan and read it.
 
@@ -17,10 +17,9 @@ import structlog
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData
 
-from firmware_bridge.simbase import SimBlocks, SimServerBase
-from firmware_bridge.simspec import SimHomeSpec
-from firmware_bridge.sunspec_codec import decode_model
-from firmware_bridge.sunspec_image import (
+from firmware_bridge.emulator.base import EmulatorServer, SimBlocks
+from firmware_bridge.emulator.spec import EmulatedHomeSpec
+from firmware_bridge.emulator.sunspec_image import (
     Placed,
     SimState,
     encode_model,
@@ -29,13 +28,14 @@ from firmware_bridge.sunspec_image import (
     image_length,
     place,
 )
+from firmware_bridge.sunspec_codec import decode_model
 from firmware_bridge.sunspec_map import setpoint_w
 
 log = structlog.get_logger(__name__)
 
 
-class SunSpecHomeServer(SimServerBase):
-    def __init__(self, spec: SimHomeSpec, host: str, now_s: Callable[[], float]) -> None:
+class SunSpecHomeServer(EmulatorServer):
+    def __init__(self, spec: EmulatedHomeSpec, host: str, now_s: Callable[[], float]) -> None:
         super().__init__(spec, host, now_s)
         self.state = SimState(unit=spec.unit, seed=spec.seed)
         self.base = spec.layout.base

@@ -1,4 +1,4 @@
-"""A home battery for the simulator: SoC in Wh, power and SoC limits, losses each way.
+"""A home battery for the emulator: SoC in Wh, power and SoC limits, losses each way.
 
 Pure Python, no I/O. Powers are on the AC side, + charge, - discharge. With one-way
 efficiency ``eta = sqrt(round_trip)``, charging P for dt stores ``P*dt*eta`` and

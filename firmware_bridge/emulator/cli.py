@@ -1,4 +1,4 @@
-"""The device simulator: ``peerwatt devices simulate`` serves simulated homes over Modbus
+"""The device emulator: ``peerwatt devices simulate`` serves simulated homes over Modbus
 TCP, or one home over Modbus RTU on a serial line (``--serial PATH``).
 
 ``--profile NAME`` presents each home through a register profile (the built-in
@@ -24,14 +24,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+from firmware_bridge.emulator.home import HomeParams, uniform_noise
+from firmware_bridge.emulator.server import EmulatedHomeSpec, HomeServer, serve_homes
+from firmware_bridge.emulator.spec import SUNSPEC
+from firmware_bridge.emulator.sunspec_image import SunSpecLayout
 from firmware_bridge.endpoints import SerialEndpoint
 from firmware_bridge.errors import DeviceConfigError
-from firmware_bridge.simhome import HomeParams, uniform_noise
-from firmware_bridge.simserver import HomeServer, SimHomeSpec, serve_homes
-from firmware_bridge.simspec import SUNSPEC
-from firmware_bridge.sunspec_image import SunSpecLayout
 
-__all__ = ["HomeServer", "SimHomeSpec", "main", "serve_homes", "varied_params"]
+__all__ = ["EmulatedHomeSpec", "HomeServer", "main", "serve_homes", "varied_params"]
 
 
 def varied_params(seed: int) -> HomeParams:
@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _specs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[SimHomeSpec]:
+def _specs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[EmulatedHomeSpec]:
     layout = SunSpecLayout(args.inverter_model, args.meter_model, args.battery_model)
     common = {"unit": args.unit, "profile": args.profile, "layout": layout,
               "setpoint_timeout_s": args.setpoint_timeout_s}
@@ -104,8 +104,8 @@ def _specs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Si
         if args.base_port is None or args.port is not None or args.homes < 1:
             parser.error("--homes N needs --base-port P (and no --port), N >= 1")
         return [
-            SimHomeSpec(f"home-{i}", args.base_port + i, seed=args.seed + i,
-                        params=varied_params(args.seed + i), **common)
+            EmulatedHomeSpec(f"home-{i}", args.base_port + i, seed=args.seed + i,
+                             params=varied_params(args.seed + i), **common)
             for i in range(args.homes)
         ]
     if args.port is None and args.serial is None:
@@ -114,11 +114,11 @@ def _specs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Si
                         args.battery_max_w, 0.9, args.initial_soc_pct)
     serial = None if args.serial is None else SerialEndpoint(
         args.serial, args.baudrate, args.parity, args.stopbits)
-    return [SimHomeSpec("home-0", args.port or 0, seed=args.seed, params=params,
-                        serial=serial, **common)]
+    return [EmulatedHomeSpec("home-0", args.port or 0, seed=args.seed, params=params,
+                             serial=serial, **common)]
 
 
-async def _faults(specs: list[SimHomeSpec], args: argparse.Namespace) -> None:
+async def _faults(specs: list[EmulatedHomeSpec], args: argparse.Namespace) -> None:
     """Switch the requested faults on after ``--fault-after-s``, off after ``--fault-for-s``."""
     wanted = {"delay_s": args.fault_delay_s, "drop": args.fault_drop,
               "garbage": args.fault_garbage, "frozen": args.fault_frozen}
@@ -144,7 +144,7 @@ def _clock(args: argparse.Namespace) -> Callable[[], float]:
 
 
 async def _run(
-    specs: list[SimHomeSpec], args: argparse.Namespace, now_s: Callable[[], float]
+    specs: list[EmulatedHomeSpec], args: argparse.Namespace, now_s: Callable[[], float]
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
