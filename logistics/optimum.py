@@ -18,12 +18,12 @@ Pure: numpy and the HiGHS solver (highspy), no I/O.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import numpy.typing as npt
+
+from meanfield.highs import INF, LpError, Triplets, solve_lp
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -76,46 +76,26 @@ def assign(demand: Demand, supply: Supply, zones: int, windows: int,
     nf, ns, nl = lot.size, supply.zone.size, demand.parcels.size
     bal_x = nl + demand.zone[lot] * windows + win
     bal_y = nl + supply.zone * windows + supply.window
-    ncol, nrow = nf + ns, nl + zones * windows
-    rows = np.concatenate([lot, bal_x, bal_y])
-    cols = np.concatenate([np.arange(nf), np.arange(nf), nf + np.arange(ns)])
-    vals = np.concatenate([np.ones(nf), np.ones(nf), -np.ones(ns)])
-    order = np.lexsort((rows, cols))
-    start = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=ncol))])
-
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = ncol, nrow
-    lp.col_cost_ = np.concatenate([-value[lot, win], supply.cost_msat.astype(np.float64)])
-    lp.col_lower_ = np.zeros(ncol)
-    lp.col_upper_ = np.concatenate([demand.parcels[lot].astype(np.float64),
-                                    supply.capacity.astype(np.float64)])
-    lp.row_lower_ = np.concatenate([np.full(nl, -inf), np.zeros(zones * windows)])
-    lp.row_upper_ = np.concatenate([demand.parcels.astype(np.float64),
-                                    np.zeros(zones * windows)])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = ncol, nrow
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = rows[order].astype(np.int32)
-    lp.a_matrix_.value_ = vals[order]
-    solver = highspy.Highs()  # type: ignore[no-untyped-call]
-    solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("solver", method)
-    solver.setOptionValue("threads", 1)
-    solver.passModel(lp)
-    began = time.perf_counter()
-    solver.run()
-    took = time.perf_counter() - began
-    status = solver.modelStatusToString(solver.getModelStatus())
-    if status != "Optimal":
-        raise AssignError(f"HiGHS: {status}")
-    sol = solver.getSolution()
-    x = np.asarray(sol.col_value)
+    ncol = nf + ns
+    m = Triplets()
+    m.add(np.concatenate([lot, bal_x]), np.concatenate([np.arange(nf), np.arange(nf)]), 1.0)
+    m.add(bal_y, nf + np.arange(ns), -1.0)
+    cost = np.concatenate([-value[lot, win], supply.cost_msat.astype(np.float64)])
+    upper = np.concatenate([demand.parcels[lot].astype(np.float64),
+                            supply.capacity.astype(np.float64)])
+    row_lower = np.concatenate([np.full(nl, -INF), np.zeros(zones * windows)])
+    row_upper = np.concatenate([demand.parcels.astype(np.float64), np.zeros(zones * windows)])
+    try:
+        sol = solve_lp(cost, np.zeros(ncol), upper, row_lower, row_upper, m.csc(ncol),
+                       method=method)
+    except LpError as exc:
+        raise AssignError(str(exc)) from exc
+    x, took = sol.x, sol.solve_s
     if x.size and float(np.max(np.abs(x - np.round(x)))) > 1e-6:
         raise AssignError("HiGHS returned a fractional vertex of a network-flow LP")
     # ∂(−welfare)/∂rhs of a balance row: one parcel more delivered than carried there,
     # i.e. one unit of free capacity, lowers −welfare by the slot's price.
-    price = -np.asarray(sol.row_dual)[nl:].reshape(zones, windows)
+    price = -sol.duals[nl:].reshape(zones, windows)
     exists = np.zeros(zones * windows, dtype=bool)
     exists[supply.zone * windows + supply.window] = True
     price[~exists.reshape(zones, windows)] = np.nan

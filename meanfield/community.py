@@ -25,13 +25,13 @@ Pure: numpy and the HiGHS solver (highspy), no I/O.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Literal
 
-import highspy
 import numpy as np
 import numpy.typing as npt
+
+from meanfield.highs import INF, LpError, Triplets, solve_lp
 
 Floats = npt.NDArray[np.float64]
 
@@ -96,30 +96,8 @@ class Plan:
     solve_s: float
 
 
-class PlanError(RuntimeError):
+class PlanError(LpError):
     """HiGHS found no optimal plan (infeasible data, numerical trouble)."""
-
-
-class _Triplets:
-    """A sparse matrix built entry by entry, handed to HiGHS by columns."""
-
-    def __init__(self) -> None:
-        self.rows: list[npt.NDArray[np.int64]] = []
-        self.cols: list[npt.NDArray[np.int64]] = []
-        self.vals: list[Floats] = []
-
-    def add(self, rows: npt.ArrayLike, cols: npt.ArrayLike, vals: npt.ArrayLike) -> None:
-        r = np.asarray(rows, dtype=np.int64)
-        self.rows.append(r)
-        self.cols.append(np.broadcast_to(np.asarray(cols, dtype=np.int64), r.shape))
-        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), r.shape))
-
-    def csc(self, ncol: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], Floats]:
-        rows, cols = np.concatenate(self.rows), np.concatenate(self.cols)
-        vals = np.concatenate(self.vals)
-        order = np.lexsort((rows, cols))
-        start = np.concatenate([[0], np.cumsum(np.bincount(cols[order], minlength=ncol))])
-        return start.astype(np.int32), rows[order].astype(np.int32), vals[order]
 
 
 def plan(h: Horizon, b: Batteries, *, method: str = "ipm") -> Plan:
@@ -149,9 +127,8 @@ def plan(h: Horizon, b: Batteries, *, method: str = "ipm") -> Plan:
     dyn = k * steps + t
     bal = nbh + np.arange(steps)
     peak = nbh + steps + (np.arange(nbh) if own else np.arange(steps))
-    nrow = int(peak[-1]) + 1 if peak.size else nbh + steps
     later = t > 0
-    m = _Triplets()
+    m = Triplets()
     m.add(dyn, c_col, -eta * dt)
     m.add(dyn, d_col, dt / eta)
     m.add(dyn, s_col, 1.0)
@@ -160,7 +137,7 @@ def plan(h: Horizon, b: Batteries, *, method: str = "ipm") -> Plan:
     m.add(bal[t], d_col, -1.0)
     m.add(bal, i_col, -1.0)
     m.add(bal, e_col, 1.0)
-    inf = highspy.kHighsInf
+    inf = INF
     net = np.asarray(h.net_kw, dtype=np.float64)
     room = np.zeros(steps) if h.headroom_kw is None else np.asarray(h.headroom_kw, float)
     if own:
@@ -202,29 +179,11 @@ def plan(h: Horizon, b: Batteries, *, method: str = "ipm") -> Plan:
     first = dyn[t == 0]
     rhs_lo[first] = rhs_hi[first] = np.clip(b.stored_kwh, b.min_kwh, b.max_kwh)
 
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = ncol, nrow
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
-    lp.row_lower_, lp.row_upper_ = rhs_lo, rhs_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = ncol, nrow
-    lp.a_matrix_.start_ = start
-    lp.a_matrix_.index_ = index
-    lp.a_matrix_.value_ = value
-    solver = highspy.Highs()  # type: ignore[no-untyped-call]
-    solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("solver", method)
-    solver.setOptionValue("threads", 1)
-    solver.passModel(lp)
-    began = time.perf_counter()
-    solver.run()
-    took = time.perf_counter() - began
-    status = solver.modelStatusToString(solver.getModelStatus())
-    if status != "Optimal":
-        raise PlanError(f"HiGHS: {status}")
-    sol = solver.getSolution()
-    x = np.asarray(sol.col_value)
-    duals = np.asarray(sol.row_dual)
+    try:
+        sol = solve_lp(cost, lower, upper, rhs_lo, rhs_hi, (start, index, value), method=method)
+    except LpError as exc:
+        raise PlanError(str(exc)) from exc
+    x, duals = sol.x, sol.duals
     power = (x[c_col] - x[d_col]).reshape(nb, steps)
     stored = x[s_col].reshape(nb, steps)
     # ∂cost/∂rhs of the balance row: its rhs is −net, so one kWh more load costs −dual/dt.
@@ -233,7 +192,7 @@ def plan(h: Horizon, b: Batteries, *, method: str = "ipm") -> Plan:
     return Plan(power_kw=power, stored_kwh=stored, import_kw=x[i_col], export_kw=x[e_col],
                 peak_kw=x[p_col].reshape(nb, periods) if own else x[p_col], price=price,
                 capacity_price=capacity.reshape(nb, steps) if own else capacity,
-                cost=float(solver.getInfo().objective_function_value), solve_s=took)
+                cost=sol.objective, solve_s=sol.solve_s)
 
 
 def value_at(prices: Floats, power_kw: Floats, stored_end_kwh: float, h: Horizon,
