@@ -35,6 +35,7 @@ from sim.engine import (
 )
 from sim.homes import EFFICIENCY, MAX_SOC_PCT, MIN_SOC_PCT, build_homes
 from sim.metrics import _r, metrics
+from sim.policies import CONTROLS, Control
 from sim.progress import Progress
 from sim.scenario import Scenario, load_scenario
 from sim.seeds import parse_seeds, run_seeds, summarise, summarise_sweep
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from meanfield.community import Plan
 
 STRATEGIES = (NO_TRADING, NAIVE, DETERMINISTIC, CENTRAL_MPC, PEERWATT)
+RL_POLICY = "policy.onnx"
 DOMAINS = ("energy", "logistics")
 
 
@@ -72,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", type=Path,
                    help="policy ONNX file (layout v2; default: the daemon's default, "
                         f"models/{DEFAULT_POLICY})")
+    p.add_argument("--control", choices=CONTROLS, default="equilibrium",
+                   help="where peerwatt's battery set-points come from (and its means-only "
+                        "variant's): equilibrium (default), mpc, rule, rl (docs/simulate.md)")
+    p.add_argument("--rl-policy", type=Path,
+                   help=f"the policy ONNX file of --control rl (default: models/{RL_POLICY})")
     p.add_argument("--json", type=Path, required=True, help="write the metrics here")
     p.add_argument("--report", type=Path, help="write PNG plots and index.html here")
     return p
@@ -146,21 +153,25 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
              cfg: EquilibriumConfig | None = None,
              signal_every: int = 1,
              policy: Path | None = None,
-             quiet: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+             quiet: bool = False, control: Control = "equilibrium",
+             rl_policy: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     started = time.perf_counter()
     dataset = load_data(data)
     homes = build_homes(scenario, dataset, agents, days, seed)
     fc = OnnxForecaster(shipped("forecast.onnx"))
     pol = OnnxPolicy(policy or shipped(DEFAULT_POLICY))
-    sim = Simulation(scenario, homes, fc, pol, seed, cfg, signal_every)
+    rl = OnnxPolicy(rl_policy or shipped(RL_POLICY)) if control == "rl" else None
+    sim = Simulation(scenario, homes, fc, pol, seed, cfg, signal_every, rl)
+    strategies = tuple(replace(s, control=control) if s.signal and not s.central else s
+                       for s in STRATEGIES)
     shares = tuple(sorted(set(scenario.byzantine.sweep) | ({byzantine} if byzantine else set())))
     m = min(agents, byzantine_agents)
     sweep_runs = len(scenario.byzantine.strategies) * sum(1 for s in shares if s > 0)
-    total = homes.steps * (len(STRATEGIES) + (
+    total = homes.steps * (len(strategies) + (
         (sweep_runs + (2 if m < agents else 0)) * m / agents if byzantine is not None else 0))
     bar = Progress(total, quiet=quiet)
     runs: dict[str, RunResult] = {}
-    for strategy in STRATEGIES:
+    for strategy in strategies:
         bar.label = strategy.name
         runs[strategy.name] = sim.run(strategy, tick=bar.tick)
     bar.label = "LP optimum (HiGHS)"
@@ -200,7 +211,7 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
     out["peak_rss_mb"] = _r(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     out["claims"] = claims(out)
     out["run"] = {"agents": agents, "days": days, "seed": seed, "scenario": scenario.name,
-                  "policy": pol.path.name,
+                  "policy": pol.path.name, "control": control,
                   "signal_every_intervals": signal_every,
                   "capacity_eur_per_kw_year": scenario.tariff.capacity_eur_per_kw_year,
                   "terminal_eur_per_kwh": _r(sim.terminal_msat * eur, 4),
@@ -222,10 +233,11 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
 
 def _one_seed(scenario: Scenario, agents: int, days: int, data: Path | None,
               byzantine: float | None, byzantine_agents: int, signal_every: int,
-              policy: Path | None, quiet: bool,
+              policy: Path | None, quiet: bool, control: Control, rl_policy: Path | None,
               seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     out = simulate(scenario, agents, days, seed, data, byzantine, byzantine_agents,
-                   signal_every=signal_every, policy=policy, quiet=quiet)
+                   signal_every=signal_every, policy=policy, quiet=quiet, control=control,
+                   rl_policy=rl_policy)
     if quiet:
         print(f"peerwatt simulate: seed {seed} done in {out[0]['wall_s']} s "
               f"(gain captured {out[0]['gain_captured']})", file=sys.stderr, flush=True)
@@ -304,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peerwatt simulate: {exc}", file=sys.stderr)
         return 2
     one = partial(_one_seed, scenario, agents, days, args.data, byz, args.byzantine_agents,
-                  max(1, args.signal_every), args.policy, bool(args.seeds))
+                  max(1, args.signal_every), args.policy, bool(args.seeds), args.control,
+                  args.rl_policy)
     if args.seeds:
         started = time.perf_counter()
         outs = run_seeds(seeds, one, args.workers or _cpus())

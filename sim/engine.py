@@ -40,6 +40,8 @@ from coordinator.equilibrium import Tariff as GridTariff
 from sim import expost
 from sim.homes import EFFICIENCY, MAX_SOC_PCT, MIN_SOC_PCT, Homes
 from sim.physics import Batteries, grid_cost_msat, self_consumption_setpoint
+from sim.policies import Control, Controller, StepView
+from sim.policies import controller as make_controller
 from sim.scenario import Attack, Scenario
 from sim.settle import Ledger
 from sim.tariff import capacity_charges, periods, terminal_per_kwh
@@ -56,6 +58,7 @@ class Strategy:
     signal: bool = True          # the coordinator's equilibrium (else: the tariff)
     probabilistic: bool = True   # the forecasts' spread reaches the plan
     central: bool = False        # one planner dispatches every battery, settled pro rata
+    control: Control = "equilibrium"   # where battery set-points come from (sim.policies)
 
 
 PEERWATT = Strategy("peerwatt")
@@ -122,8 +125,9 @@ class Community:
 class Simulation:
     def __init__(self, scenario: Scenario, homes: Homes, forecaster: OnnxForecaster,
                  policy: OnnxPolicy, seed: int, cfg: EquilibriumConfig | None = None,
-                 signal_every: int = 1) -> None:
+                 signal_every: int = 1, rl_policy: OnnxPolicy | None = None) -> None:
         self.scenario = scenario
+        self.rl_policy = rl_policy
         self.homes = homes
         t = scenario.tariff
         self.eur_per_msat = t.eur_per_btc / MSAT_PER_BTC
@@ -156,8 +160,14 @@ class Simulation:
         return self.forecaster.forecast_many(hist, h.first_step_s + (k + 1) * 900)
 
     def run(self, strategy: Strategy, byzantine: Bools | None = None,
-            attack: Attack | None = None, tick: Callable[[], None] | None = None) -> RunResult:
+            attack: Attack | None = None, tick: Callable[[], None] | None = None,
+            controller: Controller | None = None) -> RunResult:
+        """`controller` overrides the strategy's control (the RL training env's hook)."""
         h, m = self.homes, self.scenario.market
+        ctl = controller
+        if ctl is None and strategy.control != "equilibrium":
+            ctl = make_controller(self, strategy.control, strategy.probabilistic,
+                                  self.rl_policy)
         n, lead, steps = h.n, h.lead_steps, h.steps
         bad = byzantine if byzantine is not None and attack is not None else np.zeros(n, bool)
         rng = np.random.default_rng(self.seed + 17)
@@ -193,8 +203,12 @@ class Simulation:
                 eq, eq_first = self._coordinate(k, com, mean, std, bad, attack, peak_today,
                                                 own_peak, strategy, res), k
             if eq is not None:
-                setpoint = follow.setpoint_w(eq.power_per_kwh, eq.crate_edges, k - eq_first,
-                                             h.capacity_wh, h.max_power_w)
+                if ctl is None:
+                    setpoint = follow.setpoint_w(eq.power_per_kwh, eq.crate_edges,
+                                                 k - eq_first, h.capacity_wh, h.max_power_w)
+                else:
+                    setpoint = ctl.setpoint_w(StepView(k, s, com.batteries.soc_pct, mean, std,
+                                                       eq, k - eq_first, own_peak))
                 if track:
                     setpoint = setpoint + follow.tracking_w(mean[:, 0], actual, h.capacity_wh)
                 price = float(eq.price[min(k - eq_first, eq.price.size - 1)]) / self.eur_per_msat
@@ -216,8 +230,11 @@ class Simulation:
             elif strategy.market:
                 sold, bought, money = self._trade(k, grid_wh, round(price), ledger, bad,
                                                   attack, rng, res, refused)
-            res.cost_msat += grid_cost_msat(grid_wh + sold - bought, self.retail_msat[k],
-                                            feed) + money
+            step_cost = grid_cost_msat(grid_wh + sold - bought, self.retail_msat[k],
+                                       feed) + money
+            res.cost_msat += step_cost
+            if ctl is not None:
+                ctl.settled(s, step_cost)
             grid_kw[:, s] = grid_wh / 1000.0 / dt_h
             res.import_kw[s] = float(grid_kw[:, s].sum())
             peak_today = max(peak_today, res.import_kw[s])

@@ -1,0 +1,132 @@
+"""Each home's own battery plan (EMHASS-style home optimiser), for many homes in one LP.
+
+Every battery home plans alone, as a price taker, over the next H steps: its energy is
+worth the community price p_t both ways (in the community market a home's import is met
+by neighbours at p_t or, when the community itself imports, at retail = p_t; its export
+is sold at p_t or, when the community exports, at feed-in = p_t), its own peak import of
+each billing period costs the capacity rate × `capacity_share` (its share of the
+coincident charge per kW of its own peak), and the energy left at the end is worth the
+terminal value. Per home b and step t (kW, kWh):
+
+    minimise  Σ_t dt·p_t·(I_bt − E_bt) + cap·Σ_q P_bq + wear·dt·Σ_t (c_bt + d_bt) − v·S_bH
+    s.t.      S_bt = S_b,t−1 + √η·dt·c_bt − dt/√η·d_bt,  0 ≤ c, d ≤ power_b,  S in [min, max]
+              mean_bt + c_bt − d_bt = I_bt − E_bt,  I, E ≥ 0          (expected energy)
+              q_bt + c_bt − d_bt ≤ P_b,period(t),  P_b0 ≥ peak so far   (the peak, at q)
+
+The energy cost is linear, so its expectation is the cost of the mean; the peak is
+convex, so the tail matters: `q` is a quantile of the home's net load (mean + z × spread:
+a chance constraint P(import_t > P) ≤ α on each step, Gaussian errors), and the battery
+must hold back what that tail needs. With `q = mean` the plan is the means-only variant.
+
+The homes do not interact inside the programme (block diagonal: one HiGHS call for all of
+them, which is faster than one call each). Pure: numpy and HiGHS (highspy), no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from meanfield.highs import INF, Triplets, solve_lp
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class HomeBatteries:
+    capacity_kwh: Floats     # (B,)
+    power_kw: Floats         # (B,)
+    stored_kwh: Floats       # (B,) now
+    min_kwh: Floats          # (B,)
+    max_kwh: Floats          # (B,)
+    efficiency: float = 0.9  # round trip
+
+
+@dataclass(frozen=True)
+class HomeHorizon:
+    mean_kw: Floats          # (B, H) each home's expected net load (load − PV)
+    peak_kw: Floats          # (B, H) the net load its peak is planned against (≥ mean)
+    price: Floats            # (H,) the community price per kWh
+    dt_h: float
+    capacity_per_kw: float   # per kW of each home's own peak in a billing period
+    period: Ints             # (H,) billing period of each step
+    peak_so_far_kw: Floats   # (B,) each home's own peak in the current period
+    terminal_per_kwh: float
+    wear_per_kwh: float = 0.0
+
+
+@dataclass(frozen=True)
+class HomePlan:
+    power_kw: Floats         # (B, H) + charge
+    stored_kwh: Floats       # (B, H) at the end of each step
+    peak_kw: Floats          # (B, periods)
+    solve_s: float
+
+
+def plan_homes(h: HomeHorizon, b: HomeBatteries) -> HomePlan:
+    """Every home's own optimal plan (see the module doc)."""
+    nb, steps = h.mean_kw.shape
+    dt = h.dt_h
+    eta = math.sqrt(b.efficiency)
+    period = np.asarray(h.period, dtype=np.int64) - int(h.period[0])
+    periods = int(period.max()) + 1
+    n = nb * steps
+    k = np.repeat(np.arange(nb), steps)
+    t = np.tile(np.arange(steps), nb)
+    # Columns: c, d, s, I, E (each B·H, home-major), then P (B·periods).
+    c_col = np.arange(n)
+    d_col, s_col, i_col, e_col = c_col + n, c_col + 2 * n, c_col + 3 * n, c_col + 4 * n
+    p_col = 5 * n + k * periods + period[t]
+    ncol = 5 * n + nb * periods
+    dyn, bal, pk = np.arange(n), n + np.arange(n), 2 * n + np.arange(n)
+    later = t > 0
+    m = Triplets()
+    m.add(dyn, c_col, -eta * dt)
+    m.add(dyn, d_col, dt / eta)
+    m.add(dyn, s_col, 1.0)
+    m.add(dyn[later], s_col[later] - 1, -1.0)
+    m.add(bal, c_col, 1.0)
+    m.add(bal, d_col, -1.0)
+    m.add(bal, i_col, -1.0)
+    m.add(bal, e_col, 1.0)
+    m.add(pk, c_col, 1.0)
+    m.add(pk, d_col, -1.0)
+    m.add(pk, p_col, -1.0)
+    lower, upper = np.zeros(ncol), np.full(ncol, INF)
+    upper[c_col] = b.power_kw[k]
+    upper[d_col] = b.power_kw[k]
+    lower[s_col], upper[s_col] = b.min_kwh[k], b.max_kwh[k]
+    first_p = 5 * n + np.arange(nb) * periods
+    lower[first_p] = np.maximum(0.0, h.peak_so_far_kw)
+    cost = np.zeros(ncol)
+    price = np.asarray(h.price, dtype=np.float64)[t]
+    cost[i_col] = dt * price
+    cost[e_col] = -dt * price
+    cost[c_col] += dt * h.wear_per_kwh
+    cost[d_col] += dt * h.wear_per_kwh
+    cost[5 * n:] = h.capacity_per_kw
+    cost[s_col[t == steps - 1]] = -h.terminal_per_kwh
+    mean = np.asarray(h.mean_kw, dtype=np.float64).reshape(-1)
+    peak_net = np.asarray(h.peak_kw, dtype=np.float64).reshape(-1)
+    row_lo = np.concatenate([np.zeros(n), -mean, np.full(n, -INF)])
+    row_hi = np.concatenate([np.zeros(n), -mean, -peak_net])
+    first = dyn[t == 0]
+    row_lo[first] = row_hi[first] = np.clip(b.stored_kwh, b.min_kwh, b.max_kwh)
+    sol = solve_lp(cost, lower, upper, row_lo, row_hi, m.csc(ncol))
+    x = sol.x
+    return HomePlan(power_kw=(x[c_col] - x[d_col]).reshape(nb, steps),
+                    stored_kwh=x[s_col].reshape(nb, steps),
+                    peak_kw=x[5 * n:].reshape(nb, periods), solve_s=sol.solve_s)
+
+
+def coincidence(mean_kw: Floats) -> float:
+    """The community's coincident peak over the sum of its homes' own peaks (≤ 1), from
+    the forecasts (N, H): what one kW more of a home's own peak adds to its share of a
+    charge on the coincident peak, per kW of the rate."""
+    own = np.maximum(0.0, mean_kw).max(axis=1).sum()
+    top = max(0.0, float(mean_kw.sum(axis=0).max()))
+    return float(min(1.0, top / own)) if own > 0 else 1.0
