@@ -1,9 +1,13 @@
 """`peerwatt models train|export policy`.
 
     peerwatt models train policy [--quick] [--seed 0] [--run-dir DIR] [--data DIR|FILE]
+                                 [--env market|fill] [--episodes N]
     peerwatt models export policy [--quick] [--run-dir DIR] [--variant prob|det] [--out FILE]
 
-`train` builds the pool of community days (measured homes, the shipped forecaster, the
+`train` (`--env market`, the default) trains in the simulator's market
+(`models.policy.market_env`: `sim.engine` days of a community whose battery homes all
+learn and move the coordinator's signal); `--env fill` is the earlier environment: it
+builds the pool of community days (measured homes, the shipped forecaster, the
 coordinator's signal) and trains two PPO variants: `prob` (forecast spreads in the
 observation, the shipped one) and `det` (means only, for the evaluation). `--quick` uses
 the committed data slice, one small day and a few thousand steps: seconds, for tests.
@@ -40,6 +44,11 @@ def policy_main(argv: list[str]) -> int:
         p.add_argument("--run-dir", default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--data", default=None, help="dataset dir or slice CSV")
+    t.add_argument("--env", choices=["market", "fill"], default="market",
+                   help="market: the simulator's market (default); fill: the earlier "
+                        "fill-probability environment")
+    t.add_argument("--episodes", type=int, default=None,
+                   help="market env: simulated days per variant (default 30; quick 2)")
     t.add_argument("--variants", default="prob,det",
                    help="comma-separated: prob (with spreads), det (means only)")
     e.add_argument("--variant", choices=["prob", "det"], default="prob")
@@ -59,8 +68,15 @@ def policy_main(argv: list[str]) -> int:
         if args.cmd == "train":
             ds = (data.load(Path(args.data)) if args.data is not None
                   else data.load_slice() if args.quick else data.load())
-            info = train(ds, run_dir, quick=args.quick, seed=args.seed,
-                         variants=tuple(v for v in args.variants.split(",") if v))
+            variants = tuple(v for v in args.variants.split(",") if v)
+            if args.env == "market":
+                from models.policy.market_train import train_market
+
+                info = train_market(ds, run_dir, quick=args.quick, seed=args.seed,
+                                    variants=variants, episodes=args.episodes)
+            else:
+                info = train(ds, run_dir, quick=args.quick, seed=args.seed,
+                             variants=variants)
             print(json.dumps(info | {"run_dir": str(run_dir)}, indent=2))
             return 0
         zip_path = run_dir / f"{args.variant}.zip"
