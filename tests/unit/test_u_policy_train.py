@@ -1,5 +1,5 @@
-"""`peerwatt models train policy --quick` then `export`: a real PPO run on the committed
-data slice, the ONNX file's contract with the daemon's OnnxPolicy, and torch parity."""
+"""`peerwatt models train policy --quick` then `export`: a real PPO run in the simulator's
+market on the committed data slice, the ONNX file's contract with the daemon's OnnxPolicy, and torch parity."""
 
 from __future__ import annotations
 
@@ -27,8 +27,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_quick_train_writes_a_run(run: Path) -> None:
     info = json.loads((run / "train.json").read_text())
     assert info["seed"] == 3
-    assert info["prob"]["timesteps"] >= info["plan"]["timesteps"]
-    assert info["learning_homes"] > 0
+    assert info["env"] == "market"
+    prob = info["prob"]
+    assert prob["learning_homes"] > 0
+    assert prob["timesteps"] >= info["plan"]["episodes"] * 96 * prob["learning_homes"]
+    assert len(prob["day_cost_eur_per_home"]) >= info["plan"]["episodes"]
     assert (run / "prob.zip").is_file()
 
 
