@@ -42,7 +42,8 @@ def test_a_day_of_learning_homes_in_the_market() -> None:
     charging hard and discharging hard give different days."""
     up, r_up, env = _day(1.0)
     down, r_down, _ = _day(-1.0)
-    assert env.num_envs > 0 and env.episodes == 2   # the next day started on done
+    assert env.num_envs > 0
+    assert env.episodes == 2   # the next day started on done
     assert max(up[:40]) > max(down[:40])
     assert not np.allclose(r_up, r_down)
     assert len(env.day_costs) == 1

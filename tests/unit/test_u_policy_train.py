@@ -1,5 +1,6 @@
 """`peerwatt models train policy --quick` then `export`: a real PPO run in the simulator's
-market on the committed data slice, the ONNX file's contract with the daemon's OnnxPolicy, and torch parity."""
+market on the committed data slice, the ONNX file's contract with the daemon's OnnxPolicy,
+and torch parity."""
 
 from __future__ import annotations
 
