@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_ARGS ?=
 
-.PHONY: demo simulate test lint check-mosquitto check-socat bench models clean forecast install
+.PHONY: demo simulate test lint check-mosquitto check-socat bench models clean forecast install train
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,15 @@ bench: $(VENV)/.dev-installed
 # Rebuild the shipped rule policy (needs the dev extra for the `onnx` package).
 models: $(VENV)/.dev-installed
 	$(BIN)/python -m models.build_rule_v2
+
+# Train the battery policy (PPO) in the simulator's market and export it to a run dir
+# (models/policy.md: measured time). It stays opt-in: `peerwatt simulate --control rl
+# --rl-policy RUN/prob.onnx`; the default control is the one that wins (README).
+TRAIN_DIR ?= peerwatt-train/policy
+TRAIN_ARGS ?= --seed 0
+train: $(VENV)/.dev-installed
+	nice -n 10 $(BIN)/peerwatt models train policy $(TRAIN_ARGS) --run-dir $(TRAIN_DIR)
+	$(BIN)/peerwatt models export policy --run-dir $(TRAIN_DIR) --out $(TRAIN_DIR)/prob.onnx
 
 # Retrain, export and evaluate the shipped forecaster on CityLearn 2022 (a few minutes).
 forecast: $(VENV)/.dev-installed
