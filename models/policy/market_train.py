@@ -6,7 +6,7 @@ training community of the default scenario (`capacity`); days are drawn (seeded)
 2016-09-01 … 2017-05-25, the evaluation's days are in June–July 2017 and its communities
 are other seeds' (with the held-out buildings). Two variants: `prob` (forecast spreads in
 the observation and the coordinator's plan) and `det` (means only). torch runs one
-thread; the run writes `train.json` (plan, wall time, the mean cost per learning home of
+thread; the run writes `train.json` (plan, wall and CPU time, the mean cost per learning home of
 each training day) and `prob.zip` / `det.zip` for `peerwatt models export policy`.
 """
 
@@ -68,12 +68,13 @@ def train_market(data: Dataset, run_dir: Path, *, quick: bool, seed: int,
                     clip_range=0.2, ent_coef=0.0, seed=seed, device="cpu", verbose=0,
                     policy_kwargs={"net_arch": {"pi": [64, 64], "vf": [64, 64]},
                                    "log_std_init": -1.0})
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model.learn(total_timesteps=p.episodes * 96 * slots)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         model.save(run_dir / f"{v}.zip")
         info[v] = {"learning_homes": slots, "timesteps": int(model.num_timesteps),
                    "episodes": env.episodes, "wall_s": round(wall, 1),
+                   "cpu_s": round(cpu, 1),
                    "day_cost_eur_per_home": [round(c, 4) for c in env.day_costs]}
     info["wall_s"] = round(time.perf_counter() - began, 1)
     (run_dir / "train.json").write_text(json.dumps(info, indent=2) + "\n")
