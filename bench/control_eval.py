@@ -124,6 +124,8 @@ def main() -> None:
     ap.add_argument("--controls", default=",".join(CONTROLS))
     ap.add_argument("--rl-runs", type=Path, nargs="*", default=[])
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--merge", type=Path,
+                    help="an earlier report on the same units: its controls join this run's")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
     began = time.perf_counter()
@@ -141,6 +143,13 @@ def main() -> None:
     jobs = [(s, d) for s in seeds for d in args.days.split(",")]
     one = partial(unit, args.homes, args.scenario, controls, args.rl_runs, seeds)
     units = run_seeds(jobs, one, args.workers)  # type: ignore[arg-type]
+    if args.merge is not None:
+        prior = json.loads(args.merge.read_text())
+        old = {(u["seed"], u["day"]): u for u in prior["units"]}
+        units = [{**old[(u["seed"], u["day"])], **u} for u in units]
+        controls = tuple(c for c in CONTROLS if c in set(prior["controls"]) | set(controls))
+        args.rl_runs = args.rl_runs or [Path(r) for r in prior.get("rl_runs", [])]
+        exports = {**prior.get("exports", {}), **exports}
     report = {"what": "battery controls in peerwatt simulate's market, paired over "
                       "(seed, day) units; cost per home-day includes the capacity share "
                       "and the change of stored energy at the terminal value",
