@@ -3,6 +3,7 @@ each with its forecast spread and on the means only, in the simulator's market.
 
     python -m bench.control_eval --homes 1000 --seeds 0-2 --days 2017-06-15 \
         --rl-runs RUN0 RUN1 RUN2 --json bench/results/control_eval.json [--workers 2]
+    python -m bench.control_eval --combine A.json B.json --json OUT.json   # same units
 
 Units: (seed, day). Each unit builds its own community (seed 100 + s: not a training
 community) on a held-out day (June–July 2017: after every RL training day, in the
@@ -124,10 +125,13 @@ def main() -> None:
     ap.add_argument("--controls", default=",".join(CONTROLS))
     ap.add_argument("--rl-runs", type=Path, nargs="*", default=[])
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--merge", type=Path,
-                    help="an earlier report on the same units: its controls join this run's")
+    ap.add_argument("--combine", type=Path, nargs="+",
+                    help="only join earlier reports on the same units and summarise them")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
+    if args.combine:
+        _write(combine([json.loads(p.read_text()) for p in args.combine]), args.json)
+        return
     began = time.perf_counter()
     controls = tuple(c for c in args.controls.split(",") if c)
     seeds = parse_seeds(args.seeds)
@@ -143,13 +147,6 @@ def main() -> None:
     jobs = [(s, d) for s in seeds for d in args.days.split(",")]
     one = partial(unit, args.homes, args.scenario, controls, args.rl_runs, seeds)
     units = run_seeds(jobs, one, args.workers)  # type: ignore[arg-type]
-    if args.merge is not None:
-        prior = json.loads(args.merge.read_text())
-        old = {(u["seed"], u["day"]): u for u in prior["units"]}
-        units = [{**old[(u["seed"], u["day"])], **u} for u in units]
-        controls = tuple(c for c in CONTROLS if c in set(prior["controls"]) | set(controls))
-        args.rl_runs = args.rl_runs or [Path(r) for r in prior.get("rl_runs", [])]
-        exports = {**prior.get("exports", {}), **exports}
     report = {"what": "battery controls in peerwatt simulate's market, paired over "
                       "(seed, day) units; cost per home-day includes the capacity share "
                       "and the change of stored energy at the terminal value",
@@ -159,8 +156,32 @@ def main() -> None:
               **summarise(units, controls), "units": units,
               "machine": {"python": platform.python_version(), "cpus": 2},
               "wall_s": round(time.perf_counter() - began, 1)}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=1) + "\n")
+    _write(report, args.json)
+
+
+def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reports of different controls on the same (seed, day) units, as one."""
+    first = reports[0]
+    units = {(u["seed"], u["day"]): dict(u) for u in first["units"]}
+    names: set[str] = set(first["controls"])
+    for r in reports[1:]:
+        names |= set(r["controls"])
+        for u in r["units"]:
+            units[(u["seed"], u["day"])] = {**units[(u["seed"], u["day"])], **u}
+    controls = tuple(c for c in CONTROLS if c in names)
+    joined = list(units.values())
+    out = {**first, "controls": list(controls), "units": joined,
+           "rl_runs": sorted({x for r in reports for x in r.get("rl_runs", [])}),
+           "exports": {k: v for r in reports for k, v in r.get("exports", {}).items()},
+           "wall_s": round(sum(float(r["wall_s"]) for r in reports), 1),
+           "combined_from": [r.get("controls") for r in reports]}
+    out.update(summarise(joined, controls))
+    return out
+
+
+def _write(report: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
     for k, row in report["paired"].items():
         c = row["cost_eur_per_home_day"]
         print(f"{k:44s} cost {c['mean']:+.4f} [{c['low']}, {c['high']}]  above threshold "
