@@ -1,7 +1,7 @@
 """`peerwatt models train|export policy`.
 
     peerwatt models train policy [--quick] [--seed 0] [--run-dir DIR] [--data DIR|FILE]
-                                 [--env market|fill] [--episodes N]
+                                 [--env market|fill] [--episodes N] [--homes N]
     peerwatt models export policy [--quick] [--run-dir DIR] [--variant prob|det] [--out FILE]
 
 `train` (`--env market`, the default) trains in the simulator's market
@@ -49,6 +49,8 @@ def policy_main(argv: list[str]) -> int:
                         "fill-probability environment")
     t.add_argument("--episodes", type=int, default=None,
                    help="market env: simulated days per variant (default 30; quick 2)")
+    t.add_argument("--homes", type=int, default=None,
+                   help="market env: homes per training community (default 100; quick 30)")
     t.add_argument("--variants", default="prob,det",
                    help="comma-separated: prob (with spreads), det (means only)")
     e.add_argument("--variant", choices=["prob", "det"], default="prob")
@@ -73,7 +75,8 @@ def policy_main(argv: list[str]) -> int:
                 from models.policy.market_train import train_market
 
                 info = train_market(ds, run_dir, quick=args.quick, seed=args.seed,
-                                    variants=variants, episodes=args.episodes)
+                                    variants=variants, episodes=args.episodes,
+                                    homes=args.homes)
             else:
                 info = train(ds, run_dir, quick=args.quick, seed=args.seed,
                              variants=variants)

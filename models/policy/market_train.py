@@ -37,20 +37,22 @@ class MarketPlan:
     episodes: int       # simulated days per variant
 
 
-def market_plan(quick: bool, seed: int, episodes: int | None = None) -> MarketPlan:
+def market_plan(quick: bool, seed: int, episodes: int | None = None,
+                homes: int | None = None) -> MarketPlan:
     if quick:  # the committed slice covers 2017-04-01 … 07-31
-        return MarketPlan("quick", (date(2017, 5, 10),), homes=30, episodes=episodes or 2)
+        return MarketPlan("quick", (date(2017, 5, 10),), homes=homes or 30,
+                          episodes=episodes or 2)
     span = (date(2017, 5, 25) - date(2016, 9, 1)).days + 1
     pick = np.random.default_rng(seed).choice(span, size=24, replace=False)
     days = tuple(sorted(date(2016, 9, 1) + timedelta(days=int(i)) for i in pick))
-    return MarketPlan("full", days, homes=100, episodes=episodes or 30)
+    return MarketPlan("full", days, homes=homes or 100, episodes=episodes or 30)
 
 
 def train_market(data: Dataset, run_dir: Path, *, quick: bool, seed: int,
                  variants: tuple[str, ...] = ("prob", "det"),
-                 episodes: int | None = None) -> dict[str, Any]:
+                 episodes: int | None = None, homes: int | None = None) -> dict[str, Any]:
     torch.set_num_threads(1)
-    p = market_plan(quick, seed, episodes)
+    p = market_plan(quick, seed, episodes, homes)
     run_dir.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     sc = load_scenario("capacity")
