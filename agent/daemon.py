@@ -144,6 +144,7 @@ class Agent:
         self.signals = SignalIntake(self.state, self.clock, s.market.coordinator_key)
         self.router = Router(self.transport, self.topics.signal, self.signals.on_signal,
                              self.negotiation.handle)
+        self.router.route(self.topics.roster, self.signals.on_roster, subscribe=True)
         if self.ha is not None:
             self.router.route(self.ha.status_topic, self.ha.on_status)
         self.node_binding = NodeBinding(self.node, self.bindings, self.transport, self.state)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.ports import FloatArray
-from agent.wire import Signal
+from agent.wire import Roster, Signal
 from firmware_bridge.measurement import Measurement
 
 
@@ -63,6 +63,7 @@ class AgentState:
     current: IntervalAverage | None = None
     signal: Signal | None = None
     signal_received_s: float | None = None
+    roster_msg: Roster | None = None  # the coordinator's latest roster (its own message)
     node_id: str = ""
     counters: Counter[str] = field(default_factory=Counter)
     heartbeats: dict[str, float] = field(default_factory=dict)
@@ -88,9 +89,14 @@ class AgentState:
         return np.asarray(pad + known, dtype=np.float32)[-self.history_len:]
 
     def roster(self) -> set[str] | None:
-        """The agents the coordinator's latest signal lists (None: no signal yet)."""
-        sig = self.signal
-        return None if sig is None else {e.agent_id for e in sig.roster}
+        """The agents the coordinator's latest roster lists (None: no roster yet)."""
+        r = self.roster_msg
+        return None if r is None else {e.agent_id for e in r.entries}
+
+    def roster_nodes(self) -> dict[str, str] | None:
+        """agent id → node id on the coordinator's latest roster (None: no roster yet)."""
+        r = self.roster_msg
+        return None if r is None else {e.agent_id: e.node_id for e in r.entries}
 
     def fresh(self, meaning: str, now_s: float, max_age_s: float) -> float | None:
         m = self.readings.get(meaning)

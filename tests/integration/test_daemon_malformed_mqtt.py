@@ -39,7 +39,7 @@ def _signal(**over: Any) -> dict[str, Any]:
     sig: dict[str, Any] = {
         "v": 1, "type": "meanfield", "seq": 1, "interval": 0, "interval_s": 900,
         "price_msat_per_kwh": [100_000], "net_load_kw": [0.0], "net_load_std_kw": [0.0],
-        "agents": 1, "roster": [], "residual": 0.0, "issued_s": 4e9}
+        "agents": 1, "residual": 0.0, "issued_s": 4e9}
     return {**sig, **over}
 
 
