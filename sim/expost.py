@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.domain.decision import MIN_TRADE_WH
+from agent.domain.expost import amount_msat
 from sim.market import Book, Cleared, clear
 from sim.scenario import Attack, MarketSpec
 from sim.settle import Ledger
@@ -59,16 +60,6 @@ def positions(grid_wh: Floats, bad: Bools, attack: Attack | None,
     if attack == "withholding":
         sell[bad] = 0.0
     return sell, buy
-
-
-def amount_msat(energy_wh: int, price_msat_per_kwh: int, retail: int, feed_in: int,
-               fee_msat: int) -> int | None:
-    """What the seller invoices for an agreed trade: its price, but never so much that the
-    buyer, who pays the routing fee on top, pays more than retail for the energy; None when
-    the seller would then get less than feed-in (the trade is not worth its fee)."""
-    amount = min((energy_wh * price_msat_per_kwh + 500) // 1000,
-                 energy_wh * retail // 1000 - fee_msat)
-    return amount if amount * 1000 >= energy_wh * feed_in else None
 
 
 def trade(interval: int, grid_wh: Floats, price_msat_per_kwh: int, names: list[str],

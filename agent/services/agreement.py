@@ -42,7 +42,8 @@ class Agreements:
         (NodeUnavailable, TransientError, PaymentRefused) and nothing is journaled."""
         invoice = await self._invoicing.invoice_for(terms)
         self._journal.record_trade(terms, "seller", self._clock.now_s(), bolt11=invoice.bolt11,
-                                   payment_hash=invoice.payment_hash, latency_ms=latency_ms)
+                                   payment_hash=invoice.payment_hash, latency_ms=latency_ms,
+                                   amount_msat=self._invoicing.amount_msat(terms))
         self._state.counters["trades_sold"] += 1
         return invoice
 
@@ -62,7 +63,8 @@ class Agreements:
                         reason=problem)
             return problem or "no invoice"
         if self._journal.record_trade(terms, "buyer", self._clock.now_s(), bolt11=bolt11,
-                                      payment_hash=invoice.payment_hash, latency_ms=None):
+                                      payment_hash=invoice.payment_hash, latency_ms=None,
+                                      amount_msat=invoice.amount_msat):
             self._state.counters["trades_bought"] += 1
             await self._handover.put(terms.trade_id)
         return ""

@@ -55,6 +55,9 @@ class Order:
     energy_wh: int
     start: int        # opening price, msat/kWh
     reservation: int  # the price beyond which this home would rather use the grid
+    # When negotiations for it end; None: the interval's gate (trading ahead of delivery).
+    # Trades on the meters (agent/domain/expost.py) end in the interval after.
+    deadline_s: float | None = None
 
 
 @dataclass
@@ -132,6 +135,13 @@ class Negotiation:
         else:
             await self._subscribe(book, True)
 
+    def _deadline(self, k: int) -> float:
+        """When negotiations for interval `k` end: its order's deadline, else its gate."""
+        book = self._books.get(k)
+        if book is not None and book.order.deadline_s is not None:
+            return book.order.deadline_s
+        return self._intervals.deadline_s(k)
+
     async def _subscribe(self, book: _Book, on: bool) -> None:
         if book.subscribed == on:
             return
@@ -162,7 +172,7 @@ class Negotiation:
 
     async def _offer_next(self, book: _Book) -> None:
         pos = book.order
-        deadline = self._intervals.deadline_s(pos.interval)
+        deadline = self._deadline(pos.interval)
         if self.draining or book.open_wh < MIN_TRADE_WH or self._clock.now_s() >= deadline:
             return
         session = SellerSession(uuid.uuid4().hex, pos.interval, self._me, book.open_wh,
@@ -242,7 +252,7 @@ class Negotiation:
         pos = book.order
         session = BuyerSession(move.trade_id, move.interval, self._me, move.sender, free,
                                pos.start, pos.reservation,
-                               self._intervals.deadline_s(move.interval), self._rounds)
+                               self._deadline(move.interval), self._rounds)
         live = _Live(session, peer_node=node_id)
         self._live[move.trade_id] = live
         await self._buyer_move(live, session, move, now)
@@ -274,7 +284,7 @@ class Negotiation:
                 book.open_wh += terms.energy_wh
             await self._reject(Move("confirm", terms.trade_id, terms.interval, terms.seller,
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
-                                    self._intervals.deadline_s(terms.interval)))
+                                    self._deadline(terms.interval)))
             return
         if book is not None and book.open_wh - book.reserved_wh < MIN_TRADE_WH:
             await self._subscribe(book, False)
@@ -353,7 +363,7 @@ class Negotiation:
             if len(self._confirmed) > 10_000:
                 self._confirmed.clear()  # bounded memory; the journal keeps the record
             for k, book in list(self._books.items()):
-                if now >= self._intervals.deadline_s(k):
+                if now >= self._deadline(k):
                     await self._subscribe(book, False)
                     del self._books[k]
                 elif (book.order.side == "sell" and book.live is None

@@ -1,7 +1,8 @@
 """One reader of the agent's MQTT messages, handing each to the part it is for.
 
-The coordinator's signal goes to the signal intake (its roster too, through `route`), Home Assistant's birth message to the
-Home Assistant service (when on), everything else (offers and inbox moves) to negotiation.
+The coordinator's signal goes to the signal intake (its roster too, through `route`), Home
+Assistant's birth message to the Home Assistant service (when on), everything else (offers
+and inbox moves) to negotiation.
 Peers' key bindings arrive inside their first moves: there is no identity/+ subscription
 (that would cost every home one retained message per home in the community).
 """

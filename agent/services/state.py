@@ -69,6 +69,7 @@ class AgentState:
     heartbeats: dict[str, float] = field(default_factory=dict)
     device_health: str = "unknown"
     last_completed: tuple[int, float] | None = None  # (interval, mean kW) last appended
+    last_net_w: float | None = None  # the latest pre-battery net load (load - PV, W)
     read_seconds: Buckets = field(default_factory=Buckets)  # device poll durations
 
     def add_sample(self, interval: int, net_w: float) -> None:
@@ -78,6 +79,7 @@ class AgentState:
                 self.last_completed = (self.current.interval, self.current.mean_kw)
             self.current = IntervalAverage(interval)
         self.current.add(net_w)
+        self.last_net_w = net_w
 
     def history(self) -> FloatArray:
         """The last `history_len` interval means, oldest first, padded at the front with the

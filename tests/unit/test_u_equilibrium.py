@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from agent.domain import follow
 from coordinator.equilibrium import EquilibriumConfig, Reports, Tariff, solve
-from sim.expost import amount_msat, pool
+from agent.domain.expost import amount_msat
+from sim.expost import pool
 from sim.tariff import capacity_charges, periods
 
 H = 16
