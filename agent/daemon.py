@@ -98,9 +98,10 @@ class Agent:
                               s.market.max_rounds, shared_subscriptions=s.broker.v5),
             self.state, self.clock, self.transport, self.bindings,
             Agreements(self.journal, self.invoicing, self.handover, self.spend, self.clock,
-                       self.state))
+                       self.state, intervals=self.intervals,
+                       window_s=s.limits.default_window_s))
         self.trading = MeteredTrading(self.negotiation, self.journal, self.state, self.clock,
-                                      self.intervals, tariff)
+                                      self.intervals, tariff, s.lightning.max_fee_msat)
         self.metering = Metering(self.device, self.state, self.journal, self.clock,
                                  self.intervals, d.poll_s)
         self.forecaster = CalibratedForecaster(

@@ -170,8 +170,9 @@ class Signal(_Wire):
 
     @property
     def has_plan(self) -> bool:
-        return bool(self.plan_power_per_kwh) and (
-            len(self.plan_crate_edges) == len(self.plan_power_per_kwh) - 1)
+        """Whether the signal carries the community plan (no units: no home has a battery)."""
+        return self.solver == "equilibrium" and (
+            len(self.plan_crate_edges) == max(0, len(self.plan_power_per_kwh) - 1))
 
 
 class Presence(_Wire):

@@ -32,6 +32,7 @@ from firmware_bridge.emulator.cli import varied_params
 
 INTERVAL_S = 900
 LEAD_INTERVALS = 2  # simulated lead-in before the measured day
+CAPACITY_EUR_PER_KW_YEAR = 48.8  # the coordinator's plan prices the peak (capacity.toml)
 
 
 def to_toml(data: dict[str, Any], prefix: str = "") -> str:
@@ -125,8 +126,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             coord = workdir / "coordinator.toml"
             key_file = workdir / "coordinator.key"
             coordinator_key = public_hex(load_or_create_key(key_file))
+            # The plan prices the community's peak as the simulator's default scenario does
+            # (scenarios/capacity.toml: the Flemish capacity tariff, €48.8/kW/year).
             coord.write_text(to_toml({"broker": broker, "market": {"community": "demo"},
-                                      "clock": clock, "key_file": str(key_file)}))
+                                      "clock": clock, "key_file": str(key_file),
+                                      "capacity_eur_per_kw_year": CAPACITY_EUR_PER_KW_YEAR}))
             fleet.start("coordinator", peerwatt_cmd("coordinator", "--config", str(coord)))
             homes: list[HomeRun] = []
             for i, name in enumerate(names):

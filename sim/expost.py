@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from agent.domain.decision import MIN_TRADE_WH
 from agent.domain.expost import amount_msat
+from agent.domain.reputation import PeerRecord
 from sim.market import Book, Cleared, clear
 from sim.scenario import Attack, MarketSpec
 from sim.settle import Ledger
@@ -65,7 +66,7 @@ def positions(grid_wh: Floats, bad: Bools, attack: Attack | None,
 def trade(interval: int, grid_wh: Floats, price_msat_per_kwh: int, names: list[str],
           now_s: float, deadline_s: float, spec: MarketSpec, ledger: Ledger, bad: Bools,
           attack: Attack | None, rng: np.random.Generator, retail: int,
-          feed_in: int, refused: dict[int, set[int]] | None = None) -> Traded:
+          feed_in: int, refused: dict[int, dict[int, PeerRecord]] | None = None) -> Traded:
     """Match and pay the interval's metered surplus against its metered deficit. A trade is
     paid at agreement; one its buyer does not pay is not a trade (its seller offers the
     energy again, and sells no more to that buyer: `refused`)."""

@@ -306,6 +306,14 @@ class Journal:
             for r in rows
         ]
 
+    def unpaid_sales(self, buyer: str, to_interval: int, since_s: float) -> list[str]:
+        """Trade ids of our sales to `buyer` for intervals up to `to_interval`, agreed since
+        `since_s` and still not paid."""
+        rows = self._db.execute(
+            "SELECT trade_id FROM trades WHERE role='seller' AND buyer=? AND state='agreed'"
+            " AND interval <= ? AND created_s >= ?", (buyer, to_interval, since_s)).fetchall()
+        return [str(r[0]) for r in rows]
+
     def trade(self, trade_id: str) -> TradeRecord | None:
         found = self.trades(trade_id=trade_id)
         return found[0] if found else None

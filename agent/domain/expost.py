@@ -47,6 +47,12 @@ def midpoint(feed_in: int, retail: int) -> int:
     return (feed_in + retail) // 2
 
 
+def min_trade_wh(retail: int, feed_in: int, fee_msat: int) -> int:
+    """The smallest trade `amount_msat` pays (its fee fits between retail and feed-in)."""
+    band = max(1, retail - feed_in)
+    return max(MIN_TRADE_WH, -(-fee_msat * 1000 // band) + 1)
+
+
 def amount_msat(energy_wh: int, price_msat_per_kwh: int, retail: int, feed_in: int,
                 fee_msat: int) -> int | None:
     """What the seller invoices for an agreed trade: its price, but never so much that the

@@ -29,13 +29,15 @@ log = structlog.get_logger("negotiation")
 
 class MeteredTrading:
     def __init__(self, negotiation: Negotiation, journal: Journal, state: AgentState,
-                 clock: Clock, intervals: IntervalClock, tariff: Tariff) -> None:
+                 clock: Clock, intervals: IntervalClock, tariff: Tariff,
+                 fee_msat: int) -> None:
         self._negotiation = negotiation
         self._journal = journal
         self._state = state
         self._clock = clock
         self._intervals = intervals
         self.tariff = tariff  # run-time setting (SIGHUP)
+        self.fee_msat = fee_msat  # the routing fee the amount rule allows for
         self._prices: dict[int, tuple[int, str]] = {}  # interval -> (price, source)
 
     def priced(self, k: int, price_msat_per_kwh: int | None) -> None:
@@ -70,6 +72,12 @@ class MeteredTrading:
                       price=price, price_source=source)
             if pos.side == "none":
                 continue
+            retail = self.tariff.retail_at(self._intervals.start_s(k))
+            least = expost.min_trade_wh(retail, self.tariff.feed_in_msat_per_kwh, self.fee_msat)
+            if pos.energy_wh < least:
+                self._state.counters["expost_too_small"] += 1
+                continue
             self._state.counters[f"expost_{pos.side}_orders"] += 1
             await self._negotiation.open(Order(k, pos.side, pos.energy_wh, start=price,
-                                               reservation=price, deadline_s=deadline))
+                                               reservation=price, deadline_s=deadline,
+                                               min_wh=least))

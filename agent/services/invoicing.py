@@ -86,6 +86,10 @@ class Invoicing:
                                  f"its {self._c.fee_msat} msat fee above feed-in")
         return amount
 
+    async def status(self, trade_id: str) -> str | None:
+        """The node's word on the trade's invoice (paid, unpaid, expired; None: unknown)."""
+        return await self._node.invoice_status(label_of(trade_id))
+
     async def invoice_for(self, terms: Terms) -> Invoice:
         """The trade's invoice (the same one when asked again)."""
         expiry_s = self.expiry_s(terms)  # refuses past the deadline, before netting

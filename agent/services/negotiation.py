@@ -10,6 +10,12 @@ buyer, a reject or silence re-offers the remainder (a new trade id) until the de
 An agreed trade is journaled — with its invoice (agent/services/invoicing.py) — before the
 confirm is sent (seller), and before its id goes to settlement over the handover queue
 (buyer, agent/services/handover.py): that id is the only thing negotiation tells settlement.
+
+Each home judges its peers on its own journal (`Agreements.record_of`, the rule of
+agent/domain/reputation.py, the simulator's too): a buyer refuses offers from a peer it
+refuses, a seller rejects the accept or counter of one; a deprioritised peer is served
+only in the late part of the window. A peer that took an offer or an accept and then went
+silent is journaled (`unanswered`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import structlog
 
 from agent import topics
 from agent.clock import Clock
+from agent.domain import reputation
 from agent.domain.market import IntervalClock, Terms
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
 from agent.ports import (
@@ -58,6 +65,7 @@ class Order:
     # When negotiations for it end; None: the interval's gate (trading ahead of delivery).
     # Trades on the meters (agent/domain/expost.py) end in the interval after.
     deadline_s: float | None = None
+    min_wh: int = MIN_TRADE_WH  # no trade below this (one that would not pay its fee)
 
 
 @dataclass
@@ -106,6 +114,7 @@ class Negotiation:
         self._books: dict[int, _Book] = {}
         self._live: dict[str, _Live] = {}
         self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
+        self._shunned: set[str] = set()       # peers refused so far (logged once each)
         self.draining = False
         self.shared_subscriptions = config.shared_subscriptions
         # Silence longer than this ends a session; a tenth of an interval in real time.
@@ -126,7 +135,7 @@ class Negotiation:
         return topics.shared(topics.BUYERS, topic) if self.shared_subscriptions else topic
 
     async def open(self, order: Order) -> None:
-        if self.draining or order.energy_wh < MIN_TRADE_WH:
+        if self.draining or order.energy_wh < order.min_wh:
             return
         book = _Book(order, order.energy_wh)
         self._books[order.interval] = book
@@ -173,7 +182,7 @@ class Negotiation:
     async def _offer_next(self, book: _Book) -> None:
         pos = book.order
         deadline = self._deadline(pos.interval)
-        if self.draining or book.open_wh < MIN_TRADE_WH or self._clock.now_s() >= deadline:
+        if self.draining or book.open_wh < pos.min_wh or self._clock.now_s() >= deadline:
             return
         session = SellerSession(uuid.uuid4().hex, pos.interval, self._me, book.open_wh,
                                 pos.start, pos.reservation, deadline, self._rounds)
@@ -243,10 +252,29 @@ class Negotiation:
             if book is not None:
                 book.open_wh += known.terms.energy_wh
 
+    async def _serves(self, peer: str, k: int) -> bool:
+        """Whether this home trades with `peer` now, by its own record of the peer."""
+        record = await self._agreements.record_of(peer)
+        start = self._intervals.start_s(k + 1)  # the window on the meters runs in k + 1
+        deadline = self._deadline(k)
+        share = (1.0 if deadline <= start else
+                 min(1.0, max(0.0, (self._clock.now_s() - start) / (deadline - start))))
+        if reputation.serves(record, share):
+            return True
+        self._state.counters["moves_refused_reputation"] += 1
+        if peer not in self._shunned and reputation.standing(record) == "refused":
+            self._shunned.add(peer)
+            log.warning("peer_refused", peer=peer, unpaid=record.unpaid,
+                        unanswered=record.unanswered, undelivered=record.undelivered)
+        return False
+
     async def _on_offer(self, move: Move, node_id: str, now: float) -> None:
         book = self._books.get(move.interval)
         free = 0 if book is None else book.open_wh - book.reserved_wh
-        if book is None or book.order.side != "buy" or free < MIN_TRADE_WH or self.draining:
+        if book is None or book.order.side != "buy" or free < book.order.min_wh or self.draining:
+            await self._reject(move)
+            return
+        if not await self._serves(move.sender, move.interval):
             await self._reject(move)
             return
         pos = book.order
@@ -286,12 +314,19 @@ class Negotiation:
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
                                     self._deadline(terms.interval)))
             return
-        if book is not None and book.open_wh - book.reserved_wh < MIN_TRADE_WH:
+        if book is not None and book.open_wh - book.reserved_wh < book.order.min_wh:
             await self._subscribe(book, False)
 
     async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
         if (book := self._books.get(s.interval)) is not None:
             book.unanswered = 0  # someone is there
+        if move.kind in ("accept", "counter") and not await self._serves(move.sender,
+                                                                         s.interval):
+            s.state = State.CLOSED
+            self._live.pop(s.trade_id, None)
+            self._release(s)
+            await self._reject(move)
+            return
         outcome = s.on_move(move, now)
         for reply in outcome.replies:
             await self._send(reply, self._to(reply.receiver))
@@ -348,6 +383,9 @@ class Negotiation:
                 if s.expire(now) or silent:
                     self._state.counters["sessions_timed_out" if silent else
                                          "sessions_expired"] += 1
+                    peer = s.buyer if isinstance(s, SellerSession) else s.seller
+                    if silent and peer and (isinstance(s, BuyerSession) or s.round > 0):
+                        self._agreements.peer_failed(peer, "unanswered", trade_id)
                     s.state = State.CLOSED
                     self._live.pop(trade_id, None)
                     if isinstance(s, SellerSession):
