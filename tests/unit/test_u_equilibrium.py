@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.domain import follow
-from coordinator.equilibrium import EquilibriumConfig, Reports, Tariff, solve
 from agent.domain.expost import amount_msat
+from coordinator.equilibrium import EquilibriumConfig, Reports, Tariff, solve
 from sim.expost import pool
 from sim.tariff import capacity_charges, periods
 
