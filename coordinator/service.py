@@ -79,7 +79,11 @@ class Coordinator:
                                 dt_h=settings.market.interval_s / 3600)
         self._eq = EquilibriumConfig(types=settings.max_types,
                                      min_type_size=settings.min_type_size, trim=settings.trim,
-                                     quantile_z=settings.quantile_z)
+                                     quantile_z=settings.quantile_z,
+                                     # Among equally good plans the middle one: batteries
+                                     # spread their work over equal-price steps (a vertex
+                                     # plan runs a unit all at once, then not at all).
+                                     lp_method="ipm_interior")
         self._transport = transport
         self._clock = clock
         self._tariff = tariff
