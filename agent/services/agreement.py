@@ -45,6 +45,7 @@ class Agreements:
         self._intervals = intervals
         self._window_s = window_s
         self.renege = reneging()
+        self._shunned: set[str] = set()  # peers refused so far (logged once each)
         if self.renege:
             log.warning("reneging_mode", reason=f"{RENEGE_ENV}=1 under pytest: never pays")
         self._journal = journal
@@ -110,6 +111,19 @@ class Agreements:
             else:
                 record = record.add("unpaid")
         return record
+
+    async def serves(self, peer: str, window_share: float) -> bool:
+        """Whether to trade with `peer` now, `window_share` into the trading window;
+        a refusal is counted, and logged once per peer."""
+        record = await self.record_of(peer)
+        if reputation.serves(record, window_share):
+            return True
+        self._state.counters["moves_refused_reputation"] += 1
+        if peer not in self._shunned and reputation.standing(record) == "refused":
+            self._shunned.add(peer)
+            log.warning("peer_refused", peer=peer, unpaid=record.unpaid,
+                        unanswered=record.unanswered, undelivered=record.undelivered)
+        return False
 
     def peer_failed(self, peer: str, kind: str, trade_id: str) -> None:
         """Journal a counterparty's failure (once per trade)."""

@@ -32,7 +32,6 @@ import structlog
 
 from agent import topics
 from agent.clock import Clock
-from agent.domain import reputation
 from agent.domain.market import IntervalClock, Terms
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
 from agent.ports import (
@@ -114,7 +113,6 @@ class Negotiation:
         self._books: dict[int, _Book] = {}
         self._live: dict[str, _Live] = {}
         self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
-        self._shunned: set[str] = set()       # peers refused so far (logged once each)
         self.draining = False
         self.shared_subscriptions = config.shared_subscriptions
         # Silence longer than this ends a session; a tenth of an interval in real time.
@@ -254,19 +252,11 @@ class Negotiation:
 
     async def _serves(self, peer: str, k: int) -> bool:
         """Whether this home trades with `peer` now, by its own record of the peer."""
-        record = await self._agreements.record_of(peer)
         start = self._intervals.start_s(k + 1)  # the window on the meters runs in k + 1
         deadline = self._deadline(k)
         share = (1.0 if deadline <= start else
                  min(1.0, max(0.0, (self._clock.now_s() - start) / (deadline - start))))
-        if reputation.serves(record, share):
-            return True
-        self._state.counters["moves_refused_reputation"] += 1
-        if peer not in self._shunned and reputation.standing(record) == "refused":
-            self._shunned.add(peer)
-            log.warning("peer_refused", peer=peer, unpaid=record.unpaid,
-                        unanswered=record.unanswered, undelivered=record.undelivered)
-        return False
+        return await self._agreements.serves(peer, share)
 
     async def _on_offer(self, move: Move, node_id: str, now: float) -> None:
         book = self._books.get(move.interval)

@@ -92,6 +92,8 @@ def test_honest_peers_stop_trading_with_a_reneging_buyer(community: Community) -
         largest = max((a for (a,) in s.query("SELECT amount_msat FROM trades "
                                               "WHERE role='seller'")), default=0)
         assert sum(r[2] for r in unpaid) <= largest
+        print(f"{s.name}: {len(sales)} sale(s) to {CHEAT}, {len(unpaid)} unpaid "
+              f"({sum(r[2] for r in unpaid)} msat; its largest trade {largest} msat)")
         if sales:
             assert c.stopped_counters(s.name)["moves_refused_reputation"] >= 1
     # The honest homes traded with each other, and paid every trade.
