@@ -33,6 +33,7 @@ import numpy.typing as npt
 from agent.adapters.onnx import FORECAST_HISTORY, OnnxForecaster, OnnxPolicy
 from agent.domain import decision as rules
 from agent.domain import follow, policy_obs
+from agent.domain.reputation import PeerRecord
 from agent.domain.units import MSAT_PER_BTC, Tariff
 from agent.ports import Forecast
 from coordinator.equilibrium import Equilibrium, EquilibriumConfig, Reports, solve
@@ -163,7 +164,7 @@ class Simulation:
         rng = np.random.default_rng(self.seed + 17)
         com = Community(h, self.tariff, m.interval_s)
         ledger = Ledger(h.names, self.scenario.lightning.channel_sat)
-        refused: dict[int, set[int]] = {}   # each seller's own list of buyers that failed it
+        refused: dict[int, dict[int, PeerRecord]] = {}   # each seller's record of its buyers
         feed = self.tariff.feed_in_msat_per_kwh
         dt_h = m.interval_s / 3600.0
         res = RunResult(strategy.name, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n),
@@ -281,7 +282,7 @@ class Simulation:
 
     def _trade(self, k: int, grid_wh: Floats, price: int, ledger: Ledger, bad: Bools,
                attack: Attack | None, rng: np.random.Generator, res: RunResult,
-               refused: dict[int, set[int]]) -> tuple[Floats, Floats, Floats]:
+               refused: dict[int, dict[int, PeerRecord]]) -> tuple[Floats, Floats, Floats]:
         h, m = self.homes, self.scenario.market
         end_s = h.first_step_s + (k + 1) * m.interval_s
         deadline = end_s + (1.0 - m.gate_margin) * m.interval_s

@@ -10,6 +10,12 @@ buyer, a reject or silence re-offers the remainder (a new trade id) until the de
 An agreed trade is journaled — with its invoice (agent/services/invoicing.py) — before the
 confirm is sent (seller), and before its id goes to settlement over the handover queue
 (buyer, agent/services/handover.py): that id is the only thing negotiation tells settlement.
+
+Each home judges its peers on its own journal (`Agreements.record_of`, the rule of
+agent/domain/reputation.py, the simulator's too): a buyer refuses offers from a peer it
+refuses, a seller rejects the accept or counter of one; a deprioritised peer is served
+only in the late part of the window. A peer that took an offer or an accept and then went
+silent is journaled (`unanswered`).
 """
 
 from __future__ import annotations
@@ -55,6 +61,10 @@ class Order:
     energy_wh: int
     start: int        # opening price, msat/kWh
     reservation: int  # the price beyond which this home would rather use the grid
+    # When negotiations for it end; None: the interval's gate (trading ahead of delivery).
+    # Trades on the meters (agent/domain/expost.py) end in the interval after.
+    deadline_s: float | None = None
+    min_wh: int = MIN_TRADE_WH  # no trade below this (one that would not pay its fee)
 
 
 @dataclass
@@ -123,7 +133,7 @@ class Negotiation:
         return topics.shared(topics.BUYERS, topic) if self.shared_subscriptions else topic
 
     async def open(self, order: Order) -> None:
-        if self.draining or order.energy_wh < MIN_TRADE_WH:
+        if self.draining or order.energy_wh < order.min_wh:
             return
         book = _Book(order, order.energy_wh)
         self._books[order.interval] = book
@@ -131,6 +141,13 @@ class Negotiation:
             await self._offer_next(book)
         else:
             await self._subscribe(book, True)
+
+    def _deadline(self, k: int) -> float:
+        """When negotiations for interval `k` end: its order's deadline, else its gate."""
+        book = self._books.get(k)
+        if book is not None and book.order.deadline_s is not None:
+            return book.order.deadline_s
+        return self._intervals.deadline_s(k)
 
     async def _subscribe(self, book: _Book, on: bool) -> None:
         if book.subscribed == on:
@@ -162,8 +179,8 @@ class Negotiation:
 
     async def _offer_next(self, book: _Book) -> None:
         pos = book.order
-        deadline = self._intervals.deadline_s(pos.interval)
-        if self.draining or book.open_wh < MIN_TRADE_WH or self._clock.now_s() >= deadline:
+        deadline = self._deadline(pos.interval)
+        if self.draining or book.open_wh < pos.min_wh or self._clock.now_s() >= deadline:
             return
         session = SellerSession(uuid.uuid4().hex, pos.interval, self._me, book.open_wh,
                                 pos.start, pos.reservation, deadline, self._rounds)
@@ -233,16 +250,27 @@ class Negotiation:
             if book is not None:
                 book.open_wh += known.terms.energy_wh
 
+    async def _serves(self, peer: str, k: int) -> bool:
+        """Whether this home trades with `peer` now, by its own record of the peer."""
+        start = self._intervals.start_s(k + 1)  # the window on the meters runs in k + 1
+        deadline = self._deadline(k)
+        share = (1.0 if deadline <= start else
+                 min(1.0, max(0.0, (self._clock.now_s() - start) / (deadline - start))))
+        return await self._agreements.serves(peer, share)
+
     async def _on_offer(self, move: Move, node_id: str, now: float) -> None:
         book = self._books.get(move.interval)
         free = 0 if book is None else book.open_wh - book.reserved_wh
-        if book is None or book.order.side != "buy" or free < MIN_TRADE_WH or self.draining:
+        if book is None or book.order.side != "buy" or free < book.order.min_wh or self.draining:
+            await self._reject(move)
+            return
+        if not await self._serves(move.sender, move.interval):
             await self._reject(move)
             return
         pos = book.order
         session = BuyerSession(move.trade_id, move.interval, self._me, move.sender, free,
                                pos.start, pos.reservation,
-                               self._intervals.deadline_s(move.interval), self._rounds)
+                               self._deadline(move.interval), self._rounds)
         live = _Live(session, peer_node=node_id)
         self._live[move.trade_id] = live
         await self._buyer_move(live, session, move, now)
@@ -274,14 +302,21 @@ class Negotiation:
                 book.open_wh += terms.energy_wh
             await self._reject(Move("confirm", terms.trade_id, terms.interval, terms.seller,
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
-                                    self._intervals.deadline_s(terms.interval)))
+                                    self._deadline(terms.interval)))
             return
-        if book is not None and book.open_wh - book.reserved_wh < MIN_TRADE_WH:
+        if book is not None and book.open_wh - book.reserved_wh < book.order.min_wh:
             await self._subscribe(book, False)
 
     async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
         if (book := self._books.get(s.interval)) is not None:
             book.unanswered = 0  # someone is there
+        if move.kind in ("accept", "counter") and not await self._serves(move.sender,
+                                                                         s.interval):
+            s.state = State.CLOSED
+            self._live.pop(s.trade_id, None)
+            self._release(s)
+            await self._reject(move)
+            return
         outcome = s.on_move(move, now)
         for reply in outcome.replies:
             await self._send(reply, self._to(reply.receiver))
@@ -338,6 +373,9 @@ class Negotiation:
                 if s.expire(now) or silent:
                     self._state.counters["sessions_timed_out" if silent else
                                          "sessions_expired"] += 1
+                    peer = s.buyer if isinstance(s, SellerSession) else s.seller
+                    if silent and peer and (isinstance(s, BuyerSession) or s.round > 0):
+                        self._agreements.peer_failed(peer, "unanswered", trade_id)
                     s.state = State.CLOSED
                     self._live.pop(trade_id, None)
                     if isinstance(s, SellerSession):
@@ -353,7 +391,7 @@ class Negotiation:
             if len(self._confirmed) > 10_000:
                 self._confirmed.clear()  # bounded memory; the journal keeps the record
             for k, book in list(self._books.items()):
-                if now >= self._intervals.deadline_s(k):
+                if now >= self._deadline(k):
                     await self._subscribe(book, False)
                     del self._books[k]
                 elif (book.order.side == "sell" and book.live is None
