@@ -26,7 +26,7 @@ import structlog
 
 from agent import topics
 from agent.clock import Clock
-from agent.domain.market import IntervalClock, Terms
+from agent.domain.market import IntervalClock, Terms, start_offset
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
 from agent.ports import (
     InboundMessage,
@@ -85,6 +85,9 @@ class NegotiationConfig:
     intervals: IntervalClock
     max_rounds: int = 3
     shared_subscriptions: bool = True  # False only on MQTT 3.1.1 brokers (fan-out)
+    # A seller's first offer waits until its own point (`start_offset`) in this first share
+    # of the interval, so a community's offers do not all arrive at the interval's start.
+    start_spread: float = 0.25
 
 
 class Negotiation:
@@ -93,6 +96,7 @@ class Negotiation:
         self._me = config.agent_id
         self._topics = Topics(config.community)
         self._rounds = config.max_rounds
+        self._offset = start_offset(config.agent_id, config.start_spread)
         self._state = state
         self._clock = clock
         self._intervals = config.intervals
@@ -128,6 +132,12 @@ class Negotiation:
         book = _Book(order, order.energy_wh)
         self._books[order.interval] = book
         if order.side == "sell":
+            now = self._clock.now_s()
+            at = self._intervals.start_s(self._intervals.index(now)) + self._offset * (
+                self._intervals.length_s)
+            if at > now:  # the timer loop (`run`) sends the first offer at our point
+                book.retry_at = time.monotonic() + self._clock.real_duration_s(at - now)
+                return
             await self._offer_next(book)
         else:
             await self._subscribe(book, True)
