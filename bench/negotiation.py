@@ -59,7 +59,9 @@ def _spawn_workers(args: argparse.Namespace, workdir: Path, broker_port: int,
                 "workdir": str(workdir / f"w{w}"), "out": str(workdir / f"w{w}.json")}
         spec_file = workdir / f"w{w}.spec.json"
         spec_file.write_text(json.dumps(spec))
-        prof = ["-m", "cProfile", "-o", f"/tmp/w{w}.prof"] if os.environ.get("PW_PROFILE") else []
+        # PW_PROFILE=1: each worker under cProfile, its stats in the run's work dir.
+        prof = (["-m", "cProfile", "-o", str(workdir / f"w{w}.prof")]
+                if os.environ.get("PW_PROFILE") else [])
         procs.append(subprocess.Popen([sys.executable, *prof, "-m", "bench.negotiation_worker",
                                        str(spec_file)], stdin=subprocess.DEVNULL))
     return procs
@@ -142,6 +144,7 @@ def main() -> None:
         "counters": {k: sum(p["counters"].get(k, 0) for p in parts)
                      for k in sorted({k for p in parts for k in p["counters"]})},
     }
+    print(f"work dir (logs, profiles): {workdir}", file=sys.stderr)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
