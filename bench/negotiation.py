@@ -132,6 +132,8 @@ def main() -> None:
         "trades_per_s": round(trades / window, 2) if window else None,
         "cpu_s_per_home": round(sum(p["cpu_s"] for p in parts) / args.homes, 4),
         "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+        "homes_cpu_sys_share": round(sum(p["cpu_sys_s"] for p in parts) / max(1e-9, cpu["homes"]),
+                                     3),
         "cpu_ms_per_trade": {k: round(1000 * v / trades, 3) if trades else None
                              for k, v in cpu.items()},
         "messages_per_s": round(sent / window, 1) if window else None,

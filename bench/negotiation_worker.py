@@ -152,8 +152,10 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                        ("moves_unmatched", "moves_ignored"))
         h.journal.close()
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    cpu_sys = cpu1.ru_stime - cpu0.ru_stime
     return {"latencies_ms": latencies, "trades": len(latencies), "traded_wh": traded_wh,
             "moves_sent": sent, "offers": offers, "refused": refused, "cpu_s": cpu,
+            "cpu_sys_s": cpu_sys,
             "window_s": window, "supply_wh": supply, "demand_wh": demand, "counters": totals,
             "over_wh": over_wh, "channel_bytes": channel_bytes,
             "channel_messages": channel_messages}

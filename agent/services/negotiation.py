@@ -156,13 +156,14 @@ class Negotiation:
         except TransientError as exc:
             log.debug("offer_subscription_failed", topic=topic, on=on, error=str(exc))
 
-    async def _send(self, move: Move, topic: str, *, introduce: bool = False) -> None:
+    async def _send(self, move: Move, topic: str, *, introduce: bool = False,
+                    qos: int = 1) -> None:
         msg = self._bindings.sign(topic, MoveMsg.of(move, self._state.node_id,
                                                     self._clock.now_s()), introduce=introduce)
         # A move is void after its deadline: let the broker drop it then (MQTT 5 expiry).
         expiry_s = math.ceil(self._clock.real_duration_s(max(0.0, move.deadline_s - msg.sent_s)))
         try:
-            await self._transport.publish(topic, encode(msg), qos=1, expiry_s=max(1, expiry_s))
+            await self._transport.publish(topic, encode(msg), qos=qos, expiry_s=max(1, expiry_s))
         except TransientError as exc:
             self._state.counters["moves_unsent"] += 1
             log.debug("move_unsent", kind=move.kind, trade_id=move.trade_id, error=str(exc))
@@ -184,8 +185,9 @@ class Negotiation:
         self._live[session.trade_id] = _Live(session)
         self._wake.set()
         book.live = session.trade_id
+        # QoS 0: a lost offer is silence, which re-offers anyway; no PUBACK each way.
         await self._send(session.offer(), self._offers(pos.interval, shared=False),
-                         introduce=True)
+                         introduce=True, qos=0)
 
     async def handle(self, message: InboundMessage) -> None:
         try:
