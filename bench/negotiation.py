@@ -55,7 +55,7 @@ def _spawn_workers(args: argparse.Namespace, workdir: Path, broker_port: int,
             continue
         spec = {"homes": {n: rpcs[n] for n in chunk}, "broker_port": broker_port,
                 "epoch": epoch, "interval_real_s": args.interval_real_s,
-                "intervals": args.intervals, "seed": args.seed + w,
+                "intervals": args.intervals, "seed": args.seed + w, "idle": args.idle,
                 "workdir": str(workdir / f"w{w}"), "out": str(workdir / f"w{w}.json")}
         spec_file = workdir / f"w{w}.spec.json"
         spec_file.write_text(json.dumps(spec))
@@ -75,6 +75,8 @@ def main() -> None:
     ap.add_argument("--interval-real-s", type=float, default=3.0,
                     help="real seconds per 15-minute market interval")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--idle", action="store_true",
+                    help="open no positions: the CPU the homes, broker and node spend idle")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     args.workers = args.workers or max(2, -(-args.homes // 250))
@@ -136,6 +138,7 @@ def main() -> None:
                                      3),
         "cpu_ms_per_trade": {k: round(1000 * v / trades, 3) if trades else None
                              for k, v in cpu.items()},
+        "cpu_cores": {k: round(v / window, 4) if window else None for k, v in cpu.items()},
         "messages_per_s": round(sent / window, 1) if window else None,
         "channels": chan,
         "load_avg_1m": {"before": round(load0, 2), "after": round(load1, 2)},

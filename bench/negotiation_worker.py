@@ -107,6 +107,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             await clock.sleep_until(intervals.start_s(delivery - 1) + 0.01 * INTERVAL_S)
             opens = []
             for h in homes:
+                if spec.get("idle"):  # no positions: what the homes cost doing nothing
+                    continue
                 energy = rng.randint(100, 1500)
                 if rng.random() < 0.5:
                     supply[k] += energy
