@@ -15,7 +15,6 @@ confirm is sent (seller), and before its id goes to settlement over the handover
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 import time
@@ -45,7 +44,6 @@ from agent.wire import MoveMsg, WireError, decode, encode
 log = structlog.get_logger("negotiation")
 
 MIN_TRADE_WH = 20
-IDLE_TICKS = 8  # the timer loop's period with no session and nothing to offer, in ticks
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +107,6 @@ class Negotiation:
         self._books: dict[int, _Book] = {}
         self._live: dict[str, _Live] = {}
         self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
-        self._wake = asyncio.Event()  # new work for the timer loop while it idles
         self.draining = False
         self.shared_subscriptions = config.shared_subscriptions
         # Silence longer than this ends a session; a tenth of an interval in real time.
@@ -134,7 +131,6 @@ class Negotiation:
             return
         book = _Book(order, order.energy_wh)
         self._books[order.interval] = book
-        self._wake.set()
         if order.side == "sell":
             now = self._clock.now_s()
             at = self._intervals.start_s(self._intervals.index(now)) + self._offset * (
@@ -183,7 +179,6 @@ class Negotiation:
         session = SellerSession(uuid.uuid4().hex, pos.interval, self._me, book.open_wh,
                                 pos.start, pos.reservation, deadline, self._rounds)
         self._live[session.trade_id] = _Live(session)
-        self._wake.set()
         book.live = session.trade_id
         # QoS 0: a lost offer is silence, which re-offers anyway; no PUBACK each way.
         await self._send(session.offer(), self._offers(pos.interval, shared=False),
@@ -262,7 +257,6 @@ class Negotiation:
                                self._intervals.deadline_s(move.interval), self._rounds)
         live = _Live(session, peer_node=node_id)
         self._live[move.trade_id] = live
-        self._wake.set()
         await self._buyer_move(live, session, move, now)
 
     async def _buyer_move(self, live: _Live, s: BuyerSession, move: Move, now: float) -> None:
@@ -343,15 +337,8 @@ class Negotiation:
     async def run(self) -> None:
         """Expire sessions past their deadline or silent too long; re-offer; tidy books."""
         await self._transport.subscribe(self.inbox)
-        tick = max(0.01, self.reply_timeout_s / 4)
         while True:
-            if self._live or any(b.order.side == "sell" and b.open_wh >= MIN_TRADE_WH
-                                 for b in self._books.values()):
-                await asyncio.sleep(tick)
-            else:  # nothing to time out or offer: wake on new work, or to tidy the books
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_TICKS * tick)
+            await asyncio.sleep(max(0.01, self.reply_timeout_s / 4))
             now, mono = self._clock.now_s(), time.monotonic()
             for trade_id, live in list(self._live.items()):
                 s = live.session
