@@ -26,6 +26,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -149,6 +151,20 @@ class Simulation:
         lo, hi = homes.lead_steps, homes.lead_steps + homes.steps
         self.capacity_msat_per_kw = t.capacity_eur_per_kw_year / 365.0 / self.eur_per_msat
         self.terminal_msat = terminal_per_kwh(float(self.retail_msat[lo:hi].mean()), EFFICIENCY)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable for `sim.cluster` (a run on another process or machine): the ONNX
+        sessions travel as their files' paths and are opened again on arrival."""
+        state = dict(self.__dict__)
+        state["forecaster"] = (self.forecaster.path, self.forecaster.timezone)
+        state["policy"] = self.policy.path
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        path, zone = cast(tuple[Path, str], state["forecaster"])
+        state["forecaster"] = OnnxForecaster(path, zone)
+        state["policy"] = OnnxPolicy(cast(Path, state["policy"]))
+        self.__dict__.update(state)
 
     def _forecast(self, k: int) -> Forecast:
         """The forecast issued at the start of k (history through k−1) for k+1 …"""

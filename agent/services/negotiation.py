@@ -32,7 +32,7 @@ import structlog
 
 from agent import topics
 from agent.clock import Clock
-from agent.domain.market import IntervalClock, Terms
+from agent.domain.market import IntervalClock, Terms, start_offset
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
 from agent.ports import (
     InboundMessage,
@@ -95,6 +95,9 @@ class NegotiationConfig:
     intervals: IntervalClock
     max_rounds: int = 3
     shared_subscriptions: bool = True  # False only on MQTT 3.1.1 brokers (fan-out)
+    # A seller's first offer waits until its own point (`start_offset`) in this first share
+    # of the interval, so a community's offers do not all arrive at the interval's start.
+    start_spread: float = 0.25
 
 
 class Negotiation:
@@ -103,6 +106,7 @@ class Negotiation:
         self._me = config.agent_id
         self._topics = Topics(config.community)
         self._rounds = config.max_rounds
+        self._offset = start_offset(config.agent_id, config.start_spread)
         self._state = state
         self._clock = clock
         self._intervals = config.intervals
@@ -138,6 +142,12 @@ class Negotiation:
         book = _Book(order, order.energy_wh)
         self._books[order.interval] = book
         if order.side == "sell":
+            now = self._clock.now_s()
+            at = self._intervals.start_s(self._intervals.index(now)) + self._offset * (
+                self._intervals.length_s)
+            if at > now:  # the timer loop (`run`) sends the first offer at our point
+                book.retry_at = time.monotonic() + self._clock.real_duration_s(at - now)
+                return
             await self._offer_next(book)
         else:
             await self._subscribe(book, True)
@@ -159,13 +169,14 @@ class Negotiation:
         except TransientError as exc:
             log.debug("offer_subscription_failed", topic=topic, on=on, error=str(exc))
 
-    async def _send(self, move: Move, topic: str, *, introduce: bool = False) -> None:
+    async def _send(self, move: Move, topic: str, *, introduce: bool = False,
+                    qos: int = 1) -> None:
         msg = self._bindings.sign(topic, MoveMsg.of(move, self._state.node_id,
                                                     self._clock.now_s()), introduce=introduce)
         # A move is void after its deadline: let the broker drop it then (MQTT 5 expiry).
         expiry_s = math.ceil(self._clock.real_duration_s(max(0.0, move.deadline_s - msg.sent_s)))
         try:
-            await self._transport.publish(topic, encode(msg), qos=1, expiry_s=max(1, expiry_s))
+            await self._transport.publish(topic, encode(msg), qos=qos, expiry_s=max(1, expiry_s))
         except TransientError as exc:
             self._state.counters["moves_unsent"] += 1
             log.debug("move_unsent", kind=move.kind, trade_id=move.trade_id, error=str(exc))
@@ -186,8 +197,9 @@ class Negotiation:
                                 pos.start, pos.reservation, deadline, self._rounds)
         self._live[session.trade_id] = _Live(session)
         book.live = session.trade_id
+        # QoS 0: a lost offer is silence, which re-offers anyway; no PUBACK each way.
         await self._send(session.offer(), self._offers(pos.interval, shared=False),
-                         introduce=True)
+                         introduce=True, qos=0)
 
     async def handle(self, message: InboundMessage) -> None:
         try:
