@@ -17,7 +17,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from agent.topics import ADDRESSES, ANY, BUYERS, COORDINATORS, PREFIX, shared
-from agent.wire import MAX_PAYLOAD_BYTES, Binding, MoveMsg, Presence, Signal, StateReport
+from agent.wire import (
+    MAX_PAYLOAD_BYTES,
+    Binding,
+    MoveMsg,
+    Presence,
+    Roster,
+    Signal,
+    StateReport,
+)
 
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
 _BUYERS = shared(BUYERS, f"{PREFIX}/{ADDRESSES['offers']}".replace("{agent}", ANY))
@@ -27,6 +35,9 @@ _COORDINATORS = shared(COORDINATORS, "…/" + ADDRESSES["state"].replace("{agent
 _CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
     "meanfield": (Signal, "coordinator",
                   "The mean-field signal; retained, MQTT 5 message expiry of a few intervals."),
+    "roster": (Roster, "coordinator",
+               "The homes admitted, with their node ids; retained, published when it "
+               "changes; the signal carries its digest."),
     "state": (StateReport, "agent",
               "An agent's state report for the coordinator, each interval (QoS 0)."),
     "identity": (Binding, "agent",

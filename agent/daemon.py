@@ -26,6 +26,7 @@ from agent.sdnotify import Notifier
 from agent.services.agreement import Agreements
 from agent.services.decision import DecisionOutputs, DecisionStep, Models
 from agent.services.delivery import Delivery, DeliveryConfig
+from agent.services.expost import MeteredTrading
 from agent.services.handover import Handover
 from agent.services.health import Health
 from agent.services.homeassistant import HomeAssistant
@@ -87,7 +88,8 @@ class Agent:
             self.node, self.journal, self.clock, self.state, InvoiceConfig(
                 expiry_s=max(60, math.ceil(4 * real_interval)), intervals=self.intervals,
                 net_credits=st.net_shortfall, hold_cltv=st.hold_cltv,
-                hold_extra_s=st.meter_margin_s + st.hold_cancel_before_expiry_s),
+                hold_extra_s=st.meter_margin_s + st.hold_cancel_before_expiry_s,
+                settle_intervals=2, tariff=tariff, fee_msat=s.lightning.max_fee_msat),
             hold=self.node if st.hold_invoices == "auto" else None)
         self.bindings = Bindings(s.market.community, s.agent_id, Identity.load_or_create(
             s.paths.state_dir / "identity.ed25519"), self.state)
@@ -96,7 +98,10 @@ class Agent:
                               s.market.max_rounds, shared_subscriptions=s.broker.v5),
             self.state, self.clock, self.transport, self.bindings,
             Agreements(self.journal, self.invoicing, self.handover, self.spend, self.clock,
-                       self.state))
+                       self.state, intervals=self.intervals,
+                       window_s=s.limits.default_window_s))
+        self.trading = MeteredTrading(self.negotiation, self.journal, self.state, self.clock,
+                                      self.intervals, tariff, s.lightning.max_fee_msat)
         self.metering = Metering(self.device, self.state, self.journal, self.clock,
                                  self.intervals, d.poll_s)
         self.forecaster = CalibratedForecaster(
@@ -106,7 +111,7 @@ class Agent:
             s, self.state, self.clock,
             Models(self.forecaster, OnnxPolicy(s.models.policy or shipped(DEFAULT_POLICY))),
             self.device, self.journal,
-            DecisionOutputs(self.negotiation, StateReports(s, self.state, self.transport)))
+            DecisionOutputs(self.trading, StateReports(s, self.state, self.transport)))
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
                              stale_after_s=max(30.0, 10 * (d.poll_s + d.timeout_s)))
         self.extra_children: list[Child] = []
@@ -144,6 +149,7 @@ class Agent:
         self.signals = SignalIntake(self.state, self.clock, s.market.coordinator_key)
         self.router = Router(self.transport, self.topics.signal, self.signals.on_signal,
                              self.negotiation.handle)
+        self.router.route(self.topics.roster, self.signals.on_roster, subscribe=True)
         if self.ha is not None:
             self.router.route(self.ha.status_topic, self.ha.on_status)
         self.node_binding = NodeBinding(self.node, self.bindings, self.transport, self.state)

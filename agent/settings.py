@@ -327,8 +327,15 @@ class CoordinatorSettings(_Section):
     clock: ClockSettings = ClockSettings()
     signal_expiry_intervals: Annotated[int, Field(ge=1, le=96)] = 4
     price_slope: Annotated[float, Field(ge=0)] = 1.0  # solver = "v0" only
-    # The mean-field-type game (meanfield); "v0" is the first one-pass signal.
-    solver: Literal["mftg", "v0"] = "mftg"
+    # "equilibrium": the community plan (coordinator/equilibrium.py, HiGHS LP), the same
+    # solve the fleet simulator makes: prices and each planning unit's battery plan.
+    # "mftg": the mean-field-type game (prices only); "v0": the first one-pass price.
+    solver: Literal["equilibrium", "mftg", "v0"] = "equilibrium"
+    # Equilibrium only: the capacity charge the plan prices the community's peak import
+    # with (€ per kW and year, charged on each day's peak pro rata; 0: none), and the plan's
+    # margin against the forecasts' spread (plan for mean + z × spread).
+    capacity_eur_per_kw_year: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    quantile_z: Annotated[float, Field(ge=0, le=3)] = 0.5
     soc_points: Annotated[int, Field(ge=5, le=401)] = 51
     max_types: Annotated[int, Field(ge=1, le=64)] = 16
     min_type_size: Annotated[int, Field(ge=1)] = 20

@@ -14,6 +14,7 @@ PREFIX = ROOT + "/{community}"
 # channel id -> address under the prefix (placeholders in braces, see asyncapi.PARAMETERS)
 ADDRESSES: dict[str, str] = {
     "meanfield": "meanfield",
+    "roster": "roster",
     "state": "state/{agent}",
     "identity": "identity/{agent}",
     "presence": "presence/{agent}",
@@ -60,6 +61,10 @@ class Topics:
     @property
     def signal(self) -> str:
         return self._at("meanfield")
+
+    @property
+    def roster(self) -> str:
+        return self._at("roster")
 
     def state(self, agent: str = ANY) -> str:
         return self._at("state", agent=agent)

@@ -7,6 +7,8 @@ roster check arrive with the hardened protocol, issue 6.)
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -14,12 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.domain.negotiation import Move
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+# The roster is its own retained message, published when it changes: ~140 B a home, so
+# this cap holds some 30,000 homes; every other payload keeps MAX_PAYLOAD_BYTES.
+MAX_ROSTER_BYTES = 4 * 1024 * 1024
 VERSION: Literal[1] = 1
 
 AgentId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 NodeId = Annotated[str, Field(pattern=r"^(02|03)[0-9a-f]{64}$")]
 TradeId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Kw = Annotated[float, Field(ge=-1e4, le=1e4, allow_inf_nan=False)]
+CommunityKw = Annotated[float, Field(ge=-1e7, le=1e7, allow_inf_nan=False)]  # a community's sum
 
 
 class _Wire(BaseModel):
@@ -101,8 +107,34 @@ class RosterEntry(_Wire):
     node_id: NodeId
 
 
+class Roster(_Wire):
+    """The homes the coordinator admits (each with its node id), retained on `roster` and
+    signed like the signal; the signal carries only its digest, so the signal's size does
+    not grow with the community."""
+
+    type: Literal["roster"] = "roster"
+    seq: Annotated[int, Field(ge=0)]
+    digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    entries: list[RosterEntry]
+    issued_s: float
+    coordinator_key: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
+    sig: Annotated[str, Field(pattern=r"^([0-9a-f]{128})?$")] = ""
+
+
+def roster_digest(entries: Iterable[RosterEntry]) -> str:
+    """sha256 over the sorted `agent_id:node_id` lines: the roster a signal refers to."""
+    lines = sorted(f"{e.agent_id}:{e.node_id}\n" for e in entries)
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+Unit = Annotated[list[Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]],
+                 Field(max_length=672)]
+
+
 class Signal(_Wire):
-    """The coordinator's mean-field signal for the horizon starting at `interval`."""
+    """The coordinator's signal for the horizon starting at `interval`. Its size depends on
+    the horizon and the number of planning units (at most 64), never on the number of
+    homes: the roster is its own message (`Roster`), named here by its digest."""
 
     type: Literal["meanfield"] = "meanfield"
     seq: Annotated[int, Field(ge=0)]
@@ -110,21 +142,37 @@ class Signal(_Wire):
     interval_s: Annotated[int, Field(ge=1)]
     price_msat_per_kwh: Annotated[list[Annotated[int, Field(ge=0)]],
                                   Field(min_length=1, max_length=672)]
-    net_load_kw: Annotated[list[Kw], Field(min_length=1, max_length=672)]
+    net_load_kw: Annotated[list[CommunityKw], Field(min_length=1, max_length=672)]
     net_load_std_kw: Annotated[list[Annotated[float, Field(ge=0)]],
                                Field(min_length=1, max_length=672)]
     agents: Annotated[int, Field(ge=0)]
-    roster: list[RosterEntry]
+    roster_digest: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
     residual: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     issued_s: float
     # The mean-field game's outcome (issue 5; defaults keep v0 signals valid).
-    solver: Literal["v0", "mftg"] = "v0"
+    solver: Literal["v0", "mftg", "equilibrium"] = "v0"
     iterations: Annotated[int, Field(ge=0)] = 0
     exploitability_rel: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    equilibrium_net_load_kw: Annotated[list[Kw], Field(max_length=672)] = []
+    equilibrium_net_load_kw: Annotated[list[CommunityKw], Field(max_length=672)] = []
+    # The community plan (solver "equilibrium", coordinator/equilibrium.py): per planning
+    # unit its battery power per kWh of capacity for each step (kW/kWh, + charge), and the
+    # c-rate edges between the units (kW per kWh; K units have K-1 edges). A home runs its
+    # unit's plan (agent/domain/follow.py).
+    plan_power_per_kwh: Annotated[list[Unit], Field(max_length=64)] = []
+    plan_crate_edges: Annotated[list[Annotated[float, Field(ge=0, le=1e3,
+                                                            allow_inf_nan=False)]],
+                                Field(max_length=63)] = []
+    # Largest gain a unit could make by deviating from its plan, € per kWh of capacity.
+    exploitability_eur_per_kwh: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     # Ed25519 over the JSON of this signal with `sig` empty (agent.crypto.signal_sig).
     coordinator_key: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
     sig: Annotated[str, Field(pattern=r"^([0-9a-f]{128})?$")] = ""
+
+    @property
+    def has_plan(self) -> bool:
+        """Whether the signal carries the community plan (no units: no home has a battery)."""
+        return self.solver == "equilibrium" and (
+            len(self.plan_crate_edges) == max(0, len(self.plan_power_per_kwh) - 1))
 
 
 class Presence(_Wire):
@@ -148,9 +196,9 @@ def encode(message: _Wire) -> bytes:
     return message.model_dump_json().encode()
 
 
-def decode(payload: bytes, model: type[_W]) -> _W:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise WireError(f"oversize payload: {len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+def decode(payload: bytes, model: type[_W], *, max_bytes: int = MAX_PAYLOAD_BYTES) -> _W:
+    if len(payload) > max_bytes:
+        raise WireError(f"oversize payload: {len(payload)} bytes > {max_bytes}")
     try:
         return model.model_validate_json(payload)
     except ValidationError as exc:

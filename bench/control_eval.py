@@ -25,6 +25,7 @@ import argparse
 import json
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import date
 from functools import partial
@@ -40,7 +41,7 @@ from sim.engine import NO_TRADING, PEERWATT, RunResult, Simulation
 from sim.homes import build_homes
 from sim.policies import CONTROLS
 from sim.scenario import load_scenario
-from sim.seeds import interval, parse_seeds, run_seeds
+from sim.seeds import interval, parse_seeds
 
 DAYS = (date(2017, 6, 15),)
 
@@ -146,7 +147,11 @@ def main() -> None:
                 exports[f"{run.name}/{v}"] = export(run / f"{v}.zip", run / f"{v}.onnx")
     jobs = [(s, d) for s in seeds for d in args.days.split(",")]
     one = partial(unit, args.homes, args.scenario, controls, args.rl_runs, seeds)
-    units = run_seeds(jobs, one, args.workers)  # type: ignore[arg-type]
+    if args.workers > 1:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            units = list(pool.map(one, jobs))
+    else:
+        units = [one(j) for j in jobs]
     report = {"what": "battery controls in peerwatt simulate's market, paired over "
                       "(seed, day) units; cost per home-day includes the capacity share "
                       "and the change of stored energy at the terminal value",

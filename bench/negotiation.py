@@ -10,6 +10,13 @@ shared-subscription matching, spend policy and SQLite journal, invoices from its
 over pyln-client — without devices or forecasts: each interval, each home draws a surplus or
 a deficit (seeded) and opens it, as the decision step would. Latency is the seller's, from
 publishing the offer to agreement (invoice created and journaled), on the wall clock.
+
+CPU is counted over the trading window for each kind of process: the homes (the worker
+processes, getrusage), the broker (mosquitto) and the Lightning node (`lnsim`, one
+process for every home's node; /proc/PID/stat), each per agreed trade. Bytes and
+messages are counted per channel: `offers` (a seller to the buyers' shared group) and
+`inbox` (one home to another). The 1-minute load average before and after says how busy
+the (shared) machine was.
 """
 
 from __future__ import annotations
@@ -28,6 +35,14 @@ import numpy as np
 
 from demo.procs import Fleet
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """utime + stime of a live process (and its waited-for children), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / TICK
+
 
 def _spawn_workers(args: argparse.Namespace, workdir: Path, broker_port: int,
                    rpcs: dict[str, str], epoch: float) -> list[subprocess.Popen[bytes]]:
@@ -40,11 +55,13 @@ def _spawn_workers(args: argparse.Namespace, workdir: Path, broker_port: int,
             continue
         spec = {"homes": {n: rpcs[n] for n in chunk}, "broker_port": broker_port,
                 "epoch": epoch, "interval_real_s": args.interval_real_s,
-                "intervals": args.intervals, "seed": args.seed + w,
+                "intervals": args.intervals, "seed": args.seed + w, "idle": args.idle,
                 "workdir": str(workdir / f"w{w}"), "out": str(workdir / f"w{w}.json")}
         spec_file = workdir / f"w{w}.spec.json"
         spec_file.write_text(json.dumps(spec))
-        prof = ["-m", "cProfile", "-o", f"/tmp/w{w}.prof"] if os.environ.get("PW_PROFILE") else []
+        # PW_PROFILE=1: each worker under cProfile, its stats in the run's work dir.
+        prof = (["-m", "cProfile", "-o", str(workdir / f"w{w}.prof")]
+                if os.environ.get("PW_PROFILE") else [])
         procs.append(subprocess.Popen([sys.executable, *prof, "-m", "bench.negotiation_worker",
                                        str(spec_file)], stdin=subprocess.DEVNULL))
     return procs
@@ -58,6 +75,8 @@ def main() -> None:
     ap.add_argument("--interval-real-s", type=float, default=3.0,
                     help="real seconds per 15-minute market interval")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--idle", action="store_true",
+                    help="open no positions: the CPU the homes, broker and node spend idle")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     args.workers = args.workers or max(2, -(-args.homes // 250))
@@ -75,6 +94,13 @@ def main() -> None:
         print(f"starting {args.workers} workers; trading starts in {warmup:.0f} s",
               file=sys.stderr, flush=True)
         procs = _spawn_workers(args, workdir, broker_port, rpcs, epoch)
+        pids = {name: p.pid for name, p in fleet.procs if name in ("broker", "lnsim")}
+        time.sleep(max(0.0, epoch - time.time()))
+        load0 = os.getloadavg()[0]
+        cpu0 = {k: _proc_cpu_s(pid) for k, pid in pids.items()}
+        time.sleep(max(0.0, epoch + args.intervals * args.interval_real_s - time.time()))
+        cpu1 = {k: _proc_cpu_s(pid) for k, pid in pids.items()}
+        load1 = os.getloadavg()[0]
         codes = [p.wait() for p in procs]
         if any(codes):
             sys.exit(f"worker(s) failed: {codes}; logs and state in {workdir}")
@@ -84,6 +110,16 @@ def main() -> None:
     sent = sum(p["moves_sent"] for p in parts)
     offers = sum(p["offers"] for p in parts)
     window = max(p["window_s"] for p in parts)
+    cpu = {"homes": sum(p["cpu_s"] for p in parts), "broker": cpu1["broker"] - cpu0["broker"],
+           "node": cpu1["lnsim"] - cpu0["lnsim"]}
+    cpu["all"] = sum(cpu.values())
+    channels = sorted({k for p in parts for k in p["channel_bytes"]})
+    chan = {k: {"messages": sum(p["channel_messages"].get(k, 0) for p in parts),
+                "bytes": sum(p["channel_bytes"].get(k, 0) for p in parts)} for k in channels}
+    for c in chan.values():
+        c["bytes_per_message"] = round(c["bytes"] / c["messages"], 1) if c["messages"] else None
+        c["bytes_per_trade"] = round(c["bytes"] / trades, 1) if trades else None
+        c["bytes_per_s_per_home"] = round(c["bytes"] / window / args.homes, 2) if window else None
     result: dict[str, Any] = {
         "homes": args.homes, "intervals": args.intervals, "workers": args.workers,
         "interval_real_s": args.interval_real_s,
@@ -97,12 +133,23 @@ def main() -> None:
             for k in range(args.intervals))), 4),
         "trades_per_s": round(trades / window, 2) if window else None,
         "cpu_s_per_home": round(sum(p["cpu_s"] for p in parts) / args.homes, 4),
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+        "homes_cpu_sys_share": round(sum(p["cpu_sys_s"] for p in parts) / max(1e-9, cpu["homes"]),
+                                     3),
+        "cpu_ms_per_trade": {k: round(1000 * v / trades, 3) if trades else None
+                             for k, v in cpu.items()},
+        "cpu_cores": {k: round(v / window, 4) if window else None for k, v in cpu.items()},
+        "messages_per_s": round(sent / window, 1) if window else None,
+        "channels": chan,
+        "load_avg_1m": {"before": round(load0, 2), "after": round(load1, 2)},
+        "nice": os.nice(0), "cpus": os.cpu_count(),
         "moves_refused": sum(p["refused"] for p in parts),
         "energy_beyond_positions_wh": sum(p["over_wh"] for p in parts),
         "offers": offers, "moves_sent": sent,
         "counters": {k: sum(p["counters"].get(k, 0) for p in parts)
                      for k in sorted({k for p in parts for k in p["counters"]})},
     }
+    print(f"work dir (logs, profiles): {workdir}", file=sys.stderr)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

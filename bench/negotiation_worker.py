@@ -31,6 +31,11 @@ INTERVAL_S = 900
 FEED_IN, FAIR, RETAIL = 88_889, 222_222, 333_333  # msat/kWh at 90k EUR/BTC
 
 
+def _channel(topic: str) -> str:
+    """offers/… (seller to the buyers' group) or inbox/… (one peer to another)."""
+    return "offers" if "/offers/" in topic else ("inbox" if "/inbox/" in topic else "other")
+
+
 class Home:
     def __init__(self, name: str, rpc: str, broker_port: int, clock: AcceleratedClock,
                  intervals: IntervalClock, workdir: Path) -> None:
@@ -40,6 +45,17 @@ class Home:
         self.node = ClnNode(rpc, timeout_s=30.0)
         self.transport = MqttTransport(BrokerSettings(url=f"mqtt://127.0.0.1:{broker_port}"),
                                        f"bench-{name}")
+        self.bytes: dict[str, int] = {}
+        self.count: dict[str, int] = {}
+        publish = self.transport.publish
+
+        async def counted(topic: str, payload: bytes, **kw: Any) -> None:
+            await publish(topic, payload, **kw)
+            ch = _channel(topic)
+            self.bytes[ch] = self.bytes.get(ch, 0) + len(payload)
+            self.count[ch] = self.count.get(ch, 0) + 1
+
+        self.transport.publish = counted  # type: ignore[method-assign]
         # Invoices from the home's node; bought trades are handed over, never paid here.
         invoicing = Invoicing(self.node, self.journal, clock, self.state,
                               InvoiceConfig(expiry_s=3600))
@@ -91,6 +107,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             await clock.sleep_until(intervals.start_s(delivery - 1) + 0.01 * INTERVAL_S)
             opens = []
             for h in homes:
+                if spec.get("idle"):  # no positions: what the homes cost doing nothing
+                    continue
                 energy = rng.randint(100, 1500)
                 if rng.random() < 0.5:
                     supply[k] += energy
@@ -110,6 +128,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             t.cancel()
     latencies, traded_wh, sent, offers, refused = [], 0, 0, 0, 0
     totals: dict[str, int] = {}
+    channel_bytes: dict[str, int] = {}
+    channel_messages: dict[str, int] = {}
     over_wh = 0  # energy a home bought or sold beyond its position (must stay 0)
     for h in homes:
         done: dict[int, int] = {}
@@ -118,6 +138,10 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         over_wh += sum(max(0, e - positions.get((h.name, k), 0)) for k, e in done.items())
         for key, v in h.state.counters.items():
             totals[key] = totals.get(key, 0) + v
+        for key, v in h.bytes.items():
+            channel_bytes[key] = channel_bytes.get(key, 0) + v
+        for key, v in h.count.items():
+            channel_messages[key] = channel_messages.get(key, 0) + v
         for rec in h.journal.trades(role="seller", states=("agreed", "paying", "paid")):
             if rec.latency_ms is not None:
                 latencies.append(rec.latency_ms)
@@ -130,10 +154,13 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                        ("moves_unmatched", "moves_ignored"))
         h.journal.close()
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    cpu_sys = cpu1.ru_stime - cpu0.ru_stime
     return {"latencies_ms": latencies, "trades": len(latencies), "traded_wh": traded_wh,
             "moves_sent": sent, "offers": offers, "refused": refused, "cpu_s": cpu,
+            "cpu_sys_s": cpu_sys,
             "window_s": window, "supply_wh": supply, "demand_wh": demand, "counters": totals,
-            "over_wh": over_wh}
+            "over_wh": over_wh, "channel_bytes": channel_bytes,
+            "channel_messages": channel_messages}
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ def _home(prefix: str, home: str) -> list[str]:
         f"topic read {prefix}/inbox/{home}/+",
         f"topic read {prefix}/offers/+/+",
         f"topic read {prefix}/meanfield",
+        f"topic read {prefix}/roster",
         f"topic read {prefix}/identity/+",
         f"topic read {prefix}/presence/+",
         # Home Assistant discovery ([homeassistant] enabled): its own entities only.
@@ -54,6 +55,7 @@ def _coordinator(prefix: str, user: str) -> list[str]:
         f"topic read {prefix}/identity/+",
         f"topic read {prefix}/presence/+",
         f"topic write {prefix}/meanfield",
+        f"topic write {prefix}/roster",
         # Several coordinators as one group (`group = true`): forwarded reports, presence.
         f"topic readwrite {prefix}/coordinators/#",
     ]

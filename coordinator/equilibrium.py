@@ -51,6 +51,7 @@ class EquilibriumConfig:
     min_soc: float = 0.05
     max_soc: float = 1.0
     pv_groups: int = 4          # groups of homes without a battery, by PV size
+    lp_method: str = "ipm"      # "ipm_interior": no crossover (meanfield/highs.py)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def solve(reports: Reports | list[Report], tariff: Tariff,
                       dt_h, tariff.capacity_per_kw, tariff.peak_so_far_kw,
                       tariff.terminal_per_kwh, cfg.wear_per_kwh, None, tariff.period,
                       tariff.capacity_basis if units else "community")
-    p: Plan = plan(horizon, bats)
+    p: Plan = plan(horizon, bats, method=cfg.lp_method)
     edges = np.concatenate([[0.0], [(crate[u[-1]] + crate[v[0]]) / 2
                                     for u, v in itertools.pairwise(units)], [np.inf]])
     gain = exploitability(p, bats, horizon) if exploit and units else np.zeros(1)

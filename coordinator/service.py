@@ -1,8 +1,14 @@
 """`peerwatt coordinator`: gather state reports, publish the mean-field signal each interval.
 
-Each interval it solves the mean-field-type game (`coordinator.game`, in a worker
-thread on a snapshot of the reports, warm-started from the last solution) and signs the
-signal with its Ed25519 key; `solver = "v0"` publishes the first one-pass price instead.
+Each interval it solves the community's equilibrium from the live reports (`solver =
+"equilibrium"`, the default: `coordinator.plan`, the simulator's own call — prices and each
+planning unit's battery plan), in a worker thread on a snapshot of the reports, and signs
+the signal with its Ed25519 key; `solver = "mftg"` solves the mean-field-type game
+(`coordinator.game`, prices only, warm-started), `"v0"` the first one-pass price.
+
+The roster (agent id → node id of every live home) is its own retained, signed message on
+`roster`, published when it changes; the signal names it by its digest, so the signal's
+size depends on the horizon and the planning units, not on the number of homes.
 
 It holds no money and makes no trades. The signal is published retained with an MQTT 5
 message expiry, so an agent that (re)connects gets the current one and a stale one
@@ -31,9 +37,20 @@ from agent.domain.units import MSAT_PER_BTC, Tariff
 from agent.ports import InboundMessage, TransientError
 from agent.settings import CoordinatorSettings
 from agent.topics import Topics
-from agent.wire import RosterEntry, Signal, StateReport, WireError, decode, encode
+from agent.wire import (
+    Roster,
+    RosterEntry,
+    Signal,
+    StateReport,
+    WireError,
+    decode,
+    encode,
+    roster_digest,
+)
+from coordinator.equilibrium import EquilibriumConfig
 from coordinator.game import GameConfig, Report, exploitability_rel, solve_reports
 from coordinator.group import Group
+from coordinator.plan import PlanInputs, signal_fields, solve_plan
 from coordinator.signal import Forecasts, aggregate, price_path
 
 log = structlog.get_logger("coordinator")
@@ -46,7 +63,9 @@ class CoordinatorStats:
     reports_forwarded: int = 0
     signals: int = 0
     signals_withheld: int = 0  # computed but not published: another coordinator leads
+    rosters: int = 0
     solve_s: float = 0.0
+    exploitability_eur_per_kwh: float = 0.0
 
 
 class Coordinator:
@@ -58,6 +77,13 @@ class Coordinator:
                                 min_type_size=settings.min_type_size, trim=settings.trim,
                                 price_scale_kw=settings.price_scale_kw_per_home,
                                 dt_h=settings.market.interval_s / 3600)
+        self._eq = EquilibriumConfig(types=settings.max_types,
+                                     min_type_size=settings.min_type_size, trim=settings.trim,
+                                     quantile_z=settings.quantile_z,
+                                     # Among equally good plans the middle one: batteries
+                                     # spread their work over equal-price steps (a vertex
+                                     # plan runs a unit all at once, then not at all).
+                                     lp_method="ipm_interior")
         self._transport = transport
         self._clock = clock
         self._tariff = tariff
@@ -65,6 +91,8 @@ class Coordinator:
         self._topics = Topics(settings.market.community)
         self._reports: dict[str, StateReport] = {}
         self._seq = 0
+        self._roster: Roster | None = None       # the latest roster, signed
+        self._roster_sent = ""                   # digest of the last one published
         self._warm: tuple[int, npt.NDArray[np.float64]] | None = None  # (first, per-home z)
         self.group = Group(settings.coordinator_id) if settings.group else None
         self.stats = CoordinatorStats()
@@ -136,6 +164,7 @@ class Coordinator:
                 continue
             expiry = math.ceil(self._clock.real_duration_s(
                 self._s.signal_expiry_intervals * self._intervals.length_s))
+            await self._publish_roster()
             try:
                 await self._transport.publish(self._topics.signal, encode(signal),
                                               qos=1, retain=True, expiry_s=max(1, expiry))
@@ -145,6 +174,24 @@ class Coordinator:
             except TransientError as exc:
                 log.warning("signal_unpublished", error=str(exc))
             await self._clock.sleep_until(self._intervals.start_s(k + 1))
+
+    async def _publish_roster(self) -> None:
+        """The roster, retained, when it changed since it was last published."""
+        roster = self._roster
+        if roster is None or roster.digest == self._roster_sent:
+            return
+        try:
+            await self._transport.publish(self._topics.roster, encode(roster), qos=1,
+                                          retain=True)
+            self._roster_sent = roster.digest
+            self.stats.rosters += 1
+            log.info("roster_published", homes=len(roster.entries), digest=roster.digest[:12])
+        except TransientError as exc:
+            log.warning("roster_unpublished", error=str(exc))
+
+    @property
+    def roster(self) -> Roster | None:
+        return self._roster
 
     def compute(self, first: int) -> Signal | None:
         return self._compute(self._reports, first)
@@ -168,20 +215,49 @@ class Coordinator:
         agg = aggregate(Forecasts(means, stds), horizon)
         retail = np.asarray([self._tariff.retail_at(self._intervals.start_s(first + i))
                              for i in range(horizon)], dtype=np.float64)
-        roster = [RosterEntry(agent_id=a, node_id=r.node_id) for a, r in sorted(live.items())]
+        entries = [RosterEntry(agent_id=a, node_id=r.node_id) for a, r in sorted(live.items())]
+        digest = roster_digest(entries)
+        if self._roster is None or self._roster.digest != digest:
+            roster = Roster(seq=self._seq + 1, digest=digest, entries=entries,
+                            issued_s=self._clock.now_s())
+            self._roster = sign_signal(roster, self._key) if self._key is not None else roster
         common: dict[str, Any] = {"interval": first, "interval_s": self._intervals.length_s,
                   "net_load_kw": [float(x) for x in agg.mean_kw],
-                  "net_load_std_kw": [float(x) for x in agg.std_kw], "agents": agg.agents,
-                  "roster": roster, "issued_s": self._clock.now_s()}
+                  "net_load_std_kw": [float(x) for x in agg.std_kw],
+                  "agents": agg.agents, "roster_digest": digest,
+                  "issued_s": self._clock.now_s()}
         if self._s.solver == "v0":
             prices = price_path(agg, retail, self._tariff.feed_in_msat_per_kwh,
                                 self._s.price_slope)
             self._seq += 1
             signal = Signal(seq=self._seq, price_msat_per_kwh=[int(p) for p in prices],
                             residual=0.0, **common)
+        elif self._s.solver == "equilibrium":
+            signal = self._plan(list(live.values()), means, stds, retail, common)
         else:
             signal = self._solve(list(live.values()), means, stds, retail, common)
         return sign_signal(signal, self._key) if self._key is not None else signal
+
+    def _plan(self, live: list[StateReport], means: list[list[float]],
+              stds: list[list[float]], retail_msat: npt.NDArray[np.float64],
+              common: dict[str, Any]) -> Signal:
+        horizon = self._s.market.horizon_steps
+        reports = [Report(r.soc_pct, r.battery_wh, r.battery_max_w, _path(m, horizon),
+                          _path(s, horizon), r.risk_aversion_per_eur, r.pv_kwp)
+                   for r, m, s in zip(live, means, stds, strict=True)]
+        inputs = PlanInputs(int(common["interval"]), self._intervals.length_s, retail_msat,
+                            float(self._tariff.feed_in_msat_per_kwh),
+                            self._s.market.eur_per_btc / MSAT_PER_BTC,
+                            self._s.capacity_eur_per_kw_year)
+        started = time.perf_counter()
+        eq = solve_plan(reports, inputs, self._eq)
+        self.stats.solve_s = time.perf_counter() - started
+        self.stats.exploitability_eur_per_kwh = float(eq.exploitability)
+        self._seq += 1
+        log.debug("plan_solved", seq=self._seq, units=int(eq.power_per_kwh.shape[0]),
+                  exploitability_eur_per_kwh=round(float(eq.exploitability), 6),
+                  solve_s=round(self.stats.solve_s, 3))
+        return Signal(seq=self._seq, **signal_fields(eq, inputs), **common)
 
     def _solve(self, live: list[StateReport], means: list[list[float]],
                stds: list[list[float]], retail_msat: npt.NDArray[np.float64],
@@ -219,3 +295,9 @@ class Coordinator:
                       exploitability_rel=max(0.0, exploitability_rel(outcome)),
                       equilibrium_net_load_kw=[float(x) for x in outcome.net_load_kw],
                       **common)
+
+
+def _path(values: list[float], horizon: int) -> npt.NDArray[np.float64]:
+    out = np.zeros(horizon)
+    out[: min(horizon, len(values))] = values[:horizon]
+    return out

@@ -13,7 +13,7 @@ def table(s: dict[str, Any]) -> str:
     rows = [
         ("homes", s["homes"]),
         ("intervals (15 min)", s["intervals"]),
-        ("trades agreed", s["trades"]),
+        ("trades agreed (on the meters)", s["trades"]),
         ("settled / failed / cancelled / pending",
          f"{s['settled_payments']} / {s['failed_payments']} / {s['cancelled_trades']} / "
          f"{s['pending_trades']}"),
@@ -28,6 +28,9 @@ def table(s: dict[str, Any]) -> str:
         ("peak reduction", f"{s['peak_reduction_pct']} %"),
         ("community cost baseline → peerwatt",
          f"€{s['cost_eur']['baseline']:.2f} → €{s['cost_eur']['peerwatt']:.2f}"),
+        ("same meters without trades → with",
+         f"€{s['cost_eur']['without_trades']:.2f} → €{s['cost_eur']['peerwatt']:.2f}"),
+        ("homes worse off than alone", s["homes_worse_off"]),
         ("wall time", f"{s.get('wall_s', '?')} s"),
     ]
     width = max(len(k) for k, _ in rows)

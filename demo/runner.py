@@ -31,7 +31,10 @@ from demo.summary import HomeRun, settled_on_nodes, summarise
 from firmware_bridge.emulator.cli import varied_params
 
 INTERVAL_S = 900
-LEAD_INTERVALS = 2  # simulated lead-in before the measured day
+# Simulated lead-in before the measured day: a day, so the forecasters have seen one (a
+# cold start forecasts no PV, and the plan then buys at night what the sun would give).
+LEAD_INTERVALS = 96
+CAPACITY_EUR_PER_KW_YEAR = 48.8  # the coordinator's plan prices the peak (capacity.toml)
 
 
 def to_toml(data: dict[str, Any], prefix: str = "") -> str:
@@ -58,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="simulated seconds per real second (720: one interval in 1.25 s)")
     p.add_argument("--out", type=Path, default=Path("peerwatt-demo"))
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--lead", type=int, default=LEAD_INTERVALS,
+                   help="intervals simulated before the measured day (forecasters warm up)")
     p.add_argument("--date", default="2026-04-15", help="simulated day (UTC)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, journals)")
     p.add_argument("--broker", choices=["auto", "embedded"], default="auto",
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     day = datetime.fromisoformat(args.date).replace(tzinfo=UTC)
     day_start = int(day.timestamp())
     first = day_start // INTERVAL_S
-    start_sim = float(day_start - LEAD_INTERVALS * INTERVAL_S)
+    start_sim = float(day_start - args.lead * INTERVAL_S)
     market = MarketSettings(community="demo")
     started = time.monotonic()
     fleet = Fleet(workdir)
@@ -125,8 +130,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             coord = workdir / "coordinator.toml"
             key_file = workdir / "coordinator.key"
             coordinator_key = public_hex(load_or_create_key(key_file))
+            # The plan prices the community's peak as the simulator's default scenario does
+            # (scenarios/capacity.toml: the Flemish capacity tariff, €48.8/kW/year).
             coord.write_text(to_toml({"broker": broker, "market": {"community": "demo"},
-                                      "clock": clock, "key_file": str(key_file)}))
+                                      "clock": clock, "key_file": str(key_file),
+                                      "capacity_eur_per_kw_year": CAPACITY_EUR_PER_KW_YEAR}))
             fleet.start("coordinator", peerwatt_cmd("coordinator", "--config", str(coord)))
             homes: list[HomeRun] = []
             for i, name in enumerate(names):
@@ -178,7 +186,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tariff = tariff_from_eur(market.retail_eur_per_kwh, market.peak_retail_eur_per_kwh,
                                  market.feed_in_eur_per_kwh, market.eur_per_btc)
         summary = summarise(homes, first=first, n=args.intervals, interval_s=INTERVAL_S,
-                            lead=LEAD_INTERVALS, start_sim_s=start_sim, tariff=tariff,
+                            lead=args.lead, start_sim_s=start_sim, tariff=tariff,
                             eur_per_btc=market.eur_per_btc, node_settled=node_settled)
         summary["wall_s"] = round(time.monotonic() - started, 1)
         summary["broker"] = broker_kind

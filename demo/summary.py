@@ -5,10 +5,13 @@ at the first reading of each interval); trades and payments from the same journa
 baseline is the same homes (same load/PV profiles and battery model) under plain
 self-consumption control without trading, computed by `firmware_bridge.emulator.home`.
 
-Energy and cost cover the measured day. The counts cover every trade the journals hold,
-whatever its delivery interval (agents trade ahead: trades agreed in the lead-in and in
-the run's last intervals are for delivery outside the day), each once from both books,
-and the nodes' own records of the same payments (`settled_on_nodes`).
+Energy and cost cover the measured day. Homes trade what their meters measured, after
+each interval (agent/services/expost.py): each home's bill with its paid trades is set
+against the same meter readings billed at the tariff alone (`homes_worse_off` counts the
+homes whose bill with trades is higher). The counts cover every trade the journals hold,
+each once from both books, and the nodes' own records of the same payments
+(`settled_on_nodes`); trades still unpaid when the run ended are `pending_trades` and
+count in no bill.
 """
 
 from __future__ import annotations
@@ -112,7 +115,8 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
     feed = tariff.feed_in_msat_per_kwh / 1000.0
     base_net = np.zeros(n)
     pw_net = np.zeros(n)
-    cost_base_msat = cost_pw_msat = 0.0
+    cost_base_msat = cost_pw_msat = cost_alone_msat = 0.0
+    worse: list[str] = []
     missing = 0
     seller_rows: list[dict[str, Any]] = []
     every_row: list[dict[str, Any]] = []
@@ -143,8 +147,13 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
                 bought[i] += r["energy_wh"]
                 money += r["amount_msat"]
         residual = imp - exp + sold - bought
-        cost_pw_msat += float(np.sum(retail * np.maximum(residual, 0)
-                                     - feed * np.maximum(-residual, 0))) + money
+        bill = float(np.sum(retail * np.maximum(residual, 0)
+                            - feed * np.maximum(-residual, 0))) + money
+        alone = float(np.sum(retail * imp - feed * exp))  # the same meters, the tariff only
+        cost_pw_msat += bill
+        cost_alone_msat += alone
+        if bill > alone + 1.0:  # msat: the invoices' rounding
+            worse.append(h.name)
         seller_rows += [r for r in rows if r["role"] == "seller"]
     lat = np.asarray([r["latency_ms"] for r in seller_rows if r["latency_ms"] is not None])
     paid_sold = [r for r in seller_rows if r["state"] == "paid"]
@@ -163,7 +172,11 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
         "peak_import_kw": {"baseline": round(peak_base, 3), "peerwatt": round(peak_pw, 3)},
         "peak_reduction_pct": round(100.0 * (1 - peak_pw / peak_base), 2) if peak_base else None,
         "cost_eur": {"baseline": round(msat_to_eur(round(cost_base_msat), eur_per_btc), 3),
+                     "without_trades": round(msat_to_eur(round(cost_alone_msat),
+                                                         eur_per_btc), 3),
                      "peerwatt": round(msat_to_eur(round(cost_pw_msat), eur_per_btc), 3)},
+        "homes_worse_off": len(worse),
+        "homes_worse_off_names": worse,
         "missing_metered_intervals": missing,
         "net_load_kw": {"baseline": [round(float(x), 3) for x in base_kw],
                         "peerwatt": [round(float(x), 3) for x in pw_kw]},

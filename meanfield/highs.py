@@ -70,7 +70,12 @@ def solve_lp(cost: Floats, lower: Floats, upper: Floats, row_lower: Floats,
     lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
     solver = highspy.Highs()  # type: ignore[no-untyped-call]
     solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("solver", method)
+    # "ipm_interior": the interior point without crossover: among equally good plans the
+    # one in the middle (a battery spreads its work over equal-price steps) rather than a
+    # vertex (all at once in some, nothing in others).
+    solver.setOptionValue("solver", "ipm" if method == "ipm_interior" else method)
+    if method == "ipm_interior":
+        solver.setOptionValue("run_crossover", "off")
     solver.setOptionValue("threads", 1)
     solver.passModel(lp)
     began = time.perf_counter()

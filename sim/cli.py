@@ -23,6 +23,9 @@ import numpy.typing as npt
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from coordinator.equilibrium import EquilibriumConfig
 from sim.byzantine import sweep
+from sim.cluster import Mapper, serial_map
+from sim.cluster import check as check_cluster
+from sim.cluster import mapper as cluster_map
 from sim.data import load as load_data
 from sim.engine import (
     CENTRAL_MPC,
@@ -32,6 +35,7 @@ from sim.engine import (
     PEERWATT,
     RunResult,
     Simulation,
+    Strategy,
 )
 from sim.homes import EFFICIENCY, MAX_SOC_PCT, MIN_SOC_PCT, build_homes
 from sim.metrics import _r, metrics
@@ -65,8 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", metavar="LIST",
                    help="several seeds (0-4 or 0,1,2): means with 95 %% intervals and paired "
                         "differences in the JSON (`ci95`, `paired`, `seeds`)")
+    p.add_argument("--cluster", default="local", metavar="WHERE",
+                   help="where the independent runs (strategies, seeds, sweep points) run: "
+                        "local (a Dask LocalCluster, the default), tcp://host:port (an "
+                        "existing Dask scheduler) or serial (this process)")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="processes for --seeds (default: one per core)")
+                   help="processes of the local cluster (default: one per core)")
     p.add_argument("--signal-every", type=int, default=1, metavar="K",
                    help="coordinator re-solves every K intervals (default 1, as the daemon)")
     p.add_argument("--data", type=Path,
@@ -153,7 +161,8 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
              cfg: EquilibriumConfig | None = None,
              signal_every: int = 1,
              policy: Path | None = None,
-             quiet: bool = False, control: Control = "equilibrium",
+             quiet: bool = False,
+             run_map: Mapper = serial_map, control: Control = "equilibrium",
              rl_policy: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     started = time.perf_counter()
     dataset = load_data(data)
@@ -170,10 +179,9 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
     total = homes.steps * (len(strategies) + (
         (sweep_runs + (2 if m < agents else 0)) * m / agents if byzantine is not None else 0))
     bar = Progress(total, quiet=quiet)
-    runs: dict[str, RunResult] = {}
-    for strategy in strategies:
-        bar.label = strategy.name
-        runs[strategy.name] = sim.run(strategy, tick=bar.tick)
+    bar.label = "strategies"
+    runs: dict[str, RunResult] = {s.name: r for s, r in zip(strategies, run_map(
+        _strategy, strategies, sim, lambda _: bar.tick(homes.steps)), strict=True)}
     bar.label = "LP optimum (HiGHS)"
     bar.draw()
     opt = _optimum(sim)
@@ -199,13 +207,13 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
         if m < agents:
             sub = Simulation(scenario, homes.subset(np.arange(m)), fc, pol, seed, cfg,
                              signal_every)
-            clean = sub.run(PEERWATT, tick=bar.tick_scaled(m / agents))
-            base = sub.run(NO_TRADING, tick=bar.tick_scaled(m / agents))
+            clean, base = run_map(_strategy, (PEERWATT, NO_TRADING), sub,
+                                  lambda _: bar.tick(homes.steps * m / agents))
         bar.label = "Byzantine sweep"
         out["byzantine"] = {"agents": m, "requested_share": byzantine, "shares": list(shares),
                             "lie_kw": scenario.byzantine.lie_kw,
                             "sweep": sweep(sub, clean, base, scenario.byzantine.strategies,
-                                           shares, bar.tick_scaled(m / agents))}
+                                           shares, bar.tick_scaled(m / agents), run_map)}
     bar.done()
     out["wall_s"] = _r(time.perf_counter() - started, 1)
     out["peak_rss_mb"] = _r(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
@@ -229,6 +237,10 @@ def simulate(scenario: Scenario, agents: int, days: int, seed: int, data: Path |
     per_home = {k: r.cost_msat * eur for k, r in runs.items()}
     per_home.update({f"{k}:capacity": r.capacity_msat * eur for k, r in runs.items()})
     return out, per_home
+
+
+def _strategy(sim: Simulation, strategy: Strategy) -> RunResult:
+    return sim.run(strategy)
 
 
 def _one_seed(scenario: Scenario, agents: int, days: int, data: Path | None,
@@ -315,16 +327,25 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"peerwatt simulate: {exc}", file=sys.stderr)
         return 2
+    try:
+        where = check_cluster(args.cluster)
+    except ValueError as exc:
+        print(f"peerwatt simulate: {exc}", file=sys.stderr)
+        return 2
     one = partial(_one_seed, scenario, agents, days, args.data, byz, args.byzantine_agents,
                   max(1, args.signal_every), args.policy, bool(args.seeds), args.control,
                   args.rl_policy)
-    if args.seeds:
-        started = time.perf_counter()
-        outs = run_seeds(seeds, one, args.workers or _cpus())
-        out = combine(outs, time.perf_counter() - started)
-        per_home = outs[0][1]
-    else:
-        out, per_home = one(seed)
+    with cluster_map(where, args.workers) as run_map:
+        if args.seeds:  # the seeds side by side; each seed's own runs one after the other
+            started = time.perf_counter()
+            outs = run_seeds(seeds, one, run_map)
+            out = combine(outs, time.perf_counter() - started)
+            per_home = outs[0][1]
+        else:  # one seed: its strategies and sweep points side by side
+            out, per_home = simulate(scenario, agents, days, seed, args.data, byz,
+                                     args.byzantine_agents, signal_every=max(1, args.signal_every),
+                                     policy=args.policy, run_map=run_map, control=args.control,
+                                     rl_policy=args.rl_policy)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1) + "\n")
     print(table(out))

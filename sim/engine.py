@@ -26,6 +26,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +35,7 @@ import numpy.typing as npt
 from agent.adapters.onnx import FORECAST_HISTORY, OnnxForecaster, OnnxPolicy
 from agent.domain import decision as rules
 from agent.domain import follow, policy_obs
+from agent.domain.reputation import PeerRecord
 from agent.domain.units import MSAT_PER_BTC, Tariff
 from agent.ports import Forecast
 from coordinator.equilibrium import Equilibrium, EquilibriumConfig, Reports, solve
@@ -153,6 +156,20 @@ class Simulation:
         self.capacity_msat_per_kw = t.capacity_eur_per_kw_year / 365.0 / self.eur_per_msat
         self.terminal_msat = terminal_per_kwh(float(self.retail_msat[lo:hi].mean()), EFFICIENCY)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable for `sim.cluster` (a run on another process or machine): the ONNX
+        sessions travel as their files' paths and are opened again on arrival."""
+        state = dict(self.__dict__)
+        state["forecaster"] = (self.forecaster.path, self.forecaster.timezone)
+        state["policy"] = self.policy.path
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        path, zone = cast(tuple[Path, str], state["forecaster"])
+        state["forecaster"] = OnnxForecaster(path, zone)
+        state["policy"] = OnnxPolicy(cast(Path, state["policy"]))
+        self.__dict__.update(state)
+
     def _forecast(self, k: int) -> Forecast:
         """The forecast issued at the start of k (history through k−1) for k+1 …"""
         h = self.homes
@@ -173,7 +190,7 @@ class Simulation:
         rng = np.random.default_rng(self.seed + 17)
         com = Community(h, self.tariff, m.interval_s)
         ledger = Ledger(h.names, self.scenario.lightning.channel_sat)
-        refused: dict[int, set[int]] = {}   # each seller's own list of buyers that failed it
+        refused: dict[int, dict[int, PeerRecord]] = {}   # each seller's record of its buyers
         feed = self.tariff.feed_in_msat_per_kwh
         dt_h = m.interval_s / 3600.0
         res = RunResult(strategy.name, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n),
@@ -298,7 +315,7 @@ class Simulation:
 
     def _trade(self, k: int, grid_wh: Floats, price: int, ledger: Ledger, bad: Bools,
                attack: Attack | None, rng: np.random.Generator, res: RunResult,
-               refused: dict[int, set[int]]) -> tuple[Floats, Floats, Floats]:
+               refused: dict[int, dict[int, PeerRecord]]) -> tuple[Floats, Floats, Floats]:
         h, m = self.homes, self.scenario.market
         end_s = h.first_step_s + (k + 1) * m.interval_s
         deadline = end_s + (1.0 - m.gate_margin) * m.interval_s

@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.domain.decision import MIN_TRADE_WH
+from agent.domain.expost import amount_msat
+from agent.domain.reputation import PeerRecord
 from sim.market import Book, Cleared, clear
 from sim.scenario import Attack, MarketSpec
 from sim.settle import Ledger
@@ -61,20 +63,10 @@ def positions(grid_wh: Floats, bad: Bools, attack: Attack | None,
     return sell, buy
 
 
-def amount_msat(energy_wh: int, price_msat_per_kwh: int, retail: int, feed_in: int,
-               fee_msat: int) -> int | None:
-    """What the seller invoices for an agreed trade: its price, but never so much that the
-    buyer, who pays the routing fee on top, pays more than retail for the energy; None when
-    the seller would then get less than feed-in (the trade is not worth its fee)."""
-    amount = min((energy_wh * price_msat_per_kwh + 500) // 1000,
-                 energy_wh * retail // 1000 - fee_msat)
-    return amount if amount * 1000 >= energy_wh * feed_in else None
-
-
 def trade(interval: int, grid_wh: Floats, price_msat_per_kwh: int, names: list[str],
           now_s: float, deadline_s: float, spec: MarketSpec, ledger: Ledger, bad: Bools,
           attack: Attack | None, rng: np.random.Generator, retail: int,
-          feed_in: int, refused: dict[int, set[int]] | None = None) -> Traded:
+          feed_in: int, refused: dict[int, dict[int, PeerRecord]] | None = None) -> Traded:
     """Match and pay the interval's metered surplus against its metered deficit. A trade is
     paid at agreement; one its buyer does not pay is not a trade (its seller offers the
     energy again, and sells no more to that buyer: `refused`)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from agent.domain import reputation
 from agent.domain.decision import MIN_TRADE_WH
 from agent.domain.negotiation import BuyerSession, Move, SellerSession
 from sim.scenario import MarketSpec
@@ -83,15 +84,16 @@ Pay = Callable[[int, int, int, int], bool]
 def clear(interval: int, sellers: Book, buyers: Book, names: list[str], now_s: float,
           deadline_s: float, spec: MarketSpec, silent: Bools,
           rng: np.random.Generator, pay: Pay | None = None,
-          refused: dict[int, set[int]] | None = None) -> Cleared:
+          refused: dict[int, dict[int, reputation.PeerRecord]] | None = None) -> Cleared:
     """Match `sellers` to `buyers` for delivery `interval`; `silent[h]` marks homes that
     take offers but never answer (withholding).
 
     With `pay(seller_home, buyer_home, energy_wh, price)`, a trade counts only once it is
     paid: a buyer that does not pay leaves the seller's energy unsold (the seller offers it
-    again) and goes into the seller's own `refused` set (home → homes it will not sell
-    to, kept across intervals, as each home keeps it in its journal); an offer that reaches
-    a refused buyer is rejected at agreement, costing the seller a hop."""
+    again) and is counted in the seller's own records (`refused`: home → its record of
+    each buyer, kept across intervals, as each home keeps it in its journal); an offer that
+    reaches a buyer the record refuses (`agent.domain.reputation`, the daemon's rule) is
+    rejected at agreement, costing the seller a hop."""
     out = Cleared(offered_wh=int(sellers.energy_wh.sum()))
     hop_s = spec.hop_ms / 1000.0
     free = buyers.energy_wh.copy()
@@ -138,15 +140,17 @@ def clear(interval: int, sellers: Book, buyers: Book, names: list[str], now_s: f
             t[i] += hops * hop_s
             terms = b.terms
             sh, bh = int(sellers.home[i]), int(buyers.home[j])
-            bad = refused.setdefault(sh, set()) if refused is not None else set()
+            peers = refused.setdefault(sh, {}) if refused is not None else {}
+            record = peers.get(bh, reputation.CLEAN)
+            shunned = reputation.standing(record) == "refused"
             if terms is not None and s.terms is not None and agreed_at and (
-                    bh in bad or (pay is not None and not pay(sh, bh, terms.energy_wh,
-                                                              terms.price_msat_per_kwh))):
-                if bh in bad:
+                    shunned or (pay is not None and not pay(sh, bh, terms.energy_wh,
+                                                            terms.price_msat_per_kwh))):
+                if shunned:
                     out.refused += 1
                 else:
                     out.unpaid += 1
-                    bad.add(bh)
+                    peers[bh] = record.add("unpaid")
                 still.append(i)
                 continue
             if terms is not None and s.terms is not None and agreed_at:

@@ -3,19 +3,21 @@
 strategies on the same seeds (the same homes and data), which is how a claim such as "the
 signal adds 0.1 of the achievable gain" is tested.
 
-`peerwatt simulate --seeds 0-4` runs the seeds in parallel worker processes
-(`--workers`, default one per core); each seed builds its own community (homes, batteries,
-loads) from the scenario, so the interval covers who the homes are as well as the data.
+`peerwatt simulate --seeds 0-4` runs the seeds side by side on a Dask cluster (`--cluster`,
+`sim.cluster`: a LocalCluster of `--workers` processes by default); each seed builds its own
+community (homes, batteries, loads) from the scenario, so the interval covers who the homes
+are as well as the data.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
+
+from sim.cluster import Mapper, serial_map
 
 STRATEGY_KEYS = ("peerwatt", "peerwatt_deterministic", "naive_trading", "no_trading",
                  "central_mpc", "central_optimum")
@@ -88,12 +90,13 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"ci95": ci, "paired": paired}
 
 
-def run_seeds(seeds: list[int], one: Callable[[int], T], workers: int) -> list[T]:
-    """`one(seed)` for every seed, in `workers` processes (1: in this process), in order."""
-    if workers <= 1 or len(seeds) == 1:
-        return [one(s) for s in seeds]
-    with ProcessPoolExecutor(max_workers=min(workers, len(seeds))) as pool:
-        return list(pool.map(one, seeds))
+def _apply(one: Callable[[int], T], seed: int) -> T:
+    return one(seed)
+
+
+def run_seeds(seeds: list[int], one: Callable[[int], T], run_map: Mapper = serial_map) -> list[T]:
+    """`one(seed)` for every seed through `run_map` (`sim.cluster`), in order."""
+    return run_map(_apply, seeds, one)
 
 
 def summarise_sweep(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

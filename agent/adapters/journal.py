@@ -133,8 +133,10 @@ class Journal:
             db.execute("UPDATE decisions SET applied_w=? WHERE interval=?", (applied_w, interval))
 
     def record_trade(self, terms: Terms, role: Role, now_s: float, *, bolt11: str | None,
-                     payment_hash: str | None, latency_ms: float | None) -> bool:
-        """Journal an agreed trade; False if this trade id was already journaled."""
+                     payment_hash: str | None, latency_ms: float | None,
+                     amount_msat: int | None = None) -> bool:
+        """Journal an agreed trade (`amount_msat`: what it is paid, if not the terms'
+        energy × price); False if this trade id was already journaled."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO trades (trade_id, interval, role, seller, buyer, "
@@ -142,7 +144,8 @@ class Journal:
                 "latency_ms, error, created_s, updated_s) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)",
                 (terms.trade_id, terms.interval, role, terms.seller, terms.buyer,
-                 terms.energy_wh, terms.price_msat_per_kwh, terms.amount_msat, trade.AGREED,
+                 terms.energy_wh, terms.price_msat_per_kwh,
+                 terms.amount_msat if amount_msat is None else amount_msat, trade.AGREED,
                  bolt11, payment_hash, latency_ms, now_s, now_s),
             )
             return cur.rowcount == 1
@@ -214,9 +217,16 @@ class Journal:
     def exported_wh(self, interval: int) -> float | None:
         """The meter's export over `interval`: first reading of the next interval minus
         the first of this one; None while either is missing."""
+        return self._counter_delta("export_wh", interval)
+
+    def imported_wh(self, interval: int) -> float | None:
+        """The meter's import over `interval`, as `exported_wh`."""
+        return self._counter_delta("import_wh", interval)
+
+    def _counter_delta(self, column: str, interval: int) -> float | None:
         def first(k: int) -> float | None:
-            row = self._db.execute("SELECT export_wh FROM readings WHERE interval=? AND "
-                                   "export_wh IS NOT NULL ORDER BY t_s LIMIT 1", (k,)).fetchone()
+            row = self._db.execute(f"SELECT {column} FROM readings WHERE interval=? AND "
+                                   f"{column} IS NOT NULL ORDER BY t_s LIMIT 1", (k,)).fetchone()
             return None if row is None else float(row[0])
         start, end = first(interval), first(interval + 1)
         return None if start is None or end is None else max(0.0, end - start)
@@ -295,6 +305,14 @@ class Journal:
                         r[10], r[11])
             for r in rows
         ]
+
+    def unpaid_sales(self, buyer: str, to_interval: int, since_s: float) -> list[str]:
+        """Trade ids of our sales to `buyer` for intervals up to `to_interval`, agreed since
+        `since_s` and still not paid."""
+        rows = self._db.execute(
+            "SELECT trade_id FROM trades WHERE role='seller' AND buyer=? AND state='agreed'"
+            " AND interval <= ? AND created_s >= ?", (buyer, to_interval, since_s)).fetchall()
+        return [str(r[0]) for r in rows]
 
     def trade(self, trade_id: str) -> TradeRecord | None:
         found = self.trades(trade_id=trade_id)

@@ -14,6 +14,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import aiomqtt
 import structlog
@@ -26,6 +27,15 @@ from agent.settings import BrokerSettings
 log = structlog.get_logger("mqtt")
 
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+
+
+@lru_cache(maxsize=256)
+def _expiry(expiry_s: int) -> Properties:
+    """PUBLISH properties with a message expiry, built once per value (~0.1 ms each to
+    build; paho only reads them when it packs the packet)."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.MessageExpiryInterval = expiry_s
+    return props
 
 
 @dataclass
@@ -127,6 +137,8 @@ class MqttTransport:
         self._queue.put_nowait(message)
 
     async def _ready_client(self, timeout_s: float) -> aiomqtt.Client:
+        if self._client is not None and self.connected.is_set():
+            return self._client  # the common case, without a timeout context per publish
         try:
             async with asyncio.timeout(timeout_s):
                 await self.connected.wait()
@@ -141,8 +153,7 @@ class MqttTransport:
         client = await self._ready_client(timeout_s)
         props = None
         if expiry_s is not None and self._settings.v5:
-            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            props.MessageExpiryInterval = max(1, int(expiry_s))
+            props = _expiry(max(1, int(expiry_s)))
         try:
             await client.publish(topic, payload, qos=qos, retain=retain, properties=props,
                                  timeout=timeout_s)

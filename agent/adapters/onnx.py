@@ -81,6 +81,7 @@ class OnnxForecaster:
 
     def __init__(self, path: Path, timezone: str = "UTC") -> None:
         self._zone = ZoneInfo(timezone)  # the calendar features are the home's local time
+        self.timezone = timezone
         self._sess = _session(path)
         _check(self._sess, path, {"history": FORECAST_HISTORY, "calendar": CALENDAR_FEATURES},
                ("mean", "std"))

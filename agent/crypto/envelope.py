@@ -14,6 +14,7 @@ import json
 import os
 import time
 from collections import deque
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,15 @@ class Identity:
         return self._key.sign(canonical(topic, body)).hex()
 
 
+@lru_cache(maxsize=4096)
+def _public_key(pubkey_hex: str) -> Ed25519PublicKey:
+    """A peer's key, parsed once (a pure function of the hex; bad hex raises each time)."""
+    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(pubkey_hex))
+
+
 def verify(pubkey_hex: str, topic: str, body: dict[str, Any], sig_hex: str) -> bool:
     try:
-        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(pubkey_hex))
-        key.verify(bytes.fromhex(sig_hex), canonical(topic, body))
+        _public_key(pubkey_hex).verify(bytes.fromhex(sig_hex), canonical(topic, body))
     except (ValueError, InvalidSignature):
         return False
     return True

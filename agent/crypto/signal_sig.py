@@ -1,4 +1,4 @@
-"""Ed25519 signatures on the coordinator's signal.
+"""Ed25519 signatures on the coordinator's signal and roster.
 
 The signed bytes are the signal's JSON with `sig` empty and `coordinator_key` set, so a
 receiver re-encodes what it got with `sig` cleared and verifies against the key it trusts
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -17,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from agent.wire import Signal, encode
+from agent.wire import Roster, Signal, encode
+
+_Signed = TypeVar("_Signed", Signal, Roster)
 
 
 def public_hex(key: Ed25519PrivateKey) -> str:
@@ -25,12 +28,12 @@ def public_hex(key: Ed25519PrivateKey) -> str:
                                          serialization.PublicFormat.Raw).hex()
 
 
-def sign_signal(signal: Signal, key: Ed25519PrivateKey) -> Signal:
+def sign_signal(signal: _Signed, key: Ed25519PrivateKey) -> _Signed:
     unsigned = signal.model_copy(update={"coordinator_key": public_hex(key), "sig": ""})
     return unsigned.model_copy(update={"sig": key.sign(encode(unsigned)).hex()})
 
 
-def verify_signal(signal: Signal, trusted_key_hex: str) -> bool:
+def verify_signal(signal: Signal | Roster, trusted_key_hex: str) -> bool:
     """True when `signal` carries a valid signature by `trusted_key_hex`."""
     if not signal.sig or signal.coordinator_key != trusted_key_hex:
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from agent.domain.resource import WH, Unit
@@ -49,3 +50,14 @@ class Terms:
     @property
     def amount_msat(self) -> int:
         return self.unit.amount_msat(self.energy_wh, self.price_msat_per_kwh)
+
+
+def start_offset(agent_id: str, spread: float) -> float:
+    """Where in its first `spread` share of a trading interval this home opens its offers,
+    in [0, spread): the same for the same id every interval and on every machine (a hash of
+    the id, not a random draw), spread evenly over homes, so a community's offers arrive
+    over that part of the interval instead of in one burst at its start."""
+    if not 0.0 <= spread <= 1.0:
+        raise ValueError(f"spread must be in [0, 1], got {spread}")
+    digest = hashlib.blake2b(agent_id.encode(), digest_size=8).digest()
+    return spread * int.from_bytes(digest, "big") / 2.0**64

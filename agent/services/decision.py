@@ -1,12 +1,16 @@
-"""Once per interval: forecast → policy → battery set-point and the interval's offer.
+"""Once per interval: forecast → the battery's set-point; within it, follow; after it, trade.
 
-At the start of interval k the step applies the set-point decided for k, then decides
-for k+1: it forecasts net load, reads the mean-field price for k+1 (or, when the
-coordinator is silent past the signal's horizon, the grid tariff), asks the policy for
-a battery power and a price position (observation layout v2, agent/domain/policy_obs.py),
-clamps the power to what the battery can safely do, and hands the expected surplus or
-deficit to the negotiation service, opening at the position corrected online from past
-fills (agent/domain/adaptation.py). Stale device data means no offer.
+At the start of interval k the step applies the set-point decided for k and tells the
+metered trading (agent/services/expost.py) k's price; then it decides for k+1. When the
+coordinator's signal covers k+1 and carries the community plan, the battery runs its
+planning unit's plan (`agent.domain.follow.setpoint_w`), and during k+1 it absorbs the
+home's own forecast error around it (`follow.tracking_w`, re-applied every tenth of the
+interval from the latest pre-battery net load), so the home's exchange with the grid stays
+what the plan expected. Without a plan (no signal, or a signal without one: solver "mftg"
+or "v0") the policy decides on the signal's or the tariff's price path as before
+(observation layout v2, agent/domain/policy_obs.py); said once at WARNING
+(`plan_missing`), counted every time (`decisions_without_plan`). The daemon's safety clamp
+limits every set-point. Stale device data means no decision.
 """
 
 from __future__ import annotations
@@ -19,11 +23,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import structlog
 
-from agent.adapters.journal import Journal, Role
+from agent.adapters.journal import Journal
 from agent.clock import Clock
 from agent.domain import decision as rules
-from agent.domain import policy_obs
-from agent.domain.adaptation import PricePositionAdapter
+from agent.domain import follow, policy_obs
 from agent.domain.market import IntervalClock
 from agent.ports import (
     BatteryControl,
@@ -32,16 +35,19 @@ from agent.ports import (
     Forecaster,
     Policy,
 )
-from agent.services.negotiation import Negotiation, Order
+from agent.services.expost import MeteredTrading
 from agent.services.reports import StateReports
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
 from agent.tariff import make_tariff
+from agent.wire import Signal
 from firmware_bridge.errors import DeviceConfigError, DeviceUnavailable
 
 log = structlog.get_logger("decision")
 
 MIN_TRADE_WH = rules.MIN_TRADE_WH
+TRACK_TICKS = 10      # set-point updates per interval while following the plan
+TRACK_STEP_W = 20.0   # smaller corrections are not written to the device
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,13 @@ class PricePath:
 
 
 @dataclass(frozen=True, slots=True)
+class Planned:
+    setpoint_w: float    # the plan's (or the policy's) set-point for the interval
+    forecast_kw: float   # the net load (before the battery) it was planned against
+    follows: bool        # the coordinator's plan: absorb the forecast error around it
+
+
+@dataclass(frozen=True, slots=True)
 class Models:
     forecaster: Forecaster
     policy: Policy
@@ -60,8 +73,8 @@ class Models:
 
 @dataclass(frozen=True, slots=True)
 class DecisionOutputs:
-    orders: Negotiation     # the interval's order to sell or buy
-    reports: StateReports   # the state report for the coordinator
+    trading: MeteredTrading  # each interval's price, for trading on its meter readings
+    reports: StateReports    # the state report for the coordinator
 
 
 class DecisionStep:
@@ -77,34 +90,41 @@ class DecisionStep:
         self._policy = models.policy
         self._battery = battery
         self._journal = journal
-        self._negotiation = outputs.orders
+        self._trading = outputs.trading
         self._reports = outputs.reports
-        self._planned: dict[int, float] = {}
+        self._planned: dict[int, Planned] = {}
+        self._running: tuple[int, Planned] | None = None  # the interval being followed
+        self._written_w: float | None = None
         self._battery_writable = True
         self._on_tariff = False
-        # The policy's price position, corrected online from the realised fills and prices
-        # (agent/domain/adaptation.py); `_offers` remembers each interval's opening offer.
-        self._adapter = PricePositionAdapter()
-        self._offers: dict[int, tuple[int, int, int, int]] = {}  # side, Wh, start, reservation
+        self._without_plan = False
 
     def update(self, settings: AgentSettings) -> None:
         """New run-time settings (SIGHUP, agent/reload.py): used from the next decision."""
         self._s = settings
         self._tariff = make_tariff(settings.market)
+        self._trading.tariff = self._tariff
 
     async def run(self) -> None:
         while True:
             now = self._clock.now_s()
             k = self._intervals.index(now)
-            # Act just after each boundary (1% in), so the metering has a fresh sample.
-            await self._clock.sleep_until(self._intervals.start_s(k + 1)
-                                          + 0.01 * self._intervals.length_s)
+            # Act just after each boundary (1% in), so the metering has a fresh sample;
+            # until then follow the plan and trade what the meter has closed.
+            boundary = self._intervals.start_s(k + 1) + 0.01 * self._intervals.length_s
+            tick = self._intervals.length_s / TRACK_TICKS
+            while (t := self._clock.now_s()) < boundary - 0.5 * tick:
+                await self._clock.sleep_until(min(boundary, t + tick))
+                await self._track()
+                await self._trading.tick()
+                self._state.heartbeats["decision"] = time.monotonic()
+            await self._clock.sleep_until(boundary)
             await self.step(k + 1)
             self._state.heartbeats["decision"] = time.monotonic()
 
     async def step(self, k: int) -> None:
+        self._trading.priced(k, self._signal_price(k))
         await self._apply(k)
-        self._learn(k)
         now = self._clock.now_s()
         max_age = self._s.device.max_age_s
         soc = self._state.fresh("battery_soc_pct", now, max_age)
@@ -124,33 +144,77 @@ class DecisionStep:
             log.warning("forecast_failed", interval=k + 1, error=str(exc))
             return
         path = self._price_path(k + 1, len(fc.mean_kw))
-        setpoint_w, price_position = self._decide_battery(soc, fc, path, k + 1)
-        self._planned[k + 1] = setpoint_w
-        await self._offer(k + 1, fc, setpoint_w, path, price_position)
+        planned = self._decide_battery(soc, fc, path, k + 1)
+        self._planned[k + 1] = planned
+        self._journal.record_decision(
+            k + 1, self._clock.now_s(), forecast_kw=float(fc.mean_kw[0]),
+            forecast_std_kw=float(fc.std_kw[0]), setpoint_w=planned.setpoint_w,
+            side="none", energy_wh=0, price_msat_per_kwh=int(path.prices[0]),
+            signal_seq=path.seq)
+        log.debug("decided", interval=k + 1, setpoint_w=round(planned.setpoint_w, 1),
+                  follows_plan=planned.follows, price=int(path.prices[0]),
+                  price_source=path.source)
         await self._reports.publish(k + 1, soc, fc)
 
+    def _covering(self, k: int) -> Signal | None:
+        sig = self._state.signal
+        if sig is not None and sig.interval <= k < sig.interval + len(sig.price_msat_per_kwh):
+            return sig
+        return None
+
+    def _signal_price(self, k: int) -> int | None:
+        sig = self._covering(k)
+        return None if sig is None else sig.price_msat_per_kwh[k - sig.interval]
+
     async def _apply(self, k: int) -> None:
-        setpoint = self._planned.pop(k, None)
-        if setpoint is None or not self._battery_writable:
+        planned = self._planned.pop(k, None)
+        for old in [i for i in self._planned if i < k]:
+            del self._planned[old]
+        self._running = None if planned is None else (k, planned)
+        if planned is None:
             return
+        applied = await self._write(planned.setpoint_w, k)
+        if applied is not None:
+            self._journal.record_applied(k, applied)
+
+    async def _track(self) -> None:
+        """Within the interval: the plan's set-point plus the forecast's error now."""
+        if self._running is None:
+            return
+        k, planned = self._running
+        net_w = self._state.last_net_w
+        soc = self._state.fresh("battery_soc_pct", self._clock.now_s(), self._s.device.max_age_s)
+        if (not planned.follows or net_w is None or soc is None
+                or self._intervals.index(self._clock.now_s()) != k):
+            return
+        wanted = planned.setpoint_w + float(follow.tracking_w(planned.forecast_kw,
+                                                              net_w / 1000.0, 1.0))
+        target = self._clamp(wanted, soc)
+        if self._written_w is None or abs(target - self._written_w) >= TRACK_STEP_W:
+            await self._write(target, k)
+
+    async def _write(self, setpoint_w: float, k: int) -> float | None:
+        if not self._battery_writable:
+            return None
         try:
-            applied = await self._battery.set_battery_power(setpoint)
+            applied = await self._battery.set_battery_power(setpoint_w)
         except DeviceUnavailable as exc:
             self._state.counters["setpoint_failed"] += 1
-            log.warning("setpoint_failed", interval=k, setpoint_w=setpoint, error=str(exc))
-            return
+            log.warning("setpoint_failed", interval=k, setpoint_w=setpoint_w, error=str(exc))
+            return None
         except DeviceConfigError as exc:
             # Permanent (read-only profile, a device that refuses the control): stop asking,
             # keep reading and trading on what the battery does by itself.
             self._battery_writable = False
             self._state.counters["setpoint_refused"] += 1
             log.error("battery_not_controllable", interval=k, error=str(exc))  # noqa: TRY400
-            return
-        self._journal.record_applied(k, applied)
+            return None
+        self._written_w = setpoint_w
+        return applied
 
     def _price_path(self, k: int, horizon: int) -> PricePath:
-        sig = self._state.signal
-        if sig is not None and sig.interval <= k < sig.interval + len(sig.price_msat_per_kwh):
+        sig = self._covering(k)
+        if sig is not None:
             if self._on_tariff:
                 self._on_tariff = False
                 log.info("price_signal_resumed", interval=k, seq=sig.seq)
@@ -164,17 +228,40 @@ class DecisionStep:
             self._on_tariff = True
             log.warning("price_signal_missing", interval=k, fallback="tariff",
                         last_seq=None if sig is None else sig.seq,
-                        covered_until=None if sig is None
-                        else sig.interval + len(sig.price_msat_per_kwh) - 1)
+                        covered_until=None if self._state.signal is None
+                        else self._state.signal.interval
+                        + len(self._state.signal.price_msat_per_kwh) - 1)
         self._state.counters["decisions_on_tariff"] += 1
         steps = [self._tariff.retail_at(self._intervals.start_s(k + i)) for i in range(horizon)]
         return PricePath(np.asarray(steps, dtype=np.float32), "tariff", None,
                          np.zeros(1, dtype=np.float32))
 
+    def _clamp(self, wanted_w: float, soc_pct: float) -> float:
+        b = self._s.battery
+        return float(rules.clamp_setpoint(wanted_w, soc_pct, b.capacity_wh, b.min_soc_pct,
+                                          b.max_soc_pct, b.max_charge_w, b.max_discharge_w,
+                                          self._intervals.length_s / 3600.0))
+
     def _decide_battery(self, soc_pct: float, fc: Forecast, path: PricePath,
-                        k: int) -> tuple[float, float]:
-        """(clamped set-point W, the policy's price position) for interval `k`."""
-        b, m = self._s.battery, self._s.models
+                        k: int) -> Planned:
+        """The set-point for interval `k`: the unit's plan when the signal has one."""
+        b = self._s.battery
+        sig = self._covering(k)
+        forecast_kw = float(fc.mean_kw[0])
+        if sig is not None and sig.has_plan:
+            if self._without_plan:
+                self._without_plan = False
+                log.info("plan_resumed", interval=k, seq=sig.seq)
+            edges = [0.0, *sig.plan_crate_edges, np.inf]
+            wanted = float(follow.setpoint_w(sig.plan_power_per_kwh, edges, k - sig.interval,
+                                             b.capacity_wh, b.max_charge_w))
+            return Planned(self._clamp(wanted, soc_pct), forecast_kw, b.capacity_wh > 0)
+        if not self._without_plan:
+            self._without_plan = True
+            log.warning("plan_missing", interval=k, fallback="policy",
+                        reason="no signal" if sig is None else f"solver {sig.solver}")
+        self._state.counters["decisions_without_plan"] += 1
+        m = self._s.models
         local = datetime.fromtimestamp(self._intervals.start_s(k), UTC).astimezone(
             ZoneInfo(m.timezone))
         obs = policy_obs.observation(
@@ -184,53 +271,4 @@ class DecisionStep:
             path.meanfield_kw, on_signal=path.source == "signal")
         decision = self._policy.decide(obs)
         # Safety limits live here, outside the model: power and the SoC window.
-        return float(rules.clamp_setpoint(decision.battery_power_w, soc_pct, b.capacity_wh,
-                                          b.min_soc_pct, b.max_soc_pct, b.max_charge_w,
-                                          b.max_discharge_w, self._intervals.length_s / 3600.0)
-                     ), decision.price_position
-
-    def _learn(self, k: int) -> None:
-        """Interval `k`'s gate has closed: feed its fill and prices to the adapter."""
-        offer = self._offers.pop(k, None)
-        for old in [i for i in self._offers if i < k]:
-            del self._offers[old]
-        if offer is None:
-            return
-        side, energy_wh, start, reservation = offer
-        role: Role = "seller" if side == rules.SELL else "buyer"
-        done = [t.terms for t in self._journal.trades(role=role) if t.terms.interval == k]
-        agreed_wh = sum(t.energy_wh for t in done)
-        price = (sum(t.energy_wh * t.price_msat_per_kwh for t in done) / agreed_wh
-                 if agreed_wh > 0 else None)
-        self._adapter.observe(side, energy_wh, agreed_wh, start, price, reservation)
-        log.debug("price_position_adapted", interval=k, side=role, offered_wh=energy_wh,
-                  agreed_wh=agreed_wh, offset=round(self._adapter.offset(side), 4))
-
-    async def _offer(self, k: int, fc: Forecast, setpoint_w: float, path: PricePath,
-                     price_position: float) -> None:
-        dt_h = self._intervals.length_s / 3600.0
-        expected_wh = (float(fc.mean_kw[0]) * 1000.0 + setpoint_w) * dt_h
-        margin_wh = 0.5 * float(fc.std_kw[0]) * 1000.0 * dt_h
-        feed_in = self._tariff.feed_in_msat_per_kwh
-        retail = self._tariff.retail_at(self._intervals.start_s(k))
-        order = rules.orders(expected_wh, margin_wh, int(path.prices[0]), feed_in, retail)
-        fair, energy = int(order.fair[0]), int(order.energy_wh[0])
-        side = {rules.SELL: "sell", rules.BUY: "buy"}.get(int(order.side[0]), "none")
-        # The opening price sits at the (adapted) price_position in [feed-in, retail], on the
-        # home's side of its reservation price; concessions go towards the reservation.
-        start = int(policy_obs.start_price(order.side[0], self._adapter.position(
-            int(order.side[0]), price_position), feed_in, retail))
-        self._journal.record_decision(
-            k, self._clock.now_s(), forecast_kw=float(fc.mean_kw[0]),
-            forecast_std_kw=float(fc.std_kw[0]), setpoint_w=setpoint_w, side=side,
-            energy_wh=energy if side != "none" else 0, price_msat_per_kwh=fair,
-            signal_seq=path.seq)
-        log.debug("decided", interval=k, side=side, energy_wh=energy, setpoint_w=setpoint_w,
-                  price=fair, price_source=path.source)
-        if side == "none":
-            return
-        # Open at the policy's price, concede towards the grid alternative.
-        self._offers[k] = (int(order.side[0]), energy, start, int(order.reservation[0]))
-        await self._negotiation.open(Order(k, "sell" if side == "sell" else "buy", energy,
-                                           start=start,
-                                           reservation=int(order.reservation[0])))
+        return Planned(self._clamp(decision.battery_power_w, soc_pct), forecast_kw, False)

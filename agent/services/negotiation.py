@@ -10,6 +10,12 @@ buyer, a reject or silence re-offers the remainder (a new trade id) until the de
 An agreed trade is journaled — with its invoice (agent/services/invoicing.py) — before the
 confirm is sent (seller), and before its id goes to settlement over the handover queue
 (buyer, agent/services/handover.py): that id is the only thing negotiation tells settlement.
+
+Each home judges its peers on its own journal (`Agreements.record_of`, the rule of
+agent/domain/reputation.py, the simulator's too): a buyer refuses offers from a peer it
+refuses, a seller rejects the accept or counter of one; a deprioritised peer is served
+only in the late part of the window. A peer that took an offer or an accept and then went
+silent is journaled (`unanswered`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import structlog
 
 from agent import topics
 from agent.clock import Clock
-from agent.domain.market import IntervalClock, Terms
+from agent.domain.market import IntervalClock, Terms, start_offset
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
 from agent.ports import (
     InboundMessage,
@@ -55,6 +61,10 @@ class Order:
     energy_wh: int
     start: int        # opening price, msat/kWh
     reservation: int  # the price beyond which this home would rather use the grid
+    # When negotiations for it end; None: the interval's gate (trading ahead of delivery).
+    # Trades on the meters (agent/domain/expost.py) end in the interval after.
+    deadline_s: float | None = None
+    min_wh: int = MIN_TRADE_WH  # no trade below this (one that would not pay its fee)
 
 
 @dataclass
@@ -85,6 +95,9 @@ class NegotiationConfig:
     intervals: IntervalClock
     max_rounds: int = 3
     shared_subscriptions: bool = True  # False only on MQTT 3.1.1 brokers (fan-out)
+    # A seller's first offer waits until its own point (`start_offset`) in this first share
+    # of the interval, so a community's offers do not all arrive at the interval's start.
+    start_spread: float = 0.25
 
 
 class Negotiation:
@@ -93,6 +106,7 @@ class Negotiation:
         self._me = config.agent_id
         self._topics = Topics(config.community)
         self._rounds = config.max_rounds
+        self._offset = start_offset(config.agent_id, config.start_spread)
         self._state = state
         self._clock = clock
         self._intervals = config.intervals
@@ -123,14 +137,27 @@ class Negotiation:
         return topics.shared(topics.BUYERS, topic) if self.shared_subscriptions else topic
 
     async def open(self, order: Order) -> None:
-        if self.draining or order.energy_wh < MIN_TRADE_WH:
+        if self.draining or order.energy_wh < order.min_wh:
             return
         book = _Book(order, order.energy_wh)
         self._books[order.interval] = book
         if order.side == "sell":
+            now = self._clock.now_s()
+            at = self._intervals.start_s(self._intervals.index(now)) + self._offset * (
+                self._intervals.length_s)
+            if at > now:  # the timer loop (`run`) sends the first offer at our point
+                book.retry_at = time.monotonic() + self._clock.real_duration_s(at - now)
+                return
             await self._offer_next(book)
         else:
             await self._subscribe(book, True)
+
+    def _deadline(self, k: int) -> float:
+        """When negotiations for interval `k` end: its order's deadline, else its gate."""
+        book = self._books.get(k)
+        if book is not None and book.order.deadline_s is not None:
+            return book.order.deadline_s
+        return self._intervals.deadline_s(k)
 
     async def _subscribe(self, book: _Book, on: bool) -> None:
         if book.subscribed == on:
@@ -142,13 +169,14 @@ class Negotiation:
         except TransientError as exc:
             log.debug("offer_subscription_failed", topic=topic, on=on, error=str(exc))
 
-    async def _send(self, move: Move, topic: str, *, introduce: bool = False) -> None:
+    async def _send(self, move: Move, topic: str, *, introduce: bool = False,
+                    qos: int = 1) -> None:
         msg = self._bindings.sign(topic, MoveMsg.of(move, self._state.node_id,
                                                     self._clock.now_s()), introduce=introduce)
         # A move is void after its deadline: let the broker drop it then (MQTT 5 expiry).
         expiry_s = math.ceil(self._clock.real_duration_s(max(0.0, move.deadline_s - msg.sent_s)))
         try:
-            await self._transport.publish(topic, encode(msg), qos=1, expiry_s=max(1, expiry_s))
+            await self._transport.publish(topic, encode(msg), qos=qos, expiry_s=max(1, expiry_s))
         except TransientError as exc:
             self._state.counters["moves_unsent"] += 1
             log.debug("move_unsent", kind=move.kind, trade_id=move.trade_id, error=str(exc))
@@ -162,15 +190,16 @@ class Negotiation:
 
     async def _offer_next(self, book: _Book) -> None:
         pos = book.order
-        deadline = self._intervals.deadline_s(pos.interval)
-        if self.draining or book.open_wh < MIN_TRADE_WH or self._clock.now_s() >= deadline:
+        deadline = self._deadline(pos.interval)
+        if self.draining or book.open_wh < pos.min_wh or self._clock.now_s() >= deadline:
             return
         session = SellerSession(uuid.uuid4().hex, pos.interval, self._me, book.open_wh,
                                 pos.start, pos.reservation, deadline, self._rounds)
         self._live[session.trade_id] = _Live(session)
         book.live = session.trade_id
+        # QoS 0: a lost offer is silence, which re-offers anyway; no PUBACK each way.
         await self._send(session.offer(), self._offers(pos.interval, shared=False),
-                         introduce=True)
+                         introduce=True, qos=0)
 
     async def handle(self, message: InboundMessage) -> None:
         try:
@@ -233,16 +262,27 @@ class Negotiation:
             if book is not None:
                 book.open_wh += known.terms.energy_wh
 
+    async def _serves(self, peer: str, k: int) -> bool:
+        """Whether this home trades with `peer` now, by its own record of the peer."""
+        start = self._intervals.start_s(k + 1)  # the window on the meters runs in k + 1
+        deadline = self._deadline(k)
+        share = (1.0 if deadline <= start else
+                 min(1.0, max(0.0, (self._clock.now_s() - start) / (deadline - start))))
+        return await self._agreements.serves(peer, share)
+
     async def _on_offer(self, move: Move, node_id: str, now: float) -> None:
         book = self._books.get(move.interval)
         free = 0 if book is None else book.open_wh - book.reserved_wh
-        if book is None or book.order.side != "buy" or free < MIN_TRADE_WH or self.draining:
+        if book is None or book.order.side != "buy" or free < book.order.min_wh or self.draining:
+            await self._reject(move)
+            return
+        if not await self._serves(move.sender, move.interval):
             await self._reject(move)
             return
         pos = book.order
         session = BuyerSession(move.trade_id, move.interval, self._me, move.sender, free,
                                pos.start, pos.reservation,
-                               self._intervals.deadline_s(move.interval), self._rounds)
+                               self._deadline(move.interval), self._rounds)
         live = _Live(session, peer_node=node_id)
         self._live[move.trade_id] = live
         await self._buyer_move(live, session, move, now)
@@ -274,14 +314,21 @@ class Negotiation:
                 book.open_wh += terms.energy_wh
             await self._reject(Move("confirm", terms.trade_id, terms.interval, terms.seller,
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
-                                    self._intervals.deadline_s(terms.interval)))
+                                    self._deadline(terms.interval)))
             return
-        if book is not None and book.open_wh - book.reserved_wh < MIN_TRADE_WH:
+        if book is not None and book.open_wh - book.reserved_wh < book.order.min_wh:
             await self._subscribe(book, False)
 
     async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
         if (book := self._books.get(s.interval)) is not None:
             book.unanswered = 0  # someone is there
+        if move.kind in ("accept", "counter") and not await self._serves(move.sender,
+                                                                         s.interval):
+            s.state = State.CLOSED
+            self._live.pop(s.trade_id, None)
+            self._release(s)
+            await self._reject(move)
+            return
         outcome = s.on_move(move, now)
         for reply in outcome.replies:
             await self._send(reply, self._to(reply.receiver))
@@ -338,6 +385,9 @@ class Negotiation:
                 if s.expire(now) or silent:
                     self._state.counters["sessions_timed_out" if silent else
                                          "sessions_expired"] += 1
+                    peer = s.buyer if isinstance(s, SellerSession) else s.seller
+                    if silent and peer and (isinstance(s, BuyerSession) or s.round > 0):
+                        self._agreements.peer_failed(peer, "unanswered", trade_id)
                     s.state = State.CLOSED
                     self._live.pop(trade_id, None)
                     if isinstance(s, SellerSession):
@@ -353,7 +403,7 @@ class Negotiation:
             if len(self._confirmed) > 10_000:
                 self._confirmed.clear()  # bounded memory; the journal keeps the record
             for k, book in list(self._books.items()):
-                if now >= self._intervals.deadline_s(k):
+                if now >= self._deadline(k):
                     await self._subscribe(book, False)
                     del self._books[k]
                 elif (book.order.side == "sell" and book.live is None

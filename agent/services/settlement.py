@@ -254,15 +254,14 @@ class Settlement:
                   amount_msat=rec.terms.amount_msat, policy=policy, error=error)
 
     def _roster(self) -> set[str] | None:
-        sig = self._state.signal
-        return None if sig is None else {e.agent_id for e in sig.roster}
+        return self._state.roster()
 
     async def _payee_problem(self, rec: TradeRecord) -> str:
         """Pay only the node the current roster lists for the seller (when there is one)."""
-        sig = self._state.signal
-        if sig is None or rec.bolt11 is None:
+        nodes = self._state.roster_nodes()
+        if nodes is None or rec.bolt11 is None:
             return ""
-        listed = {e.agent_id: e.node_id for e in sig.roster}.get(rec.terms.seller)
+        listed = nodes.get(rec.terms.seller)
         try:  # decoding checks a signature (~0.3 ms of CPU): off the event loop
             payee = (await asyncio.to_thread(decode_invoice, rec.bolt11)).payee
         except ValueError as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.ports import FloatArray
-from agent.wire import Signal
+from agent.wire import Roster, Signal
 from firmware_bridge.measurement import Measurement
 
 
@@ -63,11 +63,13 @@ class AgentState:
     current: IntervalAverage | None = None
     signal: Signal | None = None
     signal_received_s: float | None = None
+    roster_msg: Roster | None = None  # the coordinator's latest roster (its own message)
     node_id: str = ""
     counters: Counter[str] = field(default_factory=Counter)
     heartbeats: dict[str, float] = field(default_factory=dict)
     device_health: str = "unknown"
     last_completed: tuple[int, float] | None = None  # (interval, mean kW) last appended
+    last_net_w: float | None = None  # the latest pre-battery net load (load - PV, W)
     read_seconds: Buckets = field(default_factory=Buckets)  # device poll durations
 
     def add_sample(self, interval: int, net_w: float) -> None:
@@ -77,6 +79,7 @@ class AgentState:
                 self.last_completed = (self.current.interval, self.current.mean_kw)
             self.current = IntervalAverage(interval)
         self.current.add(net_w)
+        self.last_net_w = net_w
 
     def history(self) -> FloatArray:
         """The last `history_len` interval means, oldest first, padded at the front with the
@@ -88,9 +91,14 @@ class AgentState:
         return np.asarray(pad + known, dtype=np.float32)[-self.history_len:]
 
     def roster(self) -> set[str] | None:
-        """The agents the coordinator's latest signal lists (None: no signal yet)."""
-        sig = self.signal
-        return None if sig is None else {e.agent_id for e in sig.roster}
+        """The agents the coordinator's latest roster lists (None: no roster yet)."""
+        r = self.roster_msg
+        return None if r is None else {e.agent_id for e in r.entries}
+
+    def roster_nodes(self) -> dict[str, str] | None:
+        """agent id → node id on the coordinator's latest roster (None: no roster yet)."""
+        r = self.roster_msg
+        return None if r is None else {e.agent_id: e.node_id for e in r.entries}
 
     def fresh(self, meaning: str, now_s: float, max_age_s: float) -> float | None:
         m = self.readings.get(meaning)

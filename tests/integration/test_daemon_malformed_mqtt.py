@@ -39,7 +39,7 @@ def _signal(**over: Any) -> dict[str, Any]:
     sig: dict[str, Any] = {
         "v": 1, "type": "meanfield", "seq": 1, "interval": 0, "interval_s": 900,
         "price_msat_per_kwh": [100_000], "net_load_kw": [0.0], "net_load_std_kw": [0.0],
-        "agents": 1, "roster": [], "residual": 0.0, "issued_s": 4e9}
+        "agents": 1, "residual": 0.0, "issued_s": 4e9}
     return {**sig, **over}
 
 
@@ -89,10 +89,10 @@ def test_daemon_survives_malformed_mqtt(community: Community) -> None:
         signals = _garbage(_signal())
         for payload in inbox:
             probe.publish(f"{c.prefix}/inbox/home-0/stranger", payload)
-        # Offers reach a buyer only while it holds the shared subscription for the next
-        # interval: from its decision until it has bought what it needs, a fraction of
-        # each interval. Keep sending until home-0 has dropped garbage of every kind (the
-        # deadline only fails a hung run).
+        # Offers reach a buyer only while it holds the shared subscription for the
+        # interval its meter just closed (trading on the meters: the window for k-1 runs
+        # in k), until it has bought what it needs. Keep sending until home-0 has dropped
+        # garbage of every kind (the deadline only fails a hung run).
         def hit() -> bool:
             topics = [e["topic"] for e in buyer.events("move_dropped")]
             return (any("/offers/" in tp for tp in topics)
@@ -104,8 +104,8 @@ def test_daemon_survives_malformed_mqtt(community: Community) -> None:
         while rounds % 10 or not hit():
             assert time.monotonic() < deadline, "home-0 never dropped garbage of every kind"
             k = c.interval_now()
-            for payload in _garbage(_move(interval=k + 1)):
-                probe.publish(f"{c.prefix}/offers/{k + 1}/stranger", payload)
+            for payload in _garbage(_move(interval=k - 1)):
+                probe.publish(f"{c.prefix}/offers/{k - 1}/stranger", payload)
             if rounds % 10 == 0:
                 for payload in signals:
                     probe.publish(f"{c.prefix}/meanfield", payload)

@@ -31,7 +31,7 @@ def test_only_the_pinned_coordinator_is_believed(fleet: Fleet, mosquitto: Any) -
 
     forged = Signal(seq=10**6, interval=c.interval_now() + 1, interval_s=900,
                     price_msat_per_kwh=[1] * 96, net_load_kw=[0.0] * 96,
-                    net_load_std_kw=[0.0] * 96, agents=2, roster=[], residual=0.0,
+                    net_load_std_kw=[0.0] * 96, agents=2, residual=0.0,
                     issued_s=time.time() * 10)
     probe = MqttProbe(c.broker_port, "trust-probe")
     try:

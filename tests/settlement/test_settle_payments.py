@@ -14,7 +14,7 @@ from settle_helpers import BUYER, SELLER, agree, running, side, state_of, terms,
 from agent.clock import AcceleratedClock
 from agent.ports import PaymentRefused
 from agent.settings import LimitsSettings
-from agent.wire import RosterEntry, Signal
+from agent.wire import Roster, RosterEntry, roster_digest
 
 
 def _sendpays(ln: Lnsim, payment_hash: str) -> list[dict[str, object]]:
@@ -215,11 +215,9 @@ async def test_start_waits_for_the_node_before_anything_else(ln: Lnsim, tmp_path
         await until(lambda: state_of(buyer, t.trade_id) == "paid")
 
 
-def _signal(roster: dict[str, str]) -> Signal:
-    return Signal(seq=1, interval=1, interval_s=900, price_msat_per_kwh=[1],
-                  net_load_kw=[0.0], net_load_std_kw=[0.0], agents=len(roster),
-                  roster=[RosterEntry(agent_id=a, node_id=n) for a, n in roster.items()],
-                  residual=0.0, issued_s=0.0)
+def _roster(roster: dict[str, str]) -> Roster:
+    entries = [RosterEntry(agent_id=a, node_id=n) for a, n in roster.items()]
+    return Roster(seq=1, digest=roster_digest(entries), entries=entries, issued_s=0.0)
 
 
 async def test_pays_only_the_node_the_roster_lists_for_the_seller(ln: Lnsim,
@@ -228,10 +226,10 @@ async def test_pays_only_the_node_the_roster_lists_for_the_seller(ln: Lnsim,
     buyer = side(ln.path("alice"), tmp_path / "alice.sqlite")
     wrong, right = terms(16), terms(17)
     bad = await agree(seller, buyer, wrong)
-    buyer.state.signal = _signal({SELLER: ln.id("carol")})  # the roster says: carol's node
+    buyer.state.roster_msg = _roster({SELLER: ln.id("carol")})  # the roster says: carol's node
     async with running(buyer):
         await until(lambda: state_of(buyer, wrong.trade_id) == "failed")
-        buyer.state.signal = _signal({SELLER: ln.id("bob")})
+        buyer.state.roster_msg = _roster({SELLER: ln.id("bob")})
         await agree(seller, buyer, right)
         buyer.settlement.submit(right.trade_id)
         await until(lambda: state_of(buyer, right.trade_id) == "paid")

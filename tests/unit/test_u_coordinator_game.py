@@ -68,7 +68,7 @@ def test_robust_estimates_move_the_price_less_than_the_mean() -> None:
 
 def signal() -> Signal:
     return Signal(seq=1, interval=5, interval_s=900, price_msat_per_kwh=[1, 2],
-                  net_load_kw=[0.0, 1.0], net_load_std_kw=[0.0, 0.5], agents=0, roster=[],
+                  net_load_kw=[0.0, 1.0], net_load_std_kw=[0.0, 0.5], agents=0,
                   residual=0.0, issued_s=1.0)
 
 
@@ -123,7 +123,8 @@ def test_mftg_signal_carries_the_solution_and_is_signed() -> None:
     assert s.residual <= GameConfig().solver.tol
     assert 0 <= s.exploitability_rel < 0.01
     assert len(s.equilibrium_net_load_kw) == 96
-    assert [r.agent_id for r in s.roster] == [f"home-{i}" for i in range(10)]
+    assert c.roster is not None
+    assert [r.agent_id for r in c.roster.entries] == [f"home-{i}" for i in range(10)]
     for i, p in enumerate(s.price_msat_per_kwh):
         assert TARIFF.feed_in_msat_per_kwh <= p <= TARIFF.retail_at((first + i) * 900)
     assert verify_signal(decode(encode(s), Signal), public_hex(key))

@@ -87,9 +87,12 @@ def test_table_shows_the_outcomes_and_the_nodes(tmp_path: Path) -> None:
         "energy_traded_kwh": 0.2, "wall_s": 1.0,
         "negotiation_latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
         "peak_import_kw": {"baseline": 2.0, "peerwatt": 1.0}, "peak_reduction_pct": 50.0,
-        "cost_eur": {"baseline": 1.0, "peerwatt": 0.5}}
+        "cost_eur": {"baseline": 1.0, "without_trades": 0.7, "peerwatt": 0.5},
+        "homes_worse_off": 0}
     lines = [line.strip() for line in table(summary).splitlines()]
-    assert "trades agreed                           10" in lines
+    assert f"{'trades agreed (on the meters)':<38}  10" in lines
+    assert f"{'same meters without trades → with':<38}  €0.70 → €0.50" in lines
+    assert f"{'homes worse off than alone':<38}  0" in lines
     assert "settled / failed / cancelled / pending  6 / 1 / 1 / 2" in lines
     assert "settled for delivery outside the day    4 (1 before, 3 after)" in lines
     assert "settled per the nodes                   10" in lines

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.domain import follow
+from agent.domain.expost import amount_msat
 from coordinator.equilibrium import EquilibriumConfig, Reports, Tariff, solve
-from sim.expost import amount_msat, pool
+from sim.expost import pool
 from sim.tariff import capacity_charges, periods
 
 H = 16

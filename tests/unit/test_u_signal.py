@@ -187,11 +187,14 @@ def test_compute_drops_reports_older_than_two_intervals() -> None:
     s = c.compute(20)
     assert s is not None
     assert s.agents == 2
-    assert [r.agent_id for r in s.roster] == ["edge", "fresh"]
+    assert c.roster is not None
+    assert [r.agent_id for r in c.roster.entries] == ["edge", "fresh"]
+    assert s.roster_digest == c.roster.digest
     # The stale report is forgotten, not just skipped.
     s2 = c.compute(21)
     assert s2 is not None
-    assert [r.agent_id for r in s2.roster] == ["fresh"]
+    assert [r.agent_id for r in c.roster.entries] == ["fresh"]
+    assert s2.roster_digest == c.roster.digest != s.roster_digest
     assert c.compute(30) is None
 
 

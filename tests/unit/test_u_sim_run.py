@@ -118,7 +118,7 @@ def test_cli_writes_json_and_report(tmp_path: Path, capsys: pytest.CaptureFixtur
                         'battery_kw = [2.5, 5.0]\n')
     out = tmp_path / "m.json"
     rc = main(["--scenario", str(scenario), "--data", str(SLICE), "--json", str(out),
-               "--report", str(tmp_path / "rep"), "--signal-every", "96"])
+               "--report", str(tmp_path / "rep"), "--signal-every", "96", "--cluster", "serial"])
     assert rc == 0
     data = json.loads(out.read_text())
     assert data["run"]["agents"] == 6
@@ -176,7 +176,7 @@ def test_seeds_give_means_and_intervals(tmp_path: Path) -> None:
                         'share = 0.5\n[tariff]\ncapacity_eur_per_kw_year = 48.8\n')
     out = tmp_path / "m.json"
     assert main(["--scenario", str(scenario), "--data", str(SLICE), "--json", str(out),
-                 "--seeds", "0-2", "--workers", "1", "--signal-every", "48"]) == 0
+                 "--seeds", "0-2", "--cluster", "serial", "--signal-every", "48"]) == 0
     data = json.loads(out.read_text())
     assert [s["run"]["seed"] for s in data["seeds"]] == [0, 1, 2]
     ci = data["ci95"]["gain_captured"]
@@ -186,3 +186,42 @@ def test_seeds_give_means_and_intervals(tmp_path: Path) -> None:
         np.mean([s["gain_captured"] for s in data["seeds"]]), abs=1e-4)
     assert "peerwatt_minus_naive_trading" in data["paired"]
     assert main(["--scenario", str(scenario), "--json", str(out), "--seeds", "2-0"]) == 2
+
+
+# Differ from run to run whatever runs them (wall clocks, this process's memory).
+TIMINGS = {"wall_s", "peak_rss_mb", "coordinator_solve_s", "solve_s", "negotiation_latency_ms"}
+
+
+def _untimed(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _untimed(v) for k, v in x.items() if k not in TIMINGS}
+    if isinstance(x, list):
+        return [_untimed(v) for v in x]
+    return x
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("runs", [["--seeds", "0-1"], ["--seed", "1"]])
+def test_a_dask_cluster_gives_the_serial_json(tmp_path: Path, runs: list[str]) -> None:
+    """The seeds (first case) and the sweep points and strategies (second) on a Dask
+    LocalCluster of two worker processes: the same JSON as one after the other here."""
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text('name = "tiny"\nagents = 8\n[[home_types]]\nname = "pv_battery"\n'
+                        'share = 0.5\npv_scale = [1.0, 2.0]\nbattery_kwh = [5.0, 10.0]\n'
+                        'battery_kw = [2.5, 5.0]\n[[home_types]]\nname = "consumer"\n'
+                        'share = 0.5\n[byzantine]\nstrategies = ["reneging", "lying"]\n'
+                        'sweep = [0.0, 0.25]\n')
+    got = {}
+    for where in ("serial", "local"):
+        out = tmp_path / f"{where}.json"
+        assert main(["--scenario", str(scenario), "--data", str(SLICE), "--json", str(out),
+                     "--byzantine", "0.5", "--signal-every", "48", "--cluster", where,
+                     "--workers", "2", *runs]) == 0
+        got[where] = json.loads(out.read_text())
+    assert len(got["serial"]["byzantine"]["sweep"]) == 6  # 2 attacks x shares 0, 0.25, 0.5
+    assert _untimed(got["local"]) == _untimed(got["serial"])
+
+
+def test_cluster_address_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json", str(tmp_path / "m.json"), "--cluster", "somewhere"]) == 2
+    assert "--cluster 'somewhere'" in capsys.readouterr().err

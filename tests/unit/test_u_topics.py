@@ -39,7 +39,8 @@ def test_shapes_and_suffixes() -> None:
 def test_the_asyncapi_document_reads_the_same_addresses() -> None:
     assert {cid: address for cid, (address, *_) in CHANNELS.items()} == ADDRESSES
     t = Topics("c")
-    built = {"meanfield": t.signal, "state": t.state("a"), "identity": t.identity("a"),
+    built = {"meanfield": t.signal, "roster": t.roster, "state": t.state("a"),
+             "identity": t.identity("a"),
              "presence": t.presence("a"), "offers": t.offers(3, "a"),
              "inbox": t.inbox("a", "b"), "coordinator_reports": t.coordinator_reports("k"),
              "coordinator_presence": t.coordinator_presence("k")}

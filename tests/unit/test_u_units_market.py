@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -133,3 +134,17 @@ def test_interval_contains_its_time_and_gate_precedes_start(length_s: int, t_s: 
     k = c.index(t_s)
     assert c.start_s(k) <= t_s < c.start_s(k + 1)
     assert c.start_s(k - 1) < c.deadline_s(k) < c.start_s(k)
+
+
+def test_start_offset_is_deterministic_and_spread_evenly() -> None:
+    from agent.domain.market import start_offset
+
+    ids = [f"h{i:05d}" for i in range(2000)]
+    offsets = [start_offset(a, 0.25) for a in ids]
+    assert offsets == [start_offset(a, 0.25) for a in ids]  # a pure function of the id
+    assert all(0.0 <= x < 0.25 for x in offsets)
+    counts = np.histogram(offsets, bins=5, range=(0.0, 0.25))[0]
+    assert counts.min() > 300, counts  # about 400 a fifth: no burst
+    assert start_offset("h00001", 0.0) == 0.0
+    with pytest.raises(ValueError, match="spread"):
+        start_offset("h00001", 1.5)

@@ -15,12 +15,14 @@ from agent.wire import (
     MAX_PAYLOAD_BYTES,
     MoveMsg,
     Presence,
+    Roster,
     RosterEntry,
     Signal,
     StateReport,
     WireError,
     decode,
     encode,
+    roster_digest,
 )
 
 NODE = "02" + "ab" * 32
@@ -34,12 +36,13 @@ REPORT = StateReport(agent_id="home-1", node_id=NODE, interval=7, soc_pct=55.5,
                      forecast_mean_kw=[0.5, -1.25, 3.0], forecast_std_kw=[0.1, 0.2, 0.0])
 SIGNAL = Signal(seq=3, interval=8, interval_s=900, price_msat_per_kwh=[100_000, 250_000],
                 net_load_kw=[1.5, -2.0], net_load_std_kw=[0.3, 0.4], agents=2,
-                roster=[RosterEntry(agent_id="home-1", node_id=NODE),
-                        RosterEntry(agent_id="home-2", node_id="03" + "cd" * 32)],
-                residual=0.0, issued_s=1.71e9)
+                roster_digest="ab" * 32, residual=0.0, issued_s=1.71e9,
+                solver="equilibrium", plan_power_per_kwh=[[0.1, -0.2], [0.0, 0.3]],
+                plan_crate_edges=[0.45])
 PRESENCE = Presence(agent_id="home-1", online=False)
 ENTRY = RosterEntry(agent_id="home-9", node_id=NODE)
-ALL = [MOVE, REPORT, SIGNAL, PRESENCE, ENTRY]
+ROSTER = Roster(seq=1, digest=roster_digest([ENTRY]), entries=[ENTRY], issued_s=1.71e9)
+ALL = [MOVE, REPORT, SIGNAL, PRESENCE, ENTRY, ROSTER]
 
 
 @pytest.mark.parametrize("message", ALL, ids=lambda m: type(m).__name__)
@@ -158,7 +161,7 @@ def test_the_largest_legal_report_fits_the_cap() -> None:
     assert decode(payload, StateReport) == report
 
 
-MODELS = [MoveMsg, StateReport, Signal, Presence, RosterEntry]
+MODELS = [MoveMsg, StateReport, Signal, Presence, RosterEntry, Roster]
 
 
 @settings(max_examples=2_500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
