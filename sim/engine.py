@@ -162,12 +162,15 @@ class Simulation:
         state = dict(self.__dict__)
         state["forecaster"] = (self.forecaster.path, self.forecaster.timezone)
         state["policy"] = self.policy.path
+        state["rl_policy"] = None if self.rl_policy is None else self.rl_policy.path
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         path, zone = cast(tuple[Path, str], state["forecaster"])
         state["forecaster"] = OnnxForecaster(path, zone)
         state["policy"] = OnnxPolicy(cast(Path, state["policy"]))
+        rl = state.get("rl_policy")
+        state["rl_policy"] = None if rl is None else OnnxPolicy(cast(Path, rl))
         self.__dict__.update(state)
 
     def _forecast(self, k: int) -> Forecast:

@@ -109,3 +109,13 @@ def test_controls_decide_differently(sim: Simulation) -> None:
     none = sim.homes.capacity_wh <= 0
     assert not np.allclose(eq.grid_kw[~none], mpc.grid_kw[~none])
     assert np.allclose(eq.grid_kw[none], mpc.grid_kw[none])
+
+
+def test_the_rl_policy_travels_with_the_simulation(sim: Simulation) -> None:
+    """`sim.cluster` pickles the Simulation: the RL policy goes as its path and reopens."""
+    import pickle
+
+    assert sim.rl_policy is not None
+    back = pickle.loads(pickle.dumps(sim))
+    assert back.rl_policy is not None
+    assert back.rl_policy.path == sim.rl_policy.path
