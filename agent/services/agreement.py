@@ -90,15 +90,17 @@ class Agreements:
             await self._handover.put(terms.trade_id)
         return ""
 
-    async def record_of(self, peer: str) -> reputation.PeerRecord:
+    async def record_of(self, peer: str) -> tuple[reputation.PeerRecord, list[TradeRecord]]:
         """What this home's journal says `peer` failed to do lately: its peer events, and
         our sales to it that are still unpaid after their settlement deadline (asked of the
-        node first: a payment the settlement has not yet noticed is no failure)."""
+        node first: a payment the settlement has not yet noticed is no failure); with
+        those sales."""
         now = self._clock.now_s()
         since = now - self._window_s
         record = reputation.of_events([k for k, _ in self._journal.peer_events(peer, since)])
+        unpaid: list[TradeRecord] = []
         if self._intervals is None:
-            return record
+            return record, unpaid
         # Sales on the meters settle by the start of their interval + 2.
         due = self._intervals.index(now) - 2
         for trade_id in self._journal.unpaid_sales(peer, due, since):
@@ -108,22 +110,23 @@ class Agreements:
                 continue  # cannot tell now: no verdict
             if paid:
                 self._journal.advance(trade_id, "invoice_paid", now)
-            else:
+            elif (rec := self._journal.trade(trade_id)) is not None:
                 record = record.add("unpaid")
-        return record
+                unpaid.append(rec)
+        return record, unpaid
 
-    async def serves(self, peer: str, window_share: float) -> bool:
-        """Whether to trade with `peer` now, `window_share` into the trading window;
-        a refusal is counted, and logged once per peer."""
-        record = await self.record_of(peer)
+    async def serves(self, peer: str, window_share: float) -> tuple[bool, list[TradeRecord]]:
+        """Whether to trade with `peer` now, `window_share` into the trading window, and
+        our sales to it still unpaid; a refusal is counted, and logged once per peer."""
+        record, unpaid = await self.record_of(peer)
         if reputation.serves(record, window_share):
-            return True
+            return True, unpaid
         self._state.counters["moves_refused_reputation"] += 1
         if peer not in self._shunned and reputation.standing(record) == "refused":
             self._shunned.add(peer)
             log.warning("peer_refused", peer=peer, unpaid=record.unpaid,
                         unanswered=record.unanswered, undelivered=record.undelivered)
-        return False
+        return False, unpaid
 
     def peer_failed(self, peer: str, kind: str, trade_id: str) -> None:
         """Journal a counterparty's failure (once per trade)."""

@@ -117,6 +117,7 @@ class Negotiation:
         self._books: dict[int, _Book] = {}
         self._live: dict[str, _Live] = {}
         self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
+        self._reconfirmed: set[str] = set()   # seller: unpaid sales whose confirm went again
         self.draining = False
         self.shared_subscriptions = config.shared_subscriptions
         # Silence longer than this ends a session; a tenth of an interval in real time.
@@ -268,7 +269,21 @@ class Negotiation:
         deadline = self._deadline(k)
         share = (1.0 if deadline <= start else
                  min(1.0, max(0.0, (self._clock.now_s() - start) / (deadline - start))))
-        return await self._agreements.serves(peer, share)
+        ok, unpaid = await self._agreements.serves(peer, share)
+        for rec in unpaid:  # its confirm may never have arrived (a broker that died)
+            await self._reconfirm(rec.terms, rec.bolt11 or "")
+        return ok
+
+    async def _reconfirm(self, terms: Terms, bolt11: str) -> None:
+        """Send an unpaid sale's confirm again, once: a buyer that never journaled it
+        rejects it, and the sale is cancelled (no failure); one that did stays unpaid."""
+        if terms.trade_id in self._reconfirmed or terms.trade_id not in self._confirmed:
+            return
+        self._reconfirmed.add(terms.trade_id)
+        deadline = self._clock.now_s() + self._intervals.length_s
+        await self._send(Move("confirm", terms.trade_id, terms.interval, self._me,
+                              terms.buyer, 0, terms.energy_wh, terms.price_msat_per_kwh,
+                              deadline, bolt11), self._to(terms.buyer))
 
     async def _on_offer(self, move: Move, node_id: str, now: float) -> None:
         book = self._books.get(move.interval)
@@ -402,6 +417,7 @@ class Negotiation:
                         book.reserved_wh -= live.reserved_wh
             if len(self._confirmed) > 10_000:
                 self._confirmed.clear()  # bounded memory; the journal keeps the record
+                self._reconfirmed.clear()
             for k, book in list(self._books.items()):
                 if now >= self._deadline(k):
                     await self._subscribe(book, False)
