@@ -17,6 +17,7 @@ scheduler address is all an existing cluster needs.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -71,7 +72,12 @@ class DaskMapper:
 
 def check(spec: str) -> str:
     """The `--cluster` value, or a one-line ValueError."""
-    if spec in ("local", "serial") or spec.startswith(("tcp://", "tls://", "ucx://")):
+    if spec == "serial":
+        return spec
+    if spec == "local" or spec.startswith(("tcp://", "tls://", "ucx://")):
+        if importlib.util.find_spec("distributed") is None:
+            raise ValueError(f"--cluster {spec}: needs Dask distributed: pip install "
+                             "'peerwatt[sim]' (or --cluster serial)")
         return spec
     raise ValueError(f"--cluster {spec!r}: use local, serial or a scheduler address such as "
                      "tcp://10.0.0.5:8786")
@@ -83,11 +89,7 @@ def mapper(spec: str, workers: int | None) -> Iterator[Mapper]:
     if spec == "serial":
         yield serial_map
         return
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ValueError("--cluster needs Dask distributed: pip install 'peerwatt[sim]' "
-                         "(or --cluster serial)") from None
+    from distributed import Client, LocalCluster  # the `sim` extra; `check` said it is there
     if spec == "local":
         n = workers or os.cpu_count() or 1
         # No memory limit: a 1,000-home run is a few hundred MB and must not be restarted.
