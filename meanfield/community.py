@@ -129,10 +129,7 @@ def plan(h: Horizon, b: Batteries, *, method: str = "ipm") -> Plan:
     peak = nbh + steps + (np.arange(nbh) if own else np.arange(steps))
     later = t > 0
     m = Triplets()
-    m.add(dyn, c_col, -eta * dt)
-    m.add(dyn, d_col, dt / eta)
-    m.add(dyn, s_col, 1.0)
-    m.add(dyn[later], s_col[later] - 1, -1.0)
+    m.storage(dyn, c_col, d_col, s_col, later, eta, dt)
     m.add(bal[t], c_col, 1.0)
     m.add(bal[t], d_col, -1.0)
     m.add(bal, i_col, -1.0)

@@ -45,6 +45,16 @@ class Triplets:
         self.cols.append(np.broadcast_to(np.asarray(cols, dtype=np.int64), r.shape))
         self.vals.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), r.shape))
 
+    def storage(self, rows: npt.NDArray[np.int64], charge: npt.NDArray[np.int64],
+                discharge: npt.NDArray[np.int64], stored: npt.NDArray[np.int64],
+                later: npt.NDArray[np.bool_], eta: float | Floats, dt: float) -> None:
+        """A battery's energy balance, one row a step: stored_t − stored_(t−1) − η·charge·dt
+        + discharge·dt/η (the step before the first is the start, on the right-hand side)."""
+        self.add(rows, charge, -eta * dt)
+        self.add(rows, discharge, dt / eta)
+        self.add(rows, stored, 1.0)
+        self.add(rows[later], stored[later] - 1, -1.0)
+
     def csc(self, ncol: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], Floats]:
         rows, cols = np.concatenate(self.rows), np.concatenate(self.cols)
         vals = np.concatenate(self.vals)

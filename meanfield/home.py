@@ -85,10 +85,7 @@ def plan_homes(h: HomeHorizon, b: HomeBatteries) -> HomePlan:
     dyn, bal, pk = np.arange(n), n + np.arange(n), 2 * n + np.arange(n)
     later = t > 0
     m = Triplets()
-    m.add(dyn, c_col, -eta * dt)
-    m.add(dyn, d_col, dt / eta)
-    m.add(dyn, s_col, 1.0)
-    m.add(dyn[later], s_col[later] - 1, -1.0)
+    m.storage(dyn, c_col, d_col, s_col, later, eta, dt)
     m.add(bal, c_col, 1.0)
     m.add(bal, d_col, -1.0)
     m.add(bal, i_col, -1.0)

@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from stable_baselines3.common.vec_env import VecEnv
 
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from models.policy.env import ACT_SPACE, OBS_SPACE
+from models.policy.vec import SingleTaskVecEnv
 from sim.data import Dataset
 from sim.engine import PEERWATT, RunResult, Simulation
 from sim.homes import Homes, build_homes
@@ -112,7 +112,7 @@ def training_homes(scenario: Scenario, data: Dataset, n: int, seed: int,
     return homes.subset(keep)
 
 
-class MarketVecEnv(VecEnv):
+class MarketVecEnv(SingleTaskVecEnv):
     """Slots = the battery homes of one training community; each episode a day drawn
     from `days` (the same homes, that day's data)."""
 
@@ -194,21 +194,3 @@ class MarketVecEnv(VecEnv):
 
     def close(self) -> None:
         self._stop()
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self, attr_name) for _ in self._indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name: str, *method_args: Any, indices: Any = None,
-                   **method_kwargs: Any) -> list[Any]:
-        return [None for _ in self._indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._indices(indices)]
-
-    def _indices(self, indices: Any) -> Sequence[int]:
-        if indices is None:
-            return range(self.num_envs)
-        return [indices] if isinstance(indices, int) else list(indices)

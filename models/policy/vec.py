@@ -15,7 +15,30 @@ from models.policy.core import Core, EnvConfig
 from models.policy.env import ACT_SPACE, OBS_SPACE, Pool
 
 
-class HomesVecEnv(VecEnv):
+class SingleTaskVecEnv(VecEnv):
+    """The parts of SB3's VecEnv a single-process env has nothing to do for: attributes
+    are this object's own, no sub-env is wrapped or has methods to call."""
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self, attr_name) for _ in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: Any = None,
+                   **method_kwargs: Any) -> list[Any]:
+        return [None for _ in self._indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False for _ in self._indices(indices)]
+
+    def _indices(self, indices: Any) -> Sequence[int]:
+        if indices is None:
+            return range(self.num_envs)
+        return [indices] if isinstance(indices, int) else list(indices)
+
+
+class HomesVecEnv(SingleTaskVecEnv):
     def __init__(self, pool: Pool, n: int, cfg: EnvConfig, seed: int) -> None:
         if not pool:
             raise ValueError("empty pool")
@@ -51,21 +74,3 @@ class HomesVecEnv(VecEnv):
 
     def close(self) -> None:
         return None
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self, attr_name) for _ in self._indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name: str, *method_args: Any, indices: Any = None,
-                   **method_kwargs: Any) -> list[Any]:
-        return [None for _ in self._indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._indices(indices)]
-
-    def _indices(self, indices: Any) -> Sequence[int]:
-        if indices is None:
-            return range(self.num_envs)
-        return [indices] if isinstance(indices, int) else list(indices)
