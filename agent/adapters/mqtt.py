@@ -102,6 +102,7 @@ class MqttTransport:
                     if self._will is not None:
                         await client.publish(self._will.topic, self._will.birth, qos=1,
                                              retain=True)
+                    _raise_if_cancel_was_swallowed()
                     self.stats.connects += 1
                     if failures:
                         log.info("broker_reconnected", attempts=failures)
@@ -180,6 +181,16 @@ class MqttTransport:
     async def messages(self) -> AsyncIterator[InboundMessage]:
         while True:
             yield await self._queue.get()
+
+
+def _raise_if_cancel_was_swallowed() -> None:
+    """Python 3.11's asyncio.wait_for (inside aiomqtt's publish and subscribe) returns the
+    result and drops a cancellation that arrives as its future completes. The task still
+    counts it (`cancelling()`): honour it here, or a stop during the birth publish would
+    leave the transport running and its owner waiting for it for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _as_bytes(message: aiomqtt.Message) -> bytes:
