@@ -314,6 +314,14 @@ class Journal:
             " AND interval <= ? AND created_s >= ?", (buyer, to_interval, since_s)).fetchall()
         return [str(r[0]) for r in rows]
 
+    def open_sales(self, buyer: str, since_s: float) -> list[str]:
+        """Trade ids of our sales to `buyer` agreed since `since_s` and not yet paid, due or
+        not (the credit this home has given it)."""
+        rows = self._db.execute(
+            "SELECT trade_id FROM trades WHERE role='seller' AND buyer=? AND state='agreed'"
+            " AND created_s >= ?", (buyer, since_s)).fetchall()
+        return [str(r[0]) for r in rows]
+
     def trade(self, trade_id: str) -> TradeRecord | None:
         found = self.trades(trade_id=trade_id)
         return found[0] if found else None

@@ -115,11 +115,17 @@ class Agreements:
                 unpaid.append(rec)
         return record, unpaid
 
-    async def serves(self, peer: str, window_share: float) -> tuple[bool, list[TradeRecord]]:
-        """Whether to trade with `peer` now, `window_share` into the trading window, and
-        our sales to it still unpaid; a refusal is counted, and logged once per peer."""
+    async def serves(self, peer: str, window_share: float, *,
+                     selling: bool = False) -> tuple[bool, list[TradeRecord]]:
+        """Whether to trade with `peer` now, `window_share` into the trading window (and,
+        `selling`, whether it has no unpaid sale of ours: `in_credit`), and our sales to it
+        still unpaid after their deadline; a refusal is counted, and logged once per peer."""
         record, unpaid = await self.record_of(peer)
         if reputation.serves(record, window_share):
+            if selling and (open_id := await self.in_credit(peer)) is not None:
+                self._state.counters["moves_refused_credit"] += 1
+                log.debug("accept_refused_credit", buyer=peer, unpaid_trade=open_id)
+                return False, unpaid
             return True, unpaid
         self._state.counters["moves_refused_reputation"] += 1
         if peer not in self._shunned and reputation.standing(record) == "refused":
@@ -127,6 +133,23 @@ class Agreements:
             log.warning("peer_refused", peer=peer, unpaid=record.unpaid,
                         unanswered=record.unanswered, undelivered=record.undelivered)
         return False, unpaid
+
+    async def in_credit(self, buyer: str) -> str | None:
+        """A sale to `buyer` still unpaid (due or not), or None. A seller gives each buyer
+        credit for one trade at a time: until it is paid, that buyer's next accept is
+        rejected, so a buyer that never pays costs this home one trade, even when it takes
+        several offers before the first one falls due (the simulator's sellers learn of
+        an unpaid trade at once, the daemon's only at its deadline). An honest buyer pays
+        an ex-post trade within moments of its confirm, and its next accept is served."""
+        for trade_id in self._journal.open_sales(buyer, self._clock.now_s() - self._window_s):
+            try:
+                paid = await self._invoicing.status(trade_id) == "paid"
+            except (NodeUnavailable, TransientError):
+                return trade_id  # cannot tell now: still in credit
+            if not paid:
+                return trade_id
+            self._journal.advance(trade_id, "invoice_paid", self._clock.now_s())
+        return None
 
     def peer_failed(self, peer: str, kind: str, trade_id: str) -> None:
         """Journal a counterparty's failure (once per trade)."""

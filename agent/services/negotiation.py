@@ -263,13 +263,13 @@ class Negotiation:
             if book is not None:
                 book.open_wh += known.terms.energy_wh
 
-    async def _serves(self, peer: str, k: int) -> bool:
+    async def _serves(self, peer: str, k: int, *, selling: bool = False) -> bool:
         """Whether this home trades with `peer` now, by its own record of the peer."""
         start = self._intervals.start_s(k + 1)  # the window on the meters runs in k + 1
         deadline = self._deadline(k)
         share = (1.0 if deadline <= start else
                  min(1.0, max(0.0, (self._clock.now_s() - start) / (deadline - start))))
-        ok, unpaid = await self._agreements.serves(peer, share)
+        ok, unpaid = await self._agreements.serves(peer, share, selling=selling)
         for rec in unpaid:  # its confirm may never have arrived (a broker that died)
             await self._reconfirm(rec.terms, rec.bolt11 or "")
         return ok
@@ -337,8 +337,8 @@ class Negotiation:
     async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
         if (book := self._books.get(s.interval)) is not None:
             book.unanswered = 0  # someone is there
-        if move.kind in ("accept", "counter") and not await self._serves(move.sender,
-                                                                         s.interval):
+        if move.kind in ("accept", "counter") and not await self._serves(
+                move.sender, s.interval, selling=True):
             s.state = State.CLOSED
             self._live.pop(s.trade_id, None)
             self._release(s)
