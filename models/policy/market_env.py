@@ -22,6 +22,13 @@ paid without a battery), cost = grid bill on its residual + payments − receipt
 interval adds −(its share of the day's capacity charge) + the change of its stored energy
 at the terminal value, as `sim` counts them. The passive bill does not depend on the
 action (only lowers the variance).
+
+Signal outages: in a share of the episodes (`outage_share`, drawn per episode from the
+env's seed) the learning homes see what the daemon sees without a signal: the tariff's
+price path, no mean field, flag 0 (`tariff_observation`). Without them every training
+observation had flag 1, and a policy run without a coordinator (CityLearn's outside
+check, a home whose signal lapsed) was out of its training distribution and barely moved
+the battery. The market itself runs as usual: only what the learners observe changes.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
+from agent.domain import policy_obs
 from models.policy.env import ACT_SPACE, OBS_SPACE
 from models.policy.vec import SingleTaskVecEnv
 from sim.data import Dataset
@@ -55,6 +63,7 @@ class MarketEnvConfig:
     homes: int = 100                 # per training community (before held-out removal)
     reward_scale: float = 10.0
     probabilistic: bool = True       # spreads in the observation and the plan
+    outage_share: float = 0.3        # episodes whose learners see no signal (flag 0)
 
 
 class _Stop(Exception):
@@ -73,14 +82,16 @@ class _Bridge:
 
     def __init__(self, sim: Simulation, out: queue.Queue[_Msg],
                  act: queue.Queue[Floats | None],
-                 scale: float) -> None:
+                 scale: float, outage: bool = False) -> None:
         self.sim, self.out, self.act, self.scale = sim, out, act, scale
+        self.outage = outage
         h = sim.homes
         self.bat = np.flatnonzero(h.capacity_wh > 0)
         self.pending: Floats | None = None
 
     def setpoint_w(self, v: StepView) -> Floats:
-        obs = signal_observation(self.sim, v)[self.bat]
+        obs = (tariff_observation(self.sim, v) if self.outage
+               else signal_observation(self.sim, v))[self.bat]
         self.out.put(_Msg(obs, self.pending, False))
         got = self.act.get()
         if got is None:
@@ -103,6 +114,19 @@ class _Bridge:
         assert self.pending is not None
         end = (res.terminal_msat[self.bat] - res.capacity_msat[self.bat]) * self.sim.eur_per_msat
         self.out.put(_Msg(None, self.pending + end * self.scale, True))
+
+
+def tariff_observation(sim: Simulation, v: StepView) -> F32:
+    """Layout v2 as the daemon builds it without a signal: the tariff's retail price path
+    over the forecast's horizon, no mean field, flag 0."""
+    h = sim.homes
+    horizon = v.mean_kw.shape[1]
+    steps = np.minimum(np.arange(v.k, v.k + horizon), sim.retail_msat.size - 1)
+    hour = ((h.first_step_s + v.k * 900) % 86400) / 3600.0
+    return policy_obs.observation(v.soc_pct, h.capacity_wh, h.max_power_w, h.risk_aversion,
+                                  hour, v.mean_kw, v.std_kw, sim.retail_msat[steps],
+                                  float(sim.tariff.feed_in_msat_per_kwh),
+                                  float(sim.retail_msat[v.k]), np.zeros(1), on_signal=False)
 
 
 def training_homes(scenario: Scenario, data: Dataset, n: int, seed: int,
@@ -134,6 +158,7 @@ class MarketVecEnv(SingleTaskVecEnv):
         self._thread: threading.Thread | None = None
         self._actions = np.zeros((slots, 2))
         self.episodes = 0
+        self.outages = 0                   # episodes whose learners saw no signal
         self.day_costs: list[float] = []   # mean cost per learning home of each episode
 
     def _start(self) -> F32:
@@ -141,7 +166,9 @@ class MarketVecEnv(SingleTaskVecEnv):
         sc = self.scenario.model_copy(update={"start_day": day})
         homes = training_homes(sc, self.data, self.cfg.homes, self.base_seed, self.held_out)
         sim = Simulation(sc, homes, self.fc, self.rule, self.base_seed + self.episodes)
-        bridge = _Bridge(sim, self._out, self._act, self.cfg.reward_scale)
+        outage = bool(self.rng.random() < self.cfg.outage_share)
+        self.outages += outage
+        bridge = _Bridge(sim, self._out, self._act, self.cfg.reward_scale, outage)
         strategy = replace(PEERWATT, probabilistic=self.cfg.probabilistic)
 
         def work() -> None:

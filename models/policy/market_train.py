@@ -75,7 +75,8 @@ def train_market(data: Dataset, run_dir: Path, *, quick: bool, seed: int,
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         model.save(run_dir / f"{v}.zip")
         info[v] = {"learning_homes": slots, "timesteps": int(model.num_timesteps),
-                   "episodes": env.episodes, "wall_s": round(wall, 1),
+                   "episodes": env.episodes, "outage_episodes": env.outages,
+                   "outage_share": cfg.outage_share, "wall_s": round(wall, 1),
                    "cpu_s": round(cpu, 1),
                    "day_cost_eur_per_home": [round(c, 4) for c in env.day_costs]}
     info["wall_s"] = round(time.perf_counter() - began, 1)

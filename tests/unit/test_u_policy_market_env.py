@@ -50,3 +50,22 @@ def test_a_day_of_learning_homes_in_the_market() -> None:
     homes = training_homes(load_scenario("capacity"), load_slice(), 30, 5, HELD_OUT_BUILDINGS)
     assert not set(homes.building) & set(HELD_OUT_BUILDINGS)
     assert int((homes.capacity_wh > 0).sum()) == env.num_envs
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_signal_outage_episodes_show_the_learners_the_daemons_fallback(share: float) -> None:
+    """In an outage episode the learners observe what the daemon observes without a signal
+    (flag 0, the tariff's price path, no mean field); otherwise the signal (flag 1)."""
+    env = MarketVecEnv(load_scenario("capacity"), load_slice(), [DAY],
+                       MarketEnvConfig(homes=30, outage_share=share), 5, HELD_OUT_BUILDINGS)
+    obs = env.reset()
+    flags = set(obs[:, OBS_SIZE - 1].tolist())
+    for _ in range(60):  # into the evening price step
+        env.step_async(np.zeros((env.num_envs, 2)))
+        obs, _, _, _ = env.step_wait()
+        flags |= set(obs[:, OBS_SIZE - 1].tolist())
+    env.close()
+    assert flags == ({0.0} if share else {1.0})
+    assert env.outages == int(share)
+    if share:  # no mean field: its block means are 0
+        assert np.all(obs[:, OBS_SIZE - 5:OBS_SIZE - 1] == 0.0)
