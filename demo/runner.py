@@ -29,12 +29,14 @@ from demo.procs import Fleet, free_ports, peerwatt_cmd, wait_port
 from demo.report import plot, table
 from demo.summary import HomeRun, settled_on_nodes, summarise
 from firmware_bridge.emulator.cli import varied_params
+from firmware_bridge.emulator.home import HomeParams
 
 INTERVAL_S = 900
 # Simulated lead-in before the measured day: a day, so the forecasters have seen one (a
 # cold start forecasts no PV, and the plan then buys at night what the sun would give).
 LEAD_INTERVALS = 96
 CAPACITY_EUR_PER_KW_YEAR = 48.8  # the coordinator's plan prices the peak (capacity.toml)
+SOLVERS = {"plan": "equilibrium", "policy": "mftg"}  # --control -> the coordinator's solver
 
 
 def to_toml(data: dict[str, Any], prefix: str = "") -> str:
@@ -67,7 +69,43 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, journals)")
     p.add_argument("--broker", choices=["auto", "embedded"], default="auto",
                    help="auto: mosquitto if on PATH, else the embedded amqtt (MQTT 3.1.1)")
+    p.add_argument("--control", choices=["plan", "policy"], default="plan",
+                   help="plan: homes follow the coordinator's community plan (solver "
+                        "'equilibrium', the default); policy: the coordinator sends prices "
+                        "only (solver 'mftg') and each home's policy model decides")
+    p.add_argument("--policy", type=Path, default=None,
+                   help="the homes' policy model ([models] policy; default: the shipped "
+                        "rule); decides only with --control policy or without a plan")
     return p
+
+
+def coordinator_config(args: argparse.Namespace, broker: dict[str, Any],
+                       clock: dict[str, Any], key_file: Path) -> dict[str, Any]:
+    # The plan prices the community's peak as the simulator's default scenario does
+    # (scenarios/capacity.toml: the Flemish capacity tariff, €48.8/kW/year).
+    return {"broker": broker, "market": {"community": "demo"}, "clock": clock,
+            "key_file": str(key_file), "solver": SOLVERS[args.control],
+            "capacity_eur_per_kw_year": CAPACITY_EUR_PER_KW_YEAR}
+
+
+def agent_config(args: argparse.Namespace, name: str, port: int, broker: dict[str, Any],
+                 rpc_socket: str, coordinator_key: str, params: HomeParams, state_dir: Path,
+                 clock: dict[str, Any]) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "agent_id": name,
+        "device": {"name": name, "port": port, "poll_s": 0.1, "max_age_s": 4 * INTERVAL_S * 0.1},
+        "broker": broker,
+        "lightning": {"rpc_socket": rpc_socket},
+        "market": {"community": "demo", "coordinator_key": coordinator_key},
+        "battery": {"capacity_wh": params.battery_kwh * 1000.0,
+                    "max_charge_w": params.battery_max_w,
+                    "max_discharge_w": params.battery_max_w},
+        "paths": {"state_dir": str(state_dir)},
+        "clock": clock,
+    }
+    if args.policy is not None:
+        cfg["models"] = {"policy": str(args.policy.resolve())}
+    return cfg
 
 
 def _progress(done: int, total: int, trades: int, started: float, last: list[int]) -> None:
@@ -130,29 +168,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             coord = workdir / "coordinator.toml"
             key_file = workdir / "coordinator.key"
             coordinator_key = public_hex(load_or_create_key(key_file))
-            # The plan prices the community's peak as the simulator's default scenario does
-            # (scenarios/capacity.toml: the Flemish capacity tariff, €48.8/kW/year).
-            coord.write_text(to_toml({"broker": broker, "market": {"community": "demo"},
-                                      "clock": clock, "key_file": str(key_file),
-                                      "capacity_eur_per_kw_year": CAPACITY_EUR_PER_KW_YEAR}))
+            coord.write_text(to_toml(coordinator_config(args, broker, clock, key_file)))
             fleet.start("coordinator", peerwatt_cmd("coordinator", "--config", str(coord)))
             homes: list[HomeRun] = []
             for i, name in enumerate(names):
                 params = varied_params(args.seed + i)
                 cfg = workdir / f"{name}.toml"
-                cfg.write_text(to_toml({
-                    "agent_id": name,
-                    "device": {"name": name, "port": base_port + i, "poll_s": 0.1,
-                               "max_age_s": 4 * INTERVAL_S * 0.1},
-                    "broker": broker,
-                    "lightning": {"rpc_socket": rpcs[name]},
-                    "market": {"community": "demo", "coordinator_key": coordinator_key},
-                    "battery": {"capacity_wh": params.battery_kwh * 1000.0,
-                                "max_charge_w": params.battery_max_w,
-                                "max_discharge_w": params.battery_max_w},
-                    "paths": {"state_dir": str(workdir / "state" / name)},
-                    "clock": clock,
-                }))
+                cfg.write_text(to_toml(agent_config(
+                    args, name, base_port + i, broker, rpcs[name], coordinator_key, params,
+                    workdir / "state" / name, clock)))
                 fleet.start(f"agent-{name}", peerwatt_cmd("run", "--config", str(cfg)))
                 homes.append(HomeRun(name, workdir / "state" / name / "journal.sqlite",
                                      params, args.seed + i))
@@ -190,6 +214,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             eur_per_btc=market.eur_per_btc, node_settled=node_settled)
         summary["wall_s"] = round(time.monotonic() - started, 1)
         summary["broker"] = broker_kind
+        summary["control"] = args.control
+        summary["policy"] = str(args.policy) if args.policy is not None else "shipped rule"
         summary["agent_exit_codes"] = dict(codes.items())
         return summary
     finally:
@@ -203,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.homes < 2:
         print("peerwatt demo: --homes must be at least 2", file=sys.stderr)
+        return 2
+    if args.policy is not None and not args.policy.is_file():
+        print(f"peerwatt demo: --policy {args.policy}: no such file", file=sys.stderr)
         return 2
     try:
         summary = run(args)
