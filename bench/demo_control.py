@@ -11,8 +11,9 @@ control the same homes, day and profiles, so the differences are paired:
 
 Reported per run: the community's cost (€, the measured day), the cost without trades on
 the same meters, the no-trading self-consumption baseline, the peak import, trades, homes
-worse off; per control the mean and 95 % interval over seeds; and every control's paired
-difference against `plan` and against the first policy given (cost and peak).
+worse off on the tariff and than alone; per control the mean and 95 % interval over
+seeds; and every control's paired difference against `plan` and against the first
+policy given (cost and peak).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -43,6 +45,8 @@ def _one(seed: int, control: str, policy: Path | None, homes: int,
             "baseline_peak_kw": s["peak_import_kw"]["baseline"],
             "trades": s["trades"], "settled_payments": s["settled_payments"],
             "homes_worse_off": s["homes_worse_off"],
+            "homes_worse_off_than_alone": s["homes_worse_off_than_alone"],
+            "homes_worse_off_than_alone_1pct": s["homes_worse_off_than_alone_1pct"],
             "missing_metered_intervals": s["missing_metered_intervals"],
             "wall_s": s["wall_s"]}
 
@@ -64,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a policy control to run (repeatable); default: rule = the shipped rule")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, runner._stop_on_sigterm)  # a killed bench stops its demo
     seeds = [int(s) for s in args.seeds.split(",")]
     controls: dict[str, tuple[str, Path | None]] = {"plan": ("plan", None)}
     for spec in args.policy or ["rule="]:
@@ -80,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             r = runs[name][-1]
             print(f"seed {seed}: {name}: cost €{r['cost_eur']:.2f}, peak {r['peak_kw']:.2f} kW"
                   f" (baseline €{r['baseline_cost_eur']:.2f}, {r['baseline_peak_kw']:.2f} kW),"
-                  f" {r['trades']} trades, {r['homes_worse_off']} worse off",
+                  f" {r['trades']} trades, {r['homes_worse_off_than_alone']} worse off than"
+                  f" alone",
                   file=sys.stderr, flush=True)
     names = list(controls)
     out: dict[str, Any] = {
@@ -90,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                      for n, (c, p) in controls.items()},
         "runs": runs,
         "ci95": {n: {k: interval([r[k] for r in runs[n]])
-                     for k in ("cost_eur", "peak_kw", "trades", "homes_worse_off")}
+                     for k in ("cost_eur", "peak_kw", "trades", "homes_worse_off",
+                               "homes_worse_off_than_alone")}
                  for n in names},
         "paired": {f"{a} - {b}": _paired(runs, a, b) for a, b in
                    [(a, "plan") for a in names[1:]] + [(a, names[1]) for a in names[2:]]},

@@ -30,7 +30,10 @@ def table(s: dict[str, Any]) -> str:
          f"€{s['cost_eur']['baseline']:.2f} → €{s['cost_eur']['peerwatt']:.2f}"),
         ("same meters without trades → with",
          f"€{s['cost_eur']['without_trades']:.2f} → €{s['cost_eur']['peerwatt']:.2f}"),
-        ("homes worse off than alone", s["homes_worse_off"]),
+        ("homes worse off than on the tariff (trades)", s["homes_worse_off"]),
+        ("homes worse off than alone (whole day)",
+         f"{s['homes_worse_off_than_alone']} ({s['homes_worse_off_than_alone_1pct']} by "
+         f"more than 1 % of the bill)"),
         ("wall time", f"{s.get('wall_s', '?')} s"),
     ]
     width = max(len(k) for k, _ in rows)

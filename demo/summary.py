@@ -8,10 +8,15 @@ self-consumption control without trading, computed by `firmware_bridge.emulator.
 Energy and cost cover the measured day. Homes trade what their meters measured, after
 each interval (agent/services/expost.py): each home's bill with its paid trades is set
 against the same meter readings billed at the tariff alone (`homes_worse_off` counts the
-homes whose bill with trades is higher). The counts cover every trade the journals hold,
-each once from both books, and the nodes' own records of the same payments
-(`settled_on_nodes`); trades still unpaid when the run ended are `pending_trades` and
-count in no bill.
+homes whose bill with trades is higher: what the trades did). The stronger comparison,
+`homes_worse_off_than_alone`, sets each home's whole day with peerwatt (its battery
+following the plan, its trades) against the same home alone (the self-consumption
+baseline, no trading), with the change of stored energy over the day valued as the
+simulator values it (`sim.tariff.terminal_per_kwh`: √efficiency × the day's mean retail
+price); `…_1pct` counts those worse off by more than 1 % of their bill alone. The counts
+cover every trade the journals hold, each once from both books, and the nodes' own
+records of the same payments (`settled_on_nodes`); trades still unpaid when the run
+ended are `pending_trades` and count in no bill.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy.typing as npt
 from agent.adapters.journal_reader import JournalReader
 from agent.domain.units import Tariff, msat_to_eur
 from firmware_bridge.emulator.home import HomeParams, self_consumption_baseline
+from sim.tariff import terminal_per_kwh
 
 Floats = npt.NDArray[np.float64]
 
@@ -117,6 +123,8 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
     pw_net = np.zeros(n)
     cost_base_msat = cost_pw_msat = cost_alone_msat = 0.0
     worse: list[str] = []
+    worse_alone: list[str] = []
+    worse_alone_1pct = 0
     missing = 0
     seller_rows: list[dict[str, Any]] = []
     every_row: list[dict[str, Any]] = []
@@ -154,6 +162,20 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
         cost_alone_msat += alone
         if bill > alone + 1.0:  # msat: the invoices' rounding
             worse.append(h.name)
+        # The whole day against the same home alone, stored energy valued (msat per Wh).
+        value = terminal_per_kwh(float(retail.mean()), h.params.efficiency)
+        cap_wh = h.params.battery_kwh * 1000.0
+        soc = JournalReader(h.journal).first_soc(first, first + n)
+        base_soc = b["soc_pct"]
+        stored_base = (base_soc[lead + n - 1] - (base_soc[lead - 1] if lead else
+                                                 h.params.initial_soc_pct)) * cap_wh / 100.0
+        stored_pw = ((soc[first + n] - soc[first]) * cap_wh / 100.0
+                     if first in soc and first + n in soc else stored_base)
+        net_base = float(np.sum(retail * bi - feed * be)) - value * stored_base
+        net_pw = bill - value * stored_pw
+        if net_pw > net_base + 1.0:
+            worse_alone.append(h.name)
+            worse_alone_1pct += net_pw - net_base > 0.01 * max(abs(net_base), 1.0)
         seller_rows += [r for r in rows if r["role"] == "seller"]
     lat = np.asarray([r["latency_ms"] for r in seller_rows if r["latency_ms"] is not None])
     paid_sold = [r for r in seller_rows if r["state"] == "paid"]
@@ -177,6 +199,9 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
                      "peerwatt": round(msat_to_eur(round(cost_pw_msat), eur_per_btc), 3)},
         "homes_worse_off": len(worse),
         "homes_worse_off_names": worse,
+        "homes_worse_off_than_alone": len(worse_alone),
+        "homes_worse_off_than_alone_1pct": int(worse_alone_1pct),
+        "homes_worse_off_than_alone_names": worse_alone,
         "missing_metered_intervals": missing,
         "net_load_kw": {"baseline": [round(float(x), 3) for x in base_kw],
                         "peerwatt": [round(float(x), 3) for x in pw_kw]},

@@ -116,6 +116,15 @@ class JournalReader:
                 (first, last)).fetchall()
         return [(int(r[0]), r[2], r[3]) for r in rows]
 
+    def first_soc(self, first: int, last: int) -> dict[int, float]:
+        """The battery's SoC % at the first reading of each interval of first..last that
+        has one."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT interval, MIN(t_s), soc_pct FROM readings "
+                "WHERE interval BETWEEN ? AND ? GROUP BY interval", (first, last)).fetchall()
+        return {int(r[0]): float(r[2]) for r in rows if r[2] is not None}
+
     def trades(self) -> list[dict[str, Any]]:
         """Every trade, oldest first, as a dict of TRADE_FIELDS (reports after a run)."""
         with self._db() as db:

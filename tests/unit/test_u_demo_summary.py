@@ -5,17 +5,23 @@ and the outcomes add up to the trades agreed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from agent.adapters.journal import Journal, TradeState
 from agent.adapters.journal_reader import JournalReader
 from agent.domain.market import Terms
 from agent.domain.trade import Event
 from demo.report import table
-from demo.summary import settlement_counts
+from agent.domain.units import tariff_from_eur
+from demo.summary import HomeRun, settlement_counts, summarise
+from firmware_bridge.emulator.home import HomeParams, self_consumption_baseline
 
 FIRST, N = 1000, 56  # the measured day: intervals 1000..1055
+START_S = (FIRST - 4) * 900.0  # the home tests' lead-in of 4 intervals
 # The lifecycle event that leaves a trade of each role in each final state.
 EVENT: dict[tuple[str, TradeState], Event] = {
     ("seller", "paid"): "invoice_paid", ("seller", "cancelled"): "declined",
@@ -88,11 +94,49 @@ def test_table_shows_the_outcomes_and_the_nodes(tmp_path: Path) -> None:
         "negotiation_latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
         "peak_import_kw": {"baseline": 2.0, "peerwatt": 1.0}, "peak_reduction_pct": 50.0,
         "cost_eur": {"baseline": 1.0, "without_trades": 0.7, "peerwatt": 0.5},
-        "homes_worse_off": 0}
-    lines = [line.strip() for line in table(summary).splitlines()]
-    assert f"{'trades agreed (on the meters)':<38}  10" in lines
-    assert f"{'same meters without trades → with':<38}  €0.70 → €0.50" in lines
-    assert f"{'homes worse off than alone':<38}  0" in lines
-    assert "settled / failed / cancelled / pending  6 / 1 / 1 / 2" in lines
-    assert "settled for delivery outside the day    4 (1 before, 3 after)" in lines
-    assert "settled per the nodes                   10" in lines
+        "homes_worse_off": 0, "homes_worse_off_than_alone": 1,
+        "homes_worse_off_than_alone_1pct": 0}
+    lines = [" ".join(line.split()) for line in table(summary).splitlines()]
+    assert "trades agreed (on the meters) 10" in lines
+    assert "same meters without trades → with €0.70 → €0.50" in lines
+    assert "homes worse off than on the tariff (trades) 0" in lines
+    assert ("homes worse off than alone (whole day) 1 (0 by more than 1 % of the bill)"
+            in lines)
+    assert "settled / failed / cancelled / pending 6 / 1 / 1 / 2" in lines
+    assert "settled for delivery outside the day 4 (1 before, 3 after)" in lines
+    assert "settled per the nodes 10" in lines
+
+
+def _home_journal(path: Path, params: HomeParams, seed: int, soc_drop_pct: float) -> None:
+    """Readings that replay the home's own self-consumption baseline on its meters, with
+    the battery's SoC lowered by `soc_drop_pct` at the day's end."""
+    lead, n = 4, 8
+    b = self_consumption_baseline(params, seed, START_S, lead + n, 900)
+    imp = np.concatenate([[0.0], np.cumsum(b["import_wh"])])
+    exp = np.concatenate([[0.0], np.cumsum(b["export_wh"])])
+    j = Journal(path)
+    for i in range(lead + n + 1):
+        k = FIRST - lead + i
+        soc = float(b["soc_pct"][i - 1]) if i else params.initial_soc_pct
+        if k == FIRST + n:
+            soc -= soc_drop_pct
+        j.record_reading(START_S + i * 900.0, k, {"import_energy_wh": float(imp[i]),
+                                                  "export_energy_wh": float(exp[i]),
+                                                  "battery_soc_pct": soc})
+    j.close()
+
+
+def test_a_home_that_gave_up_stored_energy_is_worse_off_than_alone(tmp_path: Path) -> None:
+    """The whole day against the same home alone: the same meters with a battery emptied
+    for nothing is a loss (stored energy valued as the simulator values it)."""
+    params = replace(HomeParams(), battery_kwh=10.0)
+    homes = []
+    for name, drop in (("same", 0.0), ("emptied", 30.0)):
+        _home_journal(tmp_path / f"{name}.sqlite", params, 7, drop)
+        homes.append(HomeRun(name, tmp_path / f"{name}.sqlite", params, 7))
+    s = summarise(homes, first=FIRST, n=8, interval_s=900, lead=4, start_sim_s=START_S,
+                  tariff=tariff_from_eur(0.30, 0.40, 0.08, 60_000.0), eur_per_btc=60_000.0)
+    assert s["missing_metered_intervals"] == 0
+    assert s["homes_worse_off"] == 0  # no trades: the same bill on the tariff
+    assert s["homes_worse_off_than_alone_names"] == ["emptied"]
+    assert s["homes_worse_off_than_alone_1pct"] == 1
