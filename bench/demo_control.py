@@ -9,7 +9,8 @@ control the same homes, day and profiles, so the differences are paired:
     python -m bench.demo_control --seeds 1,2,3 --policy rule=agent/modelfiles/policy_rule_v2.onnx \\
         --policy rl=RUN/prob.onnx --json bench/results/demo_control.json
 
-Reported per run: the community's cost (€, the measured day), the cost without trades on
+Reported per run: the community's cost (€, the measured day; and net of the change of
+stored energy, valued as the simulator values it), the cost without trades on
 the same meters, the no-trading self-consumption baseline, the peak import, trades, homes
 worse off on the tariff and than alone; per control the mean and 95 % interval over
 seeds; and every control's paired difference against `plan` and against the first
@@ -41,6 +42,8 @@ def _one(seed: int, control: str, policy: Path | None, homes: int,
     return {"seed": seed, "cost_eur": s["cost_eur"]["peerwatt"],
             "cost_without_trades_eur": s["cost_eur"]["without_trades"],
             "baseline_cost_eur": s["cost_eur"]["baseline"],
+            "net_cost_eur": s["cost_net_of_stored_eur"]["peerwatt"],
+            "baseline_net_cost_eur": s["cost_net_of_stored_eur"]["baseline"],
             "peak_kw": s["peak_import_kw"]["peerwatt"],
             "baseline_peak_kw": s["peak_import_kw"]["baseline"],
             "trades": s["trades"], "settled_payments": s["settled_payments"],
@@ -53,7 +56,7 @@ def _one(seed: int, control: str, policy: Path | None, homes: int,
 
 def _paired(runs: dict[str, list[dict[str, Any]]], a: str, b: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("cost_eur", "peak_kw"):
+    for key in ("cost_eur", "net_cost_eur", "peak_kw"):
         out[key] = interval([x[key] - y[key] for x, y in zip(runs[a], runs[b], strict=True)])
     return out
 
@@ -83,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed}: {name} …", file=sys.stderr, flush=True)
             runs[name].append(_one(seed, control, policy, args.homes, args.intervals))
             r = runs[name][-1]
-            print(f"seed {seed}: {name}: cost €{r['cost_eur']:.2f}, peak {r['peak_kw']:.2f} kW"
+            print(f"seed {seed}: {name}: cost €{r['cost_eur']:.2f} (net of stored energy "
+                  f"€{r['net_cost_eur']:.2f}), peak {r['peak_kw']:.2f} kW"
                   f" (baseline €{r['baseline_cost_eur']:.2f}, {r['baseline_peak_kw']:.2f} kW),"
                   f" {r['trades']} trades, {r['homes_worse_off_than_alone']} worse off than"
                   f" alone",
@@ -96,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                      for n, (c, p) in controls.items()},
         "runs": runs,
         "ci95": {n: {k: interval([r[k] for r in runs[n]])
-                     for k in ("cost_eur", "peak_kw", "trades", "homes_worse_off",
+                     for k in ("cost_eur", "net_cost_eur", "peak_kw", "trades",
+                               "homes_worse_off",
                                "homes_worse_off_than_alone")}
                  for n in names},
         "paired": {f"{a} - {b}": _paired(runs, a, b) for a, b in
@@ -106,13 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"{'control':<10} {'cost €':>16} {'peak kW':>16}")
+    print(f"{'control':<10} {'cost €':>24} {'net of stored €':>24} {'peak kW':>24}")
     for n in names:
-        c, p = out["ci95"][n]["cost_eur"], out["ci95"][n]["peak_kw"]
-        print(f"{n:<10} {c['mean']:>8} [{c['low']}, {c['high']}] {p['mean']:>8} "
-              f"[{p['low']}, {p['high']}]")
+        cells = [out["ci95"][n][k] for k in ("cost_eur", "net_cost_eur", "peak_kw")]
+        print(f"{n:<10} " + " ".join(f"{c['mean']:>8} [{c['low']}, {c['high']}]"
+                                     for c in cells))
     for k, v in out["paired"].items():
-        print(f"{k}: cost {v['cost_eur']}, peak {v['peak_kw']}")
+        print(f"{k}: cost {v['cost_eur']}, net {v['net_cost_eur']}, peak {v['peak_kw']}")
     print(f"wrote {args.json}")
     return 0
 

@@ -28,6 +28,9 @@ def table(s: dict[str, Any]) -> str:
         ("peak reduction", f"{s['peak_reduction_pct']} %"),
         ("community cost baseline → peerwatt",
          f"€{s['cost_eur']['baseline']:.2f} → €{s['cost_eur']['peerwatt']:.2f}"),
+        ("… less the stored energy's change, valued",
+         f"€{s['cost_net_of_stored_eur']['baseline']:.2f} → "
+         f"€{s['cost_net_of_stored_eur']['peerwatt']:.2f}"),
         ("same meters without trades → with",
          f"€{s['cost_eur']['without_trades']:.2f} → €{s['cost_eur']['peerwatt']:.2f}"),
         ("homes worse off than on the tariff (trades)", s["homes_worse_off"]),

@@ -122,6 +122,7 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
     base_net = np.zeros(n)
     pw_net = np.zeros(n)
     cost_base_msat = cost_pw_msat = cost_alone_msat = 0.0
+    net_base_msat = net_pw_msat = 0.0  # less the stored energy's change, valued
     worse: list[str] = []
     worse_alone: list[str] = []
     worse_alone_1pct = 0
@@ -173,6 +174,8 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
                      if first in soc and first + n in soc else stored_base)
         net_base = float(np.sum(retail * bi - feed * be)) - value * stored_base
         net_pw = bill - value * stored_pw
+        net_base_msat += net_base
+        net_pw_msat += net_pw
         if net_pw > net_base + 1.0:
             worse_alone.append(h.name)
             worse_alone_1pct += net_pw - net_base > 0.01 * max(abs(net_base), 1.0)
@@ -197,6 +200,11 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
                      "without_trades": round(msat_to_eur(round(cost_alone_msat),
                                                          eur_per_btc), 3),
                      "peerwatt": round(msat_to_eur(round(cost_pw_msat), eur_per_btc), 3)},
+        # The same less the change of stored energy over the day, valued: what the
+        # simulator calls cost (a battery left full is worth something tomorrow).
+        "cost_net_of_stored_eur": {
+            "baseline": round(msat_to_eur(round(net_base_msat), eur_per_btc), 3),
+            "peerwatt": round(msat_to_eur(round(net_pw_msat), eur_per_btc), 3)},
         "homes_worse_off": len(worse),
         "homes_worse_off_names": worse,
         "homes_worse_off_than_alone": len(worse_alone),

@@ -94,11 +94,13 @@ def test_table_shows_the_outcomes_and_the_nodes(tmp_path: Path) -> None:
         "negotiation_latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
         "peak_import_kw": {"baseline": 2.0, "peerwatt": 1.0}, "peak_reduction_pct": 50.0,
         "cost_eur": {"baseline": 1.0, "without_trades": 0.7, "peerwatt": 0.5},
+        "cost_net_of_stored_eur": {"baseline": 0.9, "peerwatt": 0.4},
         "homes_worse_off": 0, "homes_worse_off_than_alone": 1,
         "homes_worse_off_than_alone_1pct": 0}
     lines = [" ".join(line.split()) for line in table(summary).splitlines()]
     assert "trades agreed (on the meters) 10" in lines
     assert "same meters without trades → with €0.70 → €0.50" in lines
+    assert "… less the stored energy's change, valued €0.90 → €0.40" in lines
     assert "homes worse off than on the tariff (trades) 0" in lines
     assert ("homes worse off than alone (whole day) 1 (0 by more than 1 % of the bill)"
             in lines)
@@ -140,3 +142,7 @@ def test_a_home_that_gave_up_stored_energy_is_worse_off_than_alone(tmp_path: Pat
     assert s["homes_worse_off"] == 0  # no trades: the same bill on the tariff
     assert s["homes_worse_off_than_alone_names"] == ["emptied"]
     assert s["homes_worse_off_than_alone_1pct"] == 1
+    # Same bills; the emptied battery's 3 kWh at √0.9 × the mean retail price.
+    lost = s["cost_net_of_stored_eur"]["peerwatt"] - s["cost_net_of_stored_eur"]["baseline"]
+    assert s["cost_eur"]["peerwatt"] == s["cost_eur"]["baseline"]
+    assert lost > 0
