@@ -26,13 +26,13 @@ from agent.adapters.journal import Journal
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import AcceleratedClock
 from agent.crypto.envelope import Identity
+from agent.domain import expost
 from agent.domain.market import IntervalClock
+from agent.domain.units import Tariff
 from agent.services.agreement import Agreements
 from agent.services.handover import Handover
 from agent.services.identity import Bindings
 from agent.services.invoicing import InvoiceConfig, Invoicing
-from agent.domain import expost
-from agent.domain.units import Tariff
 from agent.services.negotiation import Negotiation, NegotiationConfig, Order
 from agent.services.settlement import PayConfig, Settlement
 from agent.services.spend import SpendPolicy
@@ -44,6 +44,7 @@ INTERVAL_S = 900
 FEED_IN, FAIR, RETAIL = 88_889, 222_222, 333_333  # msat/kWh at 90k EUR/BTC
 TARIFF = Tariff(RETAIL, RETAIL, FEED_IN)
 FEE_MSAT = LightningSettings().max_fee_msat
+AGENT_SOURCE = str(Path(agent.__file__).resolve().parent)  # which code ran
 
 
 def _channel(topic: str) -> str:
@@ -218,7 +219,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             "window_s": window, "supply_wh": supply, "demand_wh": demand, "counters": totals,
             "over_wh": over_wh, "channel_bytes": channel_bytes,
             "channel_messages": channel_messages, "trade_states": states,
-            "agent_source": str(Path(agent.__file__).resolve().parent)}
+            "agent_source": AGENT_SOURCE}
 
 
 def main() -> None:

@@ -58,6 +58,32 @@ class Live:
     introduced: bool = False  # buyer: our binding went out with our first reply
 
 
+class Confirmed:
+    """A seller's confirmed sales: the buyer's node each confirm went to, and whether it
+    went again; bounded (the journal keeps the record)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._node: dict[str, str] = {}
+        self._again: set[str] = set()
+
+    def add(self, trade_id: str, buyer_node: str) -> None:
+        if len(self._node) >= self._limit:
+            self._node.clear()
+            self._again.clear()
+        self._node[trade_id] = buyer_node
+
+    def pop(self, trade_id: str) -> str | None:
+        return self._node.pop(trade_id, None)
+
+    def once_more(self, trade_id: str) -> bool:
+        """Whether this sale's confirm may go again: once, and only for one we confirmed."""
+        if trade_id in self._again or trade_id not in self._node:
+            return False
+        self._again.add(trade_id)
+        return True
+
+
 def patience_s(live: Live, reply_timeout_s: float) -> float:
     """How long a session may stay silent. A buyer that accepted waits longer: the seller
     still has to invoice, and a buyer that gives up costs a trade (the seller cancels on

@@ -12,10 +12,9 @@ confirm is sent (seller), and before its id goes to settlement over the handover
 (buyer, agent/services/handover.py): that id is the only thing negotiation tells settlement.
 
 Each home judges its peers on its own journal (`Agreements.record_of`, the rule of
-agent/domain/reputation.py, the simulator's too): a buyer refuses offers from a peer it
-refuses, a seller rejects the accept or counter of one; a deprioritised peer is served
-only in the late part of the window. A peer that took an offer or an accept and then went
-silent is journaled (`unanswered`).
+agent/domain/reputation.py): it rejects the moves of a peer it refuses, serves a
+deprioritised one only late in the window, and journals one that went silent.
+Orders, books and when each falls due: agent/services/books.py.
 """
 
 from __future__ import annotations
@@ -33,15 +32,10 @@ from agent import topics
 from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms, start_offset
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
-from agent.ports import (
-    InboundMessage,
-    NodeUnavailable,
-    PaymentRefused,
-    TransientError,
-    Transport,
-)
+from agent.ports import InboundMessage, NodeUnavailable, PaymentRefused, TransientError, Transport
+from agent.services import books
 from agent.services.agreement import Agreements
-from agent.services.books import Book, Live, Order, back_off, lapsed, next_due_s, sleep_s
+from agent.services.books import Book, Confirmed, Live, Order
 from agent.services.identity import Bindings
 from agent.services.state import AgentState
 from agent.topics import Topics
@@ -78,8 +72,7 @@ class Negotiation:
         self._last_drop_log = 0.0
         self._books: dict[int, Book] = {}
         self._live: dict[str, Live] = {}
-        self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
-        self._reconfirmed: set[str] = set()   # seller: unpaid sales whose confirm went again
+        self._confirmed = Confirmed()  # seller: trade id -> buyer's node
         self._wake = asyncio.Event()  # something is due sooner than the timer loop sleeps
         self.draining = False
         self.shared_subscriptions = config.shared_subscriptions
@@ -211,17 +204,19 @@ class Negotiation:
                      total=self._state.counters[counter])
 
     async def _unmatched(self, move: Move, node_id: str) -> None:
-        """A move for no live session. Two of them matter for keeping both sides' books
-        identical: a confirm we can no longer honour (we gave up waiting) is answered
-        with a reject, and a reject of a trade we confirmed cancels it."""
+        """A move for no live session. A confirm we can no longer honour (we gave up
+        waiting) is answered with a reject, and a reject of a trade we confirmed cancels
+        it: both sides' books stay identical. An accept or counter of an offer that timed
+        out is answered with a reject too, so its buyer frees what it promised at once."""
         self._state.counters["moves_unmatched"] += 1
         known = self._agreements.journaled(move.trade_id)
-        if move.kind == "confirm" and known is None:
-            self._state.counters["confirms_declined"] += 1
+        if move.kind in ("confirm", "accept", "counter") and known is None:
+            self._state.counters["confirms_declined" if move.kind == "confirm"
+                                 else "replies_late"] += 1
             await self._reject(move)
         elif (move.kind == "reject" and known is not None and known.role == "seller"
               and known.state == "agreed" and known.terms.buyer == move.sender
-              and self._confirmed.pop(move.trade_id, None) == node_id):
+              and self._confirmed.pop(move.trade_id) == node_id):
             self._agreements.declined(move.trade_id)
             log.info("trade_cancelled", trade_id=move.trade_id, buyer=move.sender)
             book = self._books.get(move.interval)
@@ -242,9 +237,8 @@ class Negotiation:
     async def _reconfirm(self, terms: Terms, bolt11: str) -> None:
         """Send an unpaid sale's confirm again, once: a buyer that never journaled it
         rejects it, and the sale is cancelled (no failure); one that did stays unpaid."""
-        if terms.trade_id in self._reconfirmed or terms.trade_id not in self._confirmed:
+        if not self._confirmed.once_more(terms.trade_id):
             return
-        self._reconfirmed.add(terms.trade_id)
         deadline = self._clock.now_s() + self._intervals.length_s
         await self._send(Move("confirm", terms.trade_id, terms.interval, self._me,
                               terms.buyer, 0, terms.energy_wh, terms.price_msat_per_kwh,
@@ -254,7 +248,10 @@ class Negotiation:
         book = self._books.get(move.interval)
         free = 0 if book is None else book.open_wh - book.reserved_wh
         if book is None or book.order.side != "buy" or free < book.order.min_wh or self.draining:
+            self._state.counters["offers_declined_" + ("full" if book else "unbooked")] += 1
             await self._reject(move)
+            if book is not None:
+                await self._listen(book)
             return
         if not await self._serves(move.sender, move.interval):
             await self._reject(move)
@@ -284,6 +281,15 @@ class Negotiation:
             await self._buyer_agreed(live, outcome.agreed, move.invoice, book)
         if s.state is State.CLOSED:
             self._live.pop(s.trade_id, None)
+        if book is not None:
+            await self._listen(book)
+
+    async def _listen(self, book: Book) -> None:
+        """Hold the offers' subscription while this buyer can take one: not while what it
+        still needs is bought or promised in accepts under way (offers would meet rejects)."""
+        if self._books.get(book.order.interval) is book:
+            await self._subscribe(book, not self.draining and (
+                book.open_wh - book.reserved_wh >= book.order.min_wh))
 
     async def _buyer_agreed(self, live: Live, terms: Terms, bolt11: str,
                             book: Book | None) -> None:
@@ -296,9 +302,6 @@ class Negotiation:
             await self._reject(Move("confirm", terms.trade_id, terms.interval, terms.seller,
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
                                     self._deadline(terms.interval)))
-            return
-        if book is not None and book.open_wh - book.reserved_wh < book.order.min_wh:
-            await self._subscribe(book, False)
 
     async def _seller_move(self, live: Live, s: SellerSession, move: Move, now: float) -> None:
         if (book := self._books.get(s.interval)) is not None:
@@ -338,7 +341,7 @@ class Negotiation:
                                     self._me, s.round, terms.energy_wh,
                                     terms.price_msat_per_kwh, s.deadline_s))
             return
-        self._confirmed[terms.trade_id] = live.peer_node
+        self._confirmed.add(terms.trade_id, live.peer_node)
         await self._send(s.confirm(invoice.bolt11), self._to(terms.buyer))
         if book is not None and book.live is None:  # the timer may have re-offered meanwhile
             await self._offer_next(book)
@@ -352,27 +355,25 @@ class Negotiation:
         return book
 
     async def run(self) -> None:
-        """Expire sessions past their deadline or silent too long; re-offer; tidy books.
-        Sleeps until the earliest of them is due (agent/services/books.py), or until a
-        change that brings that moment forward wakes it."""
+        """Expire sessions past their deadline or silent too long; re-offer; tidy books;
+        asleep until the earliest is due, or a change that brings it forward wakes it."""
         await self._transport.subscribe(self.inbox)
         tick_s = max(0.01, self.reply_timeout_s / 4)
         while True:
             mono = time.monotonic()
-            due = next_due_s(self._live.values(),
-                             ((b, self._deadline(k)) for k, b in self._books.items()),
-                             self._clock.now_s(), mono, self.reply_timeout_s,
-                             self._clock.real_duration_s)
+            due = books.next_due_s(
+                self._live.values(), ((b, self._deadline(k)) for k, b in self._books.items()),
+                self._clock.now_s(), mono, self.reply_timeout_s, self._clock.real_duration_s)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(sleep_s(due, mono, tick_s)):
+                async with asyncio.timeout(books.sleep_s(due, mono, tick_s)):
                     await self._wake.wait()
             await self._tick()
 
     async def _tick(self) -> None:
         now, mono = self._clock.now_s(), time.monotonic()
         for trade_id, live in list(self._live.items()):
-            if not (counter := lapsed(live, now, mono, self.reply_timeout_s)):
+            if not (counter := books.lapsed(live, now, mono, self.reply_timeout_s)):
                 continue
             self._state.counters[counter] += 1
             s, silent = live.session, counter == "sessions_timed_out"
@@ -383,12 +384,10 @@ class Negotiation:
             if isinstance(s, SellerSession):
                 book = self._release(s)
                 if book is not None and silent and s.round == 0:  # nobody answered
-                    back_off(book, mono, self.reply_timeout_s)
+                    books.back_off(book, mono, self.reply_timeout_s)
             elif (book := self._books.get(s.interval)) is not None:
                 book.reserved_wh -= live.reserved_wh
-        if len(self._confirmed) > 10_000:
-            self._confirmed.clear()  # bounded memory; the journal keeps the record
-            self._reconfirmed.clear()
+                await self._listen(book)
         for k, book in list(self._books.items()):
             if now >= self._deadline(k):
                 await self._subscribe(book, False)
