@@ -125,6 +125,13 @@ def lapsed(live: Live, now_s: float, mono: float, reply_timeout_s: float) -> str
     return ""
 
 
+def paced(book: Book, mono: float, tick_s: float) -> None:
+    """An offer is no longer out: the next one waits a uniform share of the fixed tick the
+    timer loop used to poll at (as it did then), so a seller whose offers meet rejects
+    does not re-offer as fast as the loop can turn."""
+    book.retry_at = max(book.retry_at, mono + random.uniform(0, tick_s))
+
+
 def back_off(book: Book, mono: float, reply_timeout_s: float) -> None:
     """A seller's offer met silence: no new one for a while (full jitter, capped) rather
     than into an overloaded broker or an empty buyer group."""

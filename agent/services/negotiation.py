@@ -78,6 +78,7 @@ class Negotiation:
         self.shared_subscriptions = config.shared_subscriptions
         # Silence longer than this ends a session; a tenth of an interval in real time.
         self.reply_timeout_s = min(2.0, 0.1 * clock.real_duration_s(self._intervals.length_s))
+        self._tick_s = max(0.01, self.reply_timeout_s / 4)  # the timer loop's old fixed tick
 
     @property
     def inbox(self) -> str:
@@ -206,13 +207,11 @@ class Negotiation:
     async def _unmatched(self, move: Move, node_id: str) -> None:
         """A move for no live session. A confirm we can no longer honour (we gave up
         waiting) is answered with a reject, and a reject of a trade we confirmed cancels
-        it: both sides' books stay identical. An accept or counter of an offer that timed
-        out is answered with a reject too, so its buyer frees what it promised at once."""
+        it: both sides' books stay identical."""
         self._state.counters["moves_unmatched"] += 1
         known = self._agreements.journaled(move.trade_id)
-        if move.kind in ("confirm", "accept", "counter") and known is None:
-            self._state.counters["confirms_declined" if move.kind == "confirm"
-                                 else "replies_late"] += 1
+        if move.kind == "confirm" and known is None:
+            self._state.counters["confirms_declined"] += 1
             await self._reject(move)
         elif (move.kind == "reject" and known is not None and known.role == "seller"
               and known.state == "agreed" and known.terms.buyer == move.sender
@@ -250,8 +249,6 @@ class Negotiation:
         if book is None or book.order.side != "buy" or free < book.order.min_wh or self.draining:
             self._state.counters["offers_declined_" + ("full" if book else "unbooked")] += 1
             await self._reject(move)
-            if book is not None:
-                await self._listen(book)
             return
         if not await self._serves(move.sender, move.interval):
             await self._reject(move)
@@ -281,15 +278,6 @@ class Negotiation:
             await self._buyer_agreed(live, outcome.agreed, move.invoice, book)
         if s.state is State.CLOSED:
             self._live.pop(s.trade_id, None)
-        if book is not None:
-            await self._listen(book)
-
-    async def _listen(self, book: Book) -> None:
-        """Hold the offers' subscription while this buyer can take one: not while what it
-        still needs is bought or promised in accepts under way (offers would meet rejects)."""
-        if self._books.get(book.order.interval) is book:
-            await self._subscribe(book, not self.draining and (
-                book.open_wh - book.reserved_wh >= book.order.min_wh))
 
     async def _buyer_agreed(self, live: Live, terms: Terms, bolt11: str,
                             book: Book | None) -> None:
@@ -302,6 +290,9 @@ class Negotiation:
             await self._reject(Move("confirm", terms.trade_id, terms.interval, terms.seller,
                                     self._me, 0, terms.energy_wh, terms.price_msat_per_kwh,
                                     self._deadline(terms.interval)))
+            return
+        if book is not None and book.open_wh - book.reserved_wh < book.order.min_wh:
+            await self._subscribe(book, False)
 
     async def _seller_move(self, live: Live, s: SellerSession, move: Move, now: float) -> None:
         if (book := self._books.get(s.interval)) is not None:
@@ -351,6 +342,7 @@ class Negotiation:
         book = self._books.get(s.interval)
         if book is not None and book.live == s.trade_id:
             book.live = None
+            books.paced(book, time.monotonic(), self._tick_s)
             self._wake.set()  # the timer loop offers the rest at `retry_at`
         return book
 
@@ -358,7 +350,7 @@ class Negotiation:
         """Expire sessions past their deadline or silent too long; re-offer; tidy books;
         asleep until the earliest is due, or a change that brings it forward wakes it."""
         await self._transport.subscribe(self.inbox)
-        tick_s = max(0.01, self.reply_timeout_s / 4)
+        tick_s = self._tick_s
         while True:
             mono = time.monotonic()
             due = books.next_due_s(
@@ -387,7 +379,6 @@ class Negotiation:
                     books.back_off(book, mono, self.reply_timeout_s)
             elif (book := self._books.get(s.interval)) is not None:
                 book.reserved_wh -= live.reserved_wh
-                await self._listen(book)
         for k, book in list(self._books.items()):
             if now >= self._deadline(k):
                 await self._subscribe(book, False)
