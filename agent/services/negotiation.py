@@ -41,6 +41,8 @@ from agent.services.state import AgentState
 from agent.topics import Topics
 from agent.wire import MoveMsg, WireError, decode, encode
 
+__all__ = ["Negotiation", "NegotiationConfig", "Order"]  # Order: agent/services/books.py
+
 log = structlog.get_logger("negotiation")
 
 
