@@ -7,9 +7,14 @@ Starts mosquitto (TCP_NODELAY) on a free port and `peerwatt lnsim` with one stan
 per home, then W worker processes, each running its share of the homes on one event loop.
 Every home is the daemon's own negotiation stack — `Negotiation` with its signed moves,
 shared-subscription matching, spend policy and SQLite journal, invoices from its lnsim node
-over pyln-client — without devices or forecasts: each interval, each home draws a surplus or
-a deficit (seeded) and opens it, as the decision step would. Latency is the seller's, from
-publishing the offer to agreement (invoice created and journaled), on the wall clock.
+over pyln-client — without devices or forecasts: each interval, each home draws a position
+(seeded) and opens it. `--path expost` (the default, what the daemon runs): after each
+interval, the order `MeteredTrading` makes from a metered export or import, one price (the
+seller's ask is the buyer's reservation), open in the next interval until its gate; buyers
+pay through the daemon's `Settlement`, so the sellers' credit rule (`moves_refused_credit`)
+meets honest payers. `--path forward` (before issue 14): orders ahead of delivery with an
+opening price and concessions over rounds, never paid. Latency is the seller's, from
+publishing the offer to agreement (the invoice comes after), on the wall clock.
 
 CPU is counted over the trading window for each kind of process: the homes (the worker
 processes, getrusage), the broker (mosquitto) and the Lightning node (`lnsim`, one
@@ -56,13 +61,14 @@ def _spawn_workers(args: argparse.Namespace, workdir: Path, broker_port: int,
         spec = {"homes": {n: rpcs[n] for n in chunk}, "broker_port": broker_port,
                 "epoch": epoch, "interval_real_s": args.interval_real_s,
                 "intervals": args.intervals, "seed": args.seed + w, "idle": args.idle,
+                "path": args.path,
                 "workdir": str(workdir / f"w{w}"), "out": str(workdir / f"w{w}.json")}
+        # PW_PROFILE=1: each worker's trading window under cProfile, in the run's work dir.
+        if os.environ.get("PW_PROFILE"):
+            spec["profile"] = str(workdir / f"w{w}.prof")
         spec_file = workdir / f"w{w}.spec.json"
         spec_file.write_text(json.dumps(spec))
-        # PW_PROFILE=1: each worker under cProfile, its stats in the run's work dir.
-        prof = (["-m", "cProfile", "-o", str(workdir / f"w{w}.prof")]
-                if os.environ.get("PW_PROFILE") else [])
-        procs.append(subprocess.Popen([sys.executable, *prof, "-m", "bench.negotiation_worker",
+        procs.append(subprocess.Popen([sys.executable, "-m", "bench.negotiation_worker",
                                        str(spec_file)], stdin=subprocess.DEVNULL))
     return procs
 
@@ -77,6 +83,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--idle", action="store_true",
                     help="open no positions: the CPU the homes, broker and node spend idle")
+    ap.add_argument("--path", choices=("expost", "forward"), default="expost",
+                    help="expost: orders on the meters, as the daemon trades; forward: the old "
+                         "market ahead of delivery (opening price, concessions)")
+    ap.add_argument("--label", default="", help="a name for the code under test, kept in the JSON")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     args.workers = args.workers or max(2, -(-args.homes // 250))
@@ -120,7 +130,11 @@ def main() -> None:
         c["bytes_per_message"] = round(c["bytes"] / c["messages"], 1) if c["messages"] else None
         c["bytes_per_trade"] = round(c["bytes"] / trades, 1) if trades else None
         c["bytes_per_s_per_home"] = round(c["bytes"] / window / args.homes, 2) if window else None
+    sources = sorted({p["agent_source"] for p in parts})
+    states = {k: sum(p["trade_states"].get(k, 0) for p in parts)
+              for k in sorted({k for p in parts for k in p["trade_states"]})}
     result: dict[str, Any] = {
+        "path": args.path, "label": args.label, "agent_source": sources,
         "homes": args.homes, "intervals": args.intervals, "workers": args.workers,
         "interval_real_s": args.interval_real_s,
         "latency_ms": {q: round(float(np.percentile(lat, v)), 2) if len(lat) else None
@@ -145,7 +159,7 @@ def main() -> None:
         "nice": os.nice(0), "cpus": os.cpu_count(),
         "moves_refused": sum(p["refused"] for p in parts),
         "energy_beyond_positions_wh": sum(p["over_wh"] for p in parts),
-        "offers": offers, "moves_sent": sent,
+        "offers": offers, "moves_sent": sent, "trade_states": states,
         "counters": {k: sum(p["counters"].get(k, 0) for p in parts)
                      for k in sorted({k for p in parts for k in p["counters"]})},
     }

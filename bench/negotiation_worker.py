@@ -1,9 +1,18 @@
-"""One worker process of bench.negotiation: many homes' negotiation stacks on one loop."""
+"""One worker process of bench.negotiation: many homes' negotiation stacks on one loop.
+
+`path` "expost" (the daemon's): after each interval every home opens the order
+`MeteredTrading` makes from its metered position, one price for seller and buyer, open
+until the window's deadline in the next interval; buyers pay through the daemon's own
+`Settlement`, so a seller's credit rule (`Agreements.in_credit`) meets honest payers.
+`path` "forward" (before issue 14): an order per delivery interval ahead of it, with an
+opening price and concessions; bought trades are handed over and never paid."""
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
+import math
 import random
 import resource
 import sys
@@ -11,24 +20,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+import agent
 from agent.adapters.cln.node import ClnNode
 from agent.adapters.journal import Journal
 from agent.adapters.mqtt import MqttTransport
 from agent.clock import AcceleratedClock
 from agent.crypto.envelope import Identity
+from agent.domain import expost
 from agent.domain.market import IntervalClock
+from agent.domain.units import Tariff
 from agent.services.agreement import Agreements
 from agent.services.handover import Handover
 from agent.services.identity import Bindings
 from agent.services.invoicing import InvoiceConfig, Invoicing
 from agent.services.negotiation import Negotiation, NegotiationConfig, Order
+from agent.services.settlement import PayConfig, Settlement
 from agent.services.spend import SpendPolicy
 from agent.services.state import AgentState
-from agent.settings import BrokerSettings, LimitsSettings
+from agent.settings import BrokerSettings, LightningSettings, LimitsSettings
 
 COMMUNITY = "bench"
 INTERVAL_S = 900
 FEED_IN, FAIR, RETAIL = 88_889, 222_222, 333_333  # msat/kWh at 90k EUR/BTC
+TARIFF = Tariff(RETAIL, RETAIL, FEED_IN)
+FEE_MSAT = LightningSettings().max_fee_msat
+AGENT_SOURCE = str(Path(agent.__file__).resolve().parent)  # which code ran
 
 
 def _channel(topic: str) -> str:
@@ -38,7 +54,7 @@ def _channel(topic: str) -> str:
 
 class Home:
     def __init__(self, name: str, rpc: str, broker_port: int, clock: AcceleratedClock,
-                 intervals: IntervalClock, workdir: Path) -> None:
+                 intervals: IntervalClock, workdir: Path, path: str) -> None:
         self.name = name
         self.state = AgentState(name)
         self.journal = Journal(workdir / name / "journal.sqlite")
@@ -56,16 +72,31 @@ class Home:
             self.count[ch] = self.count.get(ch, 0) + 1
 
         self.transport.publish = counted  # type: ignore[method-assign]
-        # Invoices from the home's node; bought trades are handed over, never paid here.
-        invoicing = Invoicing(self.node, self.journal, clock, self.state,
-                              InvoiceConfig(expiry_s=3600))
+        real_interval = clock.real_duration_s(INTERVAL_S)
+        handover = Handover()
+        self.settlement: Settlement | None = None
+        if path == "expost":  # as agent/daemon.py composes them
+            spend = SpendPolicy(LimitsSettings(), self.journal, max_fee_msat=FEE_MSAT,
+                                interval_s=INTERVAL_S)
+            invoicing = Invoicing(self.node, self.journal, clock, self.state, InvoiceConfig(
+                expiry_s=max(60, math.ceil(4 * real_interval)), intervals=intervals,
+                settle_intervals=2, tariff=TARIFF, fee_msat=FEE_MSAT))
+            self.settlement = Settlement(self.node, self.journal, clock, self.state, PayConfig(
+                max_fee_msat=FEE_MSAT, poll_s=min(1.0, max(0.05, real_interval / 10)),
+                worker=name, lease_s=60.0), spend=spend, handover=handover)
+            agreements = Agreements(self.journal, invoicing, handover, spend, clock, self.state,
+                                    intervals=intervals,
+                                    window_s=LimitsSettings().default_window_s)
+        else:  # bought trades are handed over, never paid
+            spend = SpendPolicy(LimitsSettings(), self.journal)
+            invoicing = Invoicing(self.node, self.journal, clock, self.state,
+                                  InvoiceConfig(expiry_s=3600))
+            agreements = Agreements(self.journal, invoicing, handover, spend, clock, self.state)
         self.bindings = Bindings(COMMUNITY, name, Identity.load_or_create(
             workdir / name / "identity.ed25519"), self.state)
         self.negotiation = Negotiation(
             NegotiationConfig(name, COMMUNITY, intervals), self.state, clock, self.transport,
-            self.bindings, Agreements(self.journal, invoicing, Handover(),
-                                      SpendPolicy(LimitsSettings(), self.journal), clock,
-                                      self.state))
+            self.bindings, agreements)
 
     async def start(self) -> None:
         self.state.node_id = await self.node.node_id()
@@ -76,6 +107,17 @@ class Home:
             await self.negotiation.handle(message)
 
 
+def _order(path: str, interval: int, sell: bool, energy_wh: int,
+           intervals: IntervalClock) -> Order:
+    if path == "expost":  # as MeteredTrading.tick makes it: one price, the metered energy
+        return Order(interval, "sell" if sell else "buy", energy_wh, start=FAIR,
+                     reservation=FAIR, deadline_s=expost.window_deadline_s(intervals, interval),
+                     min_wh=expost.min_trade_wh(RETAIL, FEED_IN, FEE_MSAT))
+    if sell:
+        return Order(interval, "sell", energy_wh, FAIR + (RETAIL - FAIR) // 4, FEED_IN)
+    return Order(interval, "buy", energy_wh, FAIR - (FAIR - FEED_IN) // 4, RETAIL)
+
+
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     speed = INTERVAL_S / spec["interval_real_s"]
     first = int(time.time() // INTERVAL_S) + 1000  # any fixed simulated day will do
@@ -83,7 +125,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     clock = AcceleratedClock(spec["epoch"], start_sim, speed)
     intervals = IntervalClock(INTERVAL_S, 0.2)
     workdir = Path(spec["workdir"])
-    homes = [Home(n, rpc, spec["broker_port"], clock, intervals, workdir)
+    path = spec.get("path", "expost")
+    homes = [Home(n, rpc, spec["broker_port"], clock, intervals, workdir, path)
              for n, rpc in spec["homes"].items()]
     rng = random.Random(spec["seed"])
     supply, demand = [0.0] * spec["intervals"], [0.0] * spec["intervals"]
@@ -99,30 +142,41 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             await h.start()
             tasks.append(tg.create_task(h.route()))
             tasks.append(tg.create_task(h.negotiation.run()))
+            if h.settlement is not None:
+                tasks.append(tg.create_task(h.settlement.run()))
+        # PW_PROFILE=1 (bench.negotiation): cProfile over the trading window only.
+        prof = cProfile.Profile() if spec.get("profile") else None
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        if prof is not None:
+            prof.enable()
         await clock.sleep_until(start_sim)
         t0 = time.monotonic()
         for k in range(spec["intervals"]):
-            delivery = first + k
-            await clock.sleep_until(intervals.start_s(delivery - 1) + 0.01 * INTERVAL_S)
+            # Forward: orders for delivery interval first+k, ahead of it, until its gate.
+            # Ex-post: orders for the interval the meter just closed (first+k-2), in the
+            # window that ends at the same moment (agent.domain.expost.window_deadline_s).
+            delivery = first + k if path == "forward" else first + k - 2
+            await clock.sleep_until(intervals.start_s(first + k - 1) + 0.01 * INTERVAL_S)
             opens = []
             for h in homes:
                 if spec.get("idle"):  # no positions: what the homes cost doing nothing
                     continue
                 energy = rng.randint(100, 1500)
-                if rng.random() < 0.5:
+                sell = rng.random() < 0.5
+                if sell:
                     supply[k] += energy
-                    pos = Order(delivery, "sell", energy, FAIR + (RETAIL - FAIR) // 4, FEED_IN)
                 else:
                     demand[k] += energy
-                    pos = Order(delivery, "buy", energy, FAIR - (FAIR - FEED_IN) // 4, RETAIL)
-                opens.append(h.negotiation.open(pos))
-                positions[(h.name, delivery)] = pos.energy_wh
-            # Each home decides on its own gateway at the same moment: open them together,
-            # buyers (who subscribe) first so the first offers find someone.
+                opens.append(h.negotiation.open(_order(path, delivery, sell, energy,
+                                                       intervals)))
+                positions[(h.name, delivery)] = energy
+            # Each home decides on its own gateway at the same moment: open them together.
             await asyncio.gather(*opens)
         await clock.sleep_until(intervals.start_s(first + spec["intervals"]))
         window = time.monotonic() - t0
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(spec["profile"])
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         for t in tasks:
             t.cancel()
@@ -131,7 +185,11 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     channel_bytes: dict[str, int] = {}
     channel_messages: dict[str, int] = {}
     over_wh = 0  # energy a home bought or sold beyond its position (must stay 0)
+    states: dict[str, int] = {}  # "seller:paid", "buyer:agreed", … at the window's end
     for h in homes:
+        for rec in h.journal.trades():
+            key = f"{rec.role}:{rec.state}"
+            states[key] = states.get(key, 0) + 1
         done: dict[int, int] = {}
         for rec in h.journal.trades(states=("agreed", "paying", "paid")):
             done[rec.terms.interval] = done.get(rec.terms.interval, 0) + rec.terms.energy_wh
@@ -160,7 +218,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             "cpu_sys_s": cpu_sys,
             "window_s": window, "supply_wh": supply, "demand_wh": demand, "counters": totals,
             "over_wh": over_wh, "channel_bytes": channel_bytes,
-            "channel_messages": channel_messages}
+            "channel_messages": channel_messages, "trade_states": states,
+            "agent_source": AGENT_SOURCE}
 
 
 def main() -> None:

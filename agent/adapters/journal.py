@@ -108,6 +108,11 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
+    def version(self) -> tuple[int, int]:
+        """Changes so far by this connection and by any other (PRAGMA data_version): while
+        it stays equal, every query answers as before."""
+        return self._db.total_changes, int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     def record_reading(self, t_s: float, interval: int, values: Mapping[str, float]) -> None:
         with self._tx() as db:
             db.execute(

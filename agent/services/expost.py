@@ -21,7 +21,8 @@ from agent.clock import Clock
 from agent.domain import expost
 from agent.domain.market import IntervalClock
 from agent.domain.units import Tariff
-from agent.services.negotiation import Negotiation, Order
+from agent.services.books import Order
+from agent.services.negotiation import Negotiation
 from agent.services.state import AgentState
 
 log = structlog.get_logger("negotiation")

@@ -12,21 +12,19 @@ confirm is sent (seller), and before its id goes to settlement over the handover
 (buyer, agent/services/handover.py): that id is the only thing negotiation tells settlement.
 
 Each home judges its peers on its own journal (`Agreements.record_of`, the rule of
-agent/domain/reputation.py, the simulator's too): a buyer refuses offers from a peer it
-refuses, a seller rejects the accept or counter of one; a deprioritised peer is served
-only in the late part of the window. A peer that took an offer or an accept and then went
-silent is journaled (`unanswered`).
+agent/domain/reputation.py): it rejects the moves of a peer it refuses, serves a
+deprioritised one only late in the window, and journals one that went silent.
+Orders, books and when each falls due: agent/services/books.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-import random
 import time
 import uuid
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -34,58 +32,18 @@ from agent import topics
 from agent.clock import Clock
 from agent.domain.market import IntervalClock, Terms, start_offset
 from agent.domain.negotiation import BuyerSession, Move, SellerSession, State
-from agent.ports import (
-    InboundMessage,
-    NodeUnavailable,
-    PaymentRefused,
-    TransientError,
-    Transport,
-)
+from agent.ports import InboundMessage, NodeUnavailable, PaymentRefused, TransientError, Transport
+from agent.services import books
 from agent.services.agreement import Agreements
+from agent.services.books import Book, Confirmed, Live, Order
 from agent.services.identity import Bindings
 from agent.services.state import AgentState
 from agent.topics import Topics
 from agent.wire import MoveMsg, WireError, decode, encode
 
+__all__ = ["Negotiation", "NegotiationConfig", "Order"]  # Order: agent/services/books.py
+
 log = structlog.get_logger("negotiation")
-
-MIN_TRADE_WH = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    """What this home wants to sell or buy for one delivery interval, and at what prices."""
-
-    interval: int
-    side: Literal["sell", "buy"]
-    energy_wh: int
-    start: int        # opening price, msat/kWh
-    reservation: int  # the price beyond which this home would rather use the grid
-    # When negotiations for it end; None: the interval's gate (trading ahead of delivery).
-    # Trades on the meters (agent/domain/expost.py) end in the interval after.
-    deadline_s: float | None = None
-    min_wh: int = MIN_TRADE_WH  # no trade below this (one that would not pay its fee)
-
-
-@dataclass
-class _Book:
-    order: Order
-    open_wh: int                 # seller: not yet sold; buyer: not yet bought
-    reserved_wh: int = 0         # buyer: promised in an accept/counter still pending
-    subscribed: bool = False
-    live: str | None = None      # seller: the trade id of the offer now out
-    unanswered: int = 0          # seller: offers in a row that met only silence
-    retry_at: float = 0.0        # seller: no new offer before this (monotonic), backoff
-
-
-@dataclass
-class _Live:
-    session: SellerSession | BuyerSession
-    peer_node: str = ""
-    started: float = field(default_factory=time.monotonic)
-    last_move: float = field(default_factory=time.monotonic)
-    reserved_wh: int = 0
-    introduced: bool = False  # buyer: our binding went out with our first reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +72,15 @@ class Negotiation:
         self._agreements = agreements
         self._bindings = bindings
         self._last_drop_log = 0.0
-        self._books: dict[int, _Book] = {}
-        self._live: dict[str, _Live] = {}
-        self._confirmed: dict[str, str] = {}  # seller: trade id -> buyer's node, until deadline
-        self._reconfirmed: set[str] = set()   # seller: unpaid sales whose confirm went again
+        self._books: dict[int, Book] = {}
+        self._live: dict[str, Live] = {}
+        self._confirmed = Confirmed()  # seller: trade id -> buyer's node
+        self._wake = asyncio.Event()  # something is due sooner than the timer loop sleeps
         self.draining = False
         self.shared_subscriptions = config.shared_subscriptions
         # Silence longer than this ends a session; a tenth of an interval in real time.
         self.reply_timeout_s = min(2.0, 0.1 * clock.real_duration_s(self._intervals.length_s))
+        self._tick_s = max(0.01, self.reply_timeout_s / 4)  # the timer loop's old fixed tick
 
     @property
     def inbox(self) -> str:
@@ -140,8 +99,9 @@ class Negotiation:
     async def open(self, order: Order) -> None:
         if self.draining or order.energy_wh < order.min_wh:
             return
-        book = _Book(order, order.energy_wh)
+        book = Book(order, order.energy_wh)
         self._books[order.interval] = book
+        self._wake.set()
         if order.side == "sell":
             now = self._clock.now_s()
             at = self._intervals.start_s(self._intervals.index(now)) + self._offset * (
@@ -160,7 +120,7 @@ class Negotiation:
             return book.order.deadline_s
         return self._intervals.deadline_s(k)
 
-    async def _subscribe(self, book: _Book, on: bool) -> None:
+    async def _subscribe(self, book: Book, on: bool) -> None:
         if book.subscribed == on:
             return
         topic = self._offers(book.order.interval, shared=True)
@@ -189,15 +149,16 @@ class Negotiation:
         reply = replace(move, kind="reject", sender=self._me, receiver=move.sender, invoice="")
         await self._send(reply, self._to(move.sender), introduce=True)
 
-    async def _offer_next(self, book: _Book) -> None:
+    async def _offer_next(self, book: Book) -> None:
         pos = book.order
         deadline = self._deadline(pos.interval)
         if self.draining or book.open_wh < pos.min_wh or self._clock.now_s() >= deadline:
             return
         session = SellerSession(uuid.uuid4().hex, pos.interval, self._me, book.open_wh,
                                 pos.start, pos.reservation, deadline, self._rounds)
-        self._live[session.trade_id] = _Live(session)
+        self._live[session.trade_id] = Live(session)
         book.live = session.trade_id
+        self._wake.set()
         # QoS 0: a lost offer is silence, which re-offers anyway; no PUBACK each way.
         await self._send(session.offer(), self._offers(pos.interval, shared=False),
                          introduce=True, qos=0)
@@ -246,9 +207,9 @@ class Negotiation:
                      total=self._state.counters[counter])
 
     async def _unmatched(self, move: Move, node_id: str) -> None:
-        """A move for no live session. Two of them matter for keeping both sides' books
-        identical: a confirm we can no longer honour (we gave up waiting) is answered
-        with a reject, and a reject of a trade we confirmed cancels it."""
+        """A move for no live session. A confirm we can no longer honour (we gave up
+        waiting) is answered with a reject, and a reject of a trade we confirmed cancels
+        it: both sides' books stay identical."""
         self._state.counters["moves_unmatched"] += 1
         known = self._agreements.journaled(move.trade_id)
         if move.kind == "confirm" and known is None:
@@ -256,7 +217,7 @@ class Negotiation:
             await self._reject(move)
         elif (move.kind == "reject" and known is not None and known.role == "seller"
               and known.state == "agreed" and known.terms.buyer == move.sender
-              and self._confirmed.pop(move.trade_id, None) == node_id):
+              and self._confirmed.pop(move.trade_id) == node_id):
             self._agreements.declined(move.trade_id)
             log.info("trade_cancelled", trade_id=move.trade_id, buyer=move.sender)
             book = self._books.get(move.interval)
@@ -277,9 +238,8 @@ class Negotiation:
     async def _reconfirm(self, terms: Terms, bolt11: str) -> None:
         """Send an unpaid sale's confirm again, once: a buyer that never journaled it
         rejects it, and the sale is cancelled (no failure); one that did stays unpaid."""
-        if terms.trade_id in self._reconfirmed or terms.trade_id not in self._confirmed:
+        if not self._confirmed.once_more(terms.trade_id):
             return
-        self._reconfirmed.add(terms.trade_id)
         deadline = self._clock.now_s() + self._intervals.length_s
         await self._send(Move("confirm", terms.trade_id, terms.interval, self._me,
                               terms.buyer, 0, terms.energy_wh, terms.price_msat_per_kwh,
@@ -289,6 +249,7 @@ class Negotiation:
         book = self._books.get(move.interval)
         free = 0 if book is None else book.open_wh - book.reserved_wh
         if book is None or book.order.side != "buy" or free < book.order.min_wh or self.draining:
+            self._state.counters["offers_declined_" + ("full" if book else "unbooked")] += 1
             await self._reject(move)
             return
         if not await self._serves(move.sender, move.interval):
@@ -298,11 +259,12 @@ class Negotiation:
         session = BuyerSession(move.trade_id, move.interval, self._me, move.sender, free,
                                pos.start, pos.reservation,
                                self._deadline(move.interval), self._rounds)
-        live = _Live(session, peer_node=node_id)
+        live = Live(session, peer_node=node_id)
         self._live[move.trade_id] = live
+        self._wake.set()
         await self._buyer_move(live, session, move, now)
 
-    async def _buyer_move(self, live: _Live, s: BuyerSession, move: Move, now: float) -> None:
+    async def _buyer_move(self, live: Live, s: BuyerSession, move: Move, now: float) -> None:
         book = self._books.get(s.interval)
         outcome = s.on_move(move, now)
         if book is not None:
@@ -319,8 +281,8 @@ class Negotiation:
         if s.state is State.CLOSED:
             self._live.pop(s.trade_id, None)
 
-    async def _buyer_agreed(self, live: _Live, terms: Terms, bolt11: str,
-                            book: _Book | None) -> None:
+    async def _buyer_agreed(self, live: Live, terms: Terms, bolt11: str,
+                            book: Book | None) -> None:
         self._live.pop(terms.trade_id, None)
         if book is not None:  # count it bought before any await, so no offer over-fills us
             book.open_wh -= terms.energy_wh
@@ -334,7 +296,7 @@ class Negotiation:
         if book is not None and book.open_wh - book.reserved_wh < book.order.min_wh:
             await self._subscribe(book, False)
 
-    async def _seller_move(self, live: _Live, s: SellerSession, move: Move, now: float) -> None:
+    async def _seller_move(self, live: Live, s: SellerSession, move: Move, now: float) -> None:
         if (book := self._books.get(s.interval)) is not None:
             book.unanswered = 0  # someone is there
         if move.kind in ("accept", "counter") and not await self._serves(
@@ -354,7 +316,7 @@ class Negotiation:
             self._live.pop(s.trade_id, None)
             self._release(s)
 
-    async def _seller_agreed(self, live: _Live, s: SellerSession, terms: Terms) -> None:
+    async def _seller_agreed(self, live: Live, s: SellerSession, terms: Terms) -> None:
         # Negotiation latency: offer published → agreement (the invoice comes after).
         latency_ms = (time.monotonic() - live.started) * 1000.0
         self._live.pop(terms.trade_id, None)
@@ -372,57 +334,56 @@ class Negotiation:
                                     self._me, s.round, terms.energy_wh,
                                     terms.price_msat_per_kwh, s.deadline_s))
             return
-        self._confirmed[terms.trade_id] = live.peer_node
+        self._confirmed.add(terms.trade_id, live.peer_node)
         await self._send(s.confirm(invoice.bolt11), self._to(terms.buyer))
         if book is not None and book.live is None:  # the timer may have re-offered meanwhile
             await self._offer_next(book)
 
-    def _release(self, s: SellerSession) -> _Book | None:
+    def _release(self, s: SellerSession) -> Book | None:
         """The seller's offer is no longer out; the timer loop offers the rest again."""
         book = self._books.get(s.interval)
         if book is not None and book.live == s.trade_id:
             book.live = None
+            books.paced(book, time.monotonic(), self._tick_s)
+            self._wake.set()  # the timer loop offers the rest at `retry_at`
         return book
 
     async def run(self) -> None:
-        """Expire sessions past their deadline or silent too long; re-offer; tidy books."""
+        """Expire sessions past their deadline or silent too long; re-offer; tidy books;
+        asleep until the earliest is due, or a change that brings it forward wakes it."""
         await self._transport.subscribe(self.inbox)
+        tick_s = self._tick_s
         while True:
-            await asyncio.sleep(max(0.01, self.reply_timeout_s / 4))
-            now, mono = self._clock.now_s(), time.monotonic()
-            for trade_id, live in list(self._live.items()):
-                s = live.session
-                # A buyer that accepted waits longer: the seller still has to invoice, and a
-                # buyer that gives up costs a trade (the seller cancels on its reject).
-                patience = self.reply_timeout_s * (
-                    10 if isinstance(s, BuyerSession) and s.state is State.ACCEPTED else 1)
-                silent = mono - live.last_move > patience
-                if s.expire(now) or silent:
-                    self._state.counters["sessions_timed_out" if silent else
-                                         "sessions_expired"] += 1
-                    peer = s.buyer if isinstance(s, SellerSession) else s.seller
-                    if silent and peer and (isinstance(s, BuyerSession) or s.round > 0):
-                        self._agreements.peer_failed(peer, "unanswered", trade_id)
-                    s.state = State.CLOSED
-                    self._live.pop(trade_id, None)
-                    if isinstance(s, SellerSession):
-                        book = self._release(s)
-                        if book is not None and silent and s.round == 0:
-                            # Nobody answered: back off (full jitter, capped) rather than
-                            # offer into an overloaded broker or an empty buyer group.
-                            book.unanswered += 1
-                            book.retry_at = mono + self.reply_timeout_s * random.uniform(
-                                0, 2 ** min(4, book.unanswered))
-                    elif (book := self._books.get(s.interval)) is not None:
-                        book.reserved_wh -= live.reserved_wh
-            if len(self._confirmed) > 10_000:
-                self._confirmed.clear()  # bounded memory; the journal keeps the record
-                self._reconfirmed.clear()
-            for k, book in list(self._books.items()):
-                if now >= self._deadline(k):
-                    await self._subscribe(book, False)
-                    del self._books[k]
-                elif (book.order.side == "sell" and book.live is None
-                      and mono >= book.retry_at):
-                    await self._offer_next(book)
+            mono = time.monotonic()
+            due = books.next_due_s(
+                self._live.values(), ((b, self._deadline(k)) for k, b in self._books.items()),
+                self._clock.now_s(), mono, self.reply_timeout_s, self._clock.real_duration_s)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(books.sleep_s(due, mono, tick_s)):
+                    await self._wake.wait()
+            await self._tick()
 
+    async def _tick(self) -> None:
+        now, mono = self._clock.now_s(), time.monotonic()
+        for trade_id, live in list(self._live.items()):
+            if not (counter := books.lapsed(live, now, mono, self.reply_timeout_s)):
+                continue
+            self._state.counters[counter] += 1
+            s, silent = live.session, counter == "sessions_timed_out"
+            peer = s.buyer if isinstance(s, SellerSession) else s.seller
+            if silent and peer and (isinstance(s, BuyerSession) or s.round > 0):
+                self._agreements.peer_failed(peer, "unanswered", trade_id)
+            self._live.pop(trade_id, None)
+            if isinstance(s, SellerSession):
+                book = self._release(s)
+                if book is not None and silent and s.round == 0:  # nobody answered
+                    books.back_off(book, mono, self.reply_timeout_s)
+            elif (book := self._books.get(s.interval)) is not None:
+                book.reserved_wh -= live.reserved_wh
+        for k, book in list(self._books.items()):
+            if now >= self._deadline(k):
+                await self._subscribe(book, False)
+                del self._books[k]
+            elif book.order.side == "sell" and book.live is None and mono >= book.retry_at:
+                await self._offer_next(book)

@@ -284,16 +284,22 @@ class Settlement:
                 self._spend.failed(rec.terms.buyer, "unpaid", tid, now)
 
     async def _watch_loop(self) -> None:
+        idle_at: tuple[int, int] | None = None  # the journal's version with nothing to watch
         while True:
             await asyncio.sleep(self._poll_s)
-            try:
-                for rec in self._journal.trades(states=("paying",), role="buyer"):
-                    if rec.terms.trade_id not in self._queued | self._inflight:
-                        await self._resolve(rec, after_restart=False)
-                for rec in self._journal.trades(states=("agreed",), role="seller"):
-                    await self._check_invoice(rec)
-            except NodeUnavailable as exc:
-                log.debug("node_unavailable", error=str(exc))
+            version = self._journal.version()
+            if version != idle_at:  # else nothing was pending, and nothing was written since
+                try:
+                    paying = self._journal.trades(states=("paying",), role="buyer")
+                    for rec in paying:
+                        if rec.terms.trade_id not in self._queued | self._inflight:
+                            await self._resolve(rec, after_restart=False)
+                    agreed = self._journal.trades(states=("agreed",), role="seller")
+                    for rec in agreed:
+                        await self._check_invoice(rec)
+                    idle_at = None if paying or agreed else version
+                except NodeUnavailable as exc:
+                    log.debug("node_unavailable", error=str(exc))
             self._state.heartbeats["settlement"] = time.monotonic()
 
     async def drain(self) -> None:

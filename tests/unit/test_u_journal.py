@@ -232,3 +232,22 @@ def test_corrupt_file(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database, just text" * 200)
     with pytest.raises(JournalError, match="not a database"):
         Journal(path)
+
+
+def test_version_moves_with_every_write_of_any_connection(journal: Journal) -> None:
+    """The settlement's watch loop skips its queries while the version stays put."""
+    v0 = journal.version()
+    assert journal.version() == v0  # reading changes nothing
+    journal.trades(states=("agreed",), role="seller")
+    assert journal.version() == v0
+    journal.record_trade(terms(1), "seller", T0, bolt11="lnbc1", payment_hash="00" * 32,
+                         latency_ms=1.0, amount_msat=200)
+    v1 = journal.version()
+    assert v1 != v0
+    other = Journal(journal.path)  # another process's connection to the same file
+    try:
+        other.advance(f"{1:032x}", "invoice_paid", T0 + 1)
+    finally:
+        other.close()
+    assert journal.version() != v1
+    assert journal.trades(trade_id=f"{1:032x}")[0].state == "paid"
