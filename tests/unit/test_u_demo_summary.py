@@ -15,8 +15,8 @@ from agent.adapters.journal import Journal, TradeState
 from agent.adapters.journal_reader import JournalReader
 from agent.domain.market import Terms
 from agent.domain.trade import Event
-from demo.report import table
 from agent.domain.units import tariff_from_eur
+from demo.report import table
 from demo.summary import HomeRun, settlement_counts, summarise
 from firmware_bridge.emulator.home import HomeParams, self_consumption_baseline
 
