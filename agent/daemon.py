@@ -37,6 +37,7 @@ from agent.services.liquidity_need import HorizonNeed
 from agent.services.metering import Metering
 from agent.services.negotiation import Negotiation, NegotiationConfig
 from agent.services.node_binding import NodeBinding
+from agent.services.rational import RationalGuard
 from agent.services.reports import StateReports
 from agent.services.router import Router
 from agent.services.settlement import PayConfig, Settlement
@@ -111,7 +112,10 @@ class Agent:
             s, self.state, self.clock,
             Models(self.forecaster, OnnxPolicy(s.models.policy or shipped(DEFAULT_POLICY))),
             self.device, self.journal,
-            DecisionOutputs(self.trading, StateReports(s, self.state, self.transport)))
+            DecisionOutputs(self.trading, StateReports(s, self.state, self.transport),
+                            RationalGuard(s, self.journal, self.state, self.intervals, tariff,
+                                          s.lightning.max_fee_msat)
+                            if s.market.rational_guard else None))
         self.health = Health(self.state, self.transport, self.metering, Notifier(),
                              stale_after_s=max(30.0, 10 * (d.poll_s + d.timeout_s)))
         self.extra_children: list[Child] = []

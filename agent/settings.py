@@ -133,6 +133,10 @@ class MarketSettings(_Section):
     peak_retail_eur_per_kwh: Annotated[float, Field(gt=0, le=5)] = 0.40
     feed_in_eur_per_kwh: Annotated[float, Field(ge=0, le=5)] = 0.08
     eur_per_btc: Annotated[float, Field(gt=0)] = 90_000.0
+    # The capacity charge on the home's peak import (€/kW/year, each day's peak pro rata),
+    # and the guard that keeps the home no worse off than alone (agent/services/rational.py).
+    capacity_eur_per_kw_year: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    rational_guard: bool = True
     # The coordinator's Ed25519 public key (hex). When set, agents accept only signals it
     # signed; when unset they accept any well-formed signal (not for production).
     coordinator_key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
@@ -224,6 +228,7 @@ class BatterySettings(_Section):
     max_discharge_w: Annotated[float, Field(ge=0)] = 5_000.0
     min_soc_pct: Annotated[float, Field(ge=0, le=100)] = 5.0
     max_soc_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
+    efficiency: Annotated[float, Field(gt=0, le=1)] = 0.9   # round trip
 
     @field_validator("max_soc_pct")
     @classmethod

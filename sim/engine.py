@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from agent.adapters.onnx import FORECAST_HISTORY, OnnxForecaster, OnnxPolicy
 from agent.domain import decision as rules
-from agent.domain import follow, policy_obs
+from agent.domain import follow, policy_obs, rational
 from agent.domain.reputation import PeerRecord
 from agent.domain.units import MSAT_PER_BTC, Tariff
 from agent.ports import Forecast
@@ -94,6 +94,7 @@ class RunResult:
     channel_utilization: dict[str, float] = field(default_factory=dict)
     solve_s: list[float] = field(default_factory=list)
     exploitability: list[float] = field(default_factory=list)   # € per kWh of capacity
+    guard_bounded: int = 0       # set-points the rationality guard moved (agent.domain.rational)
 
     @property
     def welfare_msat(self) -> Floats:
@@ -200,12 +201,16 @@ class Simulation:
                         np.zeros(steps))
         stored0 = com.batteries.stored_wh.copy()
         grid_kw = np.zeros((n, steps))
+        alone = Batteries.of(h)          # each home alone: the capacity charge's reference
+        alone_kw = np.zeros((n, steps))
         prev = self._forecast(lead - 1)
         eq: Equilibrium | None = None
         eq_first = lead
         peak_today = 0.0
         own_peak = np.zeros(n)          # each home's own peak import today (kW)
         track = self.scenario.coordinator.track_forecast_error
+        guard = (self._guard(com) if strategy.market and not strategy.central
+                 and m.rational_guard else None)
         for s in range(steps):
             k = lead + s
             raw = self._forecast(k)
@@ -218,6 +223,8 @@ class Simulation:
             if s > 0 and self.period[k] != self.period[k - 1]:
                 peak_today = 0.0
                 own_peak = np.zeros(n)
+                if guard is not None:
+                    guard.close_period(self._guard_tariff(k - 1))
             actual = h.net_kw[:, k]
             if strategy.signal and (eq is None or strategy.central or s % self.signal_every == 0):
                 eq, eq_first = self._coordinate(k, com, mean, std, bad, attack, peak_today,
@@ -238,9 +245,14 @@ class Simulation:
             else:
                 setpoint = self_consumption_setpoint(actual)
                 price = float(self.retail_msat[k])
+            gt = self._guard_tariff(k)
+            if guard is not None:
+                setpoint = guard.bound_w(setpoint, actual * 1000.0, com.batteries.soc_wh, gt,
+                                         dt_h)
             setpoint = rules.clamp_setpoint(
                 setpoint, com.batteries.soc_pct, h.capacity_wh, com.batteries.min_soc_pct,
                 com.batteries.max_soc_pct, h.max_power_w, h.max_power_w, dt_h)
+            before_wh = com.batteries.soc_wh
             power_w = com.batteries.step(setpoint, m.interval_s)
             grid_wh = (actual * 1000.0 + power_w) * dt_h
             sold = bought = money = np.zeros(n)
@@ -253,9 +265,16 @@ class Simulation:
             step_cost = grid_cost_msat(grid_wh + sold - bought, self.retail_msat[k],
                                        feed) + money
             res.cost_msat += step_cost
+            if guard is not None:
+                shadow_before = guard.shadow_wh
+                shadow_grid = guard.shadow_step(actual * 1000.0, dt_h)
+                guard.settle(step_cost, shadow_grid, grid_wh, before_wh, com.batteries.soc_wh,
+                             shadow_before, gt, dt_h)
             if ctl is not None:
                 ctl.settled(s, step_cost)
             grid_kw[:, s] = grid_wh / 1000.0 / dt_h
+            alone_kw[:, s] = actual + alone.step(self_consumption_setpoint(actual),
+                                                 m.interval_s) / 1000.0
             res.import_kw[s] = float(grid_kw[:, s].sum())
             peak_today = max(peak_today, res.import_kw[s])
             own_peak = np.maximum(own_peak, grid_kw[:, s])
@@ -267,7 +286,8 @@ class Simulation:
                 tick()
         charges, res.peaks_kw = capacity_charges(grid_kw, self.period[lead:lead + steps],
                                                  self.capacity_msat_per_kw,
-                                                 self.scenario.tariff.capacity_basis)
+                                                 self.scenario.tariff.capacity_basis,
+                                                 alone_kw)
         res.capacity_msat = charges
         res.grid_kw = grid_kw
         res.cost_msat += charges
@@ -275,8 +295,20 @@ class Simulation:
         res.load_value_msat = np.sum(h.load_kw[:, lead:lead + steps] * 1000.0 * dt_h
                                      * self.retail_msat[lead:lead + steps], axis=1) / 1000.0
         res.payments = dict(vars(ledger.stats))
+        res.guard_bounded = 0 if guard is None else guard.bounded
         res.channel_utilization = ledger.utilization()
         return res
+
+    def _guard(self, com: Community) -> rational.Guard:
+        b = com.batteries
+        return rational.Guard(b.capacity_wh, b.max_power_w, b.soc_wh, b.min_soc_pct,
+                              b.max_soc_pct, b.efficiency)
+
+    def _guard_tariff(self, k: int) -> rational.Tariff:
+        day = self.period == self.period[k]
+        return rational.Tariff(float(self.retail_msat[k]), float(self.retail_msat[day].max()),
+                               float(self.tariff.feed_in_msat_per_kwh), self.terminal_msat,
+                               self.capacity_msat_per_kw)
 
     def _coordinate(self, k: int, com: Community, mean: Floats, std: Floats, bad: Bools,
                     attack: Attack | None, peak_today_kw: float, own_peak_kw: Floats,

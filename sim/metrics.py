@@ -89,7 +89,9 @@ def metrics(run: RunResult, none: RunResult, lp_welfare_msat: float,
         "price_volatility": cv(run.trade_price_msat),
         "community_price_cv": cv(run.price_msat),
         "jain_fairness": (_r(j) if (j := jain(np.maximum(saving, 0.0))) is not None else None),
-        "homes_worse_off_pct": _r(100.0 * float(np.mean(saving < -1e-6)), 2),
+        # Worse off by at least a millisatoshi (the smallest amount a payment carries;
+        # below it a difference is floating-point rounding).
+        "homes_worse_off_pct": _r(100.0 * float(np.mean(saving < -1.0)), 2),
         # Worse off by more than 1 % of the bill alone (a cent's rounding is not a loss).
         "homes_worse_off_1pct_pct": _r(100.0 * float(np.mean(saving < -0.01 * bill)), 2),
         "worst_home_loss_pct_of_bill": (_r(100.0 * float(np.max(-saving / bill)), 3)

@@ -72,6 +72,9 @@ class MarketSpec(_Model):
     hop_ms: Annotated[float, Field(ge=0)] = 1.2          # one MQTT hop (FIELD-NOTES, QoS 1)
     reply_timeout_s: Annotated[float, Field(gt=0)] = 2.0  # the daemon's silence timeout
     max_offers_per_interval: Annotated[int, Field(ge=1)] = 64
+    # Each home bounds its set-point by what it has gained over itself alone so far
+    # (agent.domain.rational): no home ends worse off than alone.
+    rational_guard: bool = True
 
 
 class CoordinatorSpec(_Model):

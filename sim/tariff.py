@@ -38,11 +38,19 @@ def periods(first_step_s: float, steps: int, interval_s: int) -> Ints:
 
 
 def capacity_charges(grid_kw: Floats, period: Ints, rate_per_kw_period: float,
-                     basis: str = "home") -> tuple[Floats, Floats]:
+                     basis: str = "home",
+                     alone_kw: Floats | None = None) -> tuple[Floats, Floats]:
     """Each home's capacity charge (N,) and the community's peak per period (P,), from the
     homes' net exchange per step `grid_kw` (N, T), + import. Basis "home": each home pays
     on its own peak import of the period; "community": the community pays on its
-    coincident peak, shared among the homes in proportion to their own peak imports."""
+    coincident peak, shared among the homes in proportion to their own peak imports.
+
+    With `alone_kw` (each home's exchange had it been alone: its battery in
+    self-consumption on the same measured load and PV, the rationality guard's shadow), the
+    community's share per kW of own peak is at most the alone community's, and what that
+    leaves of the charge falls on the homes whose own peak rose above their alone peak, in
+    proportion to the rise: a home whose meter reads as it would alone never pays more for
+    another home's battery."""
     charges = np.zeros(grid_kw.shape[0])
     community = grid_kw.sum(axis=0)
     peaks = []
@@ -57,9 +65,28 @@ def capacity_charges(grid_kw: Floats, period: Ints, rate_per_kw_period: float,
             charges += rate_per_kw_period * np.maximum(0.0, grid_kw[:, steps].max(axis=1))
         elif peak > 0:
             own = np.maximum(0.0, grid_kw[:, steps].max(axis=1))
-            if own.sum() > 0:
+            if own.sum() <= 0:
+                continue
+            if alone_kw is None:
                 charges += rate_per_kw_period * peak * own / own.sum()
+                continue
+            charges += rate_per_kw_period * _shared(peak, own, alone_kw[:, steps])
     return charges, np.asarray(peaks)
+
+
+def _shared(peak: float, own: Floats, alone_kw: Floats) -> Floats:
+    """kW of the coincident peak each home pays for (see `capacity_charges`)."""
+    alone_own = np.maximum(0.0, alone_kw.max(axis=1))
+    alone_peak = max(0.0, float(alone_kw.sum(axis=0).max()))
+    factor = peak / own.sum()
+    if alone_own.sum() > 0:
+        factor = min(factor, alone_peak / alone_own.sum())
+    base: Floats = own * factor
+    rest = peak - float(base.sum())
+    rise = np.maximum(own - alone_own, 0.0)
+    weights = rise if rise.sum() > 1e-9 else own
+    out: Floats = base + max(rest, 0.0) * weights / weights.sum()
+    return out
 
 
 def terminal_per_kwh(mean_retail: float, efficiency: float) -> float:

@@ -24,7 +24,8 @@ from agent.domain.market import Terms
 from agent.domain.trade import FINAL_STATES, Event, Role, TradeState
 from agent.ports import PermanentError
 
-__all__ = ["FINAL_STATES", "Journal", "JournalError", "Role", "TradeRecord", "TradeState"]
+__all__ = ["FINAL_STATES", "GuardState", "Journal", "JournalError", "Metered", "Role",
+           "TradeRecord", "TradeState"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -48,6 +49,10 @@ CREATE TABLE IF NOT EXISTS peer_events (
 CREATE TABLE IF NOT EXISTS deliveries (
     trade_id TEXT PRIMARY KEY, delivered_wh INTEGER NOT NULL, action TEXT NOT NULL,
     credit_msat INTEGER NOT NULL, t_s REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS guard (
+    id INTEGER PRIMARY KEY CHECK (id = 1), settled INTEGER NOT NULL, day INTEGER NOT NULL,
+    margin_msat REAL NOT NULL, shadow_wh REAL NOT NULL, own_peak_kw REAL NOT NULL,
+    shadow_peak_kw REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS credits (
     peer TEXT NOT NULL, trade_id TEXT NOT NULL, kind TEXT NOT NULL,
     delta_msat INTEGER NOT NULL, t_s REAL NOT NULL, PRIMARY KEY (trade_id, kind));
@@ -60,6 +65,29 @@ _OUTSTANDING = (
     "OR t.state NOT IN ('failed', 'cancelled'))")
 # Columns added after the first release: (name, SQL type), added in place on open.
 _LATER_COLUMNS = (("claimed_by", "TEXT"), ("claimed_until", "REAL"))
+
+
+@dataclass(frozen=True, slots=True)
+class Metered:
+    """One closed interval as the meters measured it."""
+
+    imported_wh: float
+    exported_wh: float
+    soc_start_pct: float   # the first SoC reading of the interval, and of the next one
+    soc_end_pct: float
+    net_w: float           # mean pre-battery net load (grid − battery), W
+
+
+@dataclass(frozen=True, slots=True)
+class GuardState:
+    """The rationality guard's memory (agent/services/rational.py)."""
+
+    settled: int           # the last interval settled into the margin
+    day: int
+    margin_msat: float
+    shadow_wh: float
+    own_peak_kw: float
+    shadow_peak_kw: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +263,40 @@ class Journal:
             return None if row is None else float(row[0])
         start, end = first(interval), first(interval + 1)
         return None if start is None or end is None else max(0.0, end - start)
+
+    def metered(self, interval: int) -> Metered | None:
+        """`interval` as measured: its counters' deltas, the SoC at its start and at the
+        next one's, its mean pre-battery net load; None while any of them is missing."""
+        imported, exported = self.imported_wh(interval), self.exported_wh(interval)
+        soc = {int(r[0]): r[2] for r in self._db.execute(
+            "SELECT interval, MIN(t_s), soc_pct FROM readings WHERE interval IN (?, ?) "
+            "AND soc_pct IS NOT NULL GROUP BY interval", (interval, interval + 1))}
+        net = self._db.execute("SELECT AVG(grid_w - battery_w) FROM readings WHERE "
+                               "interval=? AND grid_w IS NOT NULL AND battery_w IS NOT NULL",
+                               (interval,)).fetchone()[0]
+        if (imported is None or exported is None or net is None or interval not in soc
+                or interval + 1 not in soc):
+            return None
+        return Metered(imported, exported, float(soc[interval]), float(soc[interval + 1]),
+                       float(net))
+
+    def paid_trades(self, interval: int) -> list[tuple[Role, int, int, int]]:
+        """(role, energy Wh, price msat/kWh, amount msat) of the interval's paid trades."""
+        rows = self._db.execute("SELECT role, energy_wh, price_msat_per_kwh, amount_msat FROM"
+                                " trades WHERE interval=? AND state='paid'", (interval,))
+        return [(cast(Role, r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def save_guard(self, g: GuardState) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO guard VALUES (1,?,?,?,?,?,?)",
+                       (g.settled, g.day, g.margin_msat, g.shadow_wh, g.own_peak_kw,
+                        g.shadow_peak_kw))
+
+    def load_guard(self) -> GuardState | None:
+        row = self._db.execute("SELECT settled, day, margin_msat, shadow_wh, own_peak_kw, "
+                               "shadow_peak_kw FROM guard WHERE id=1").fetchone()
+        return None if row is None else GuardState(int(row[0]), int(row[1]), *map(float,
+                                                                               row[2:]))
 
     def record_delivery(self, trade_id: str, buyer: str, delivered_wh: int, action: str,
                         credit_msat: int, t_s: float) -> tuple[str, int, int, bool]:

@@ -41,7 +41,10 @@ def min_amount_msat(onchain_fee_sat: int, max_fee_share: float = DEFAULT_MAX_FEE
     """The least amount worth moving on-chain for that fee: fee / share, in whole sat."""
     if not 0 < max_fee_share <= 1:
         raise ValueError(f"max_fee_share {max_fee_share} is not in (0, 1]")
-    return math.ceil(onchain_fee_sat / max_fee_share) * 1000
+    sat = math.ceil(onchain_fee_sat / max_fee_share - 1e-9)   # 2835 / 0.7 is 4050.0000…1
+    while fee_share(sat * 1000, onchain_fee_sat) > max_fee_share:
+        sat += 1
+    return max(sat, 1) * 1000
 
 
 def fee_share(amount_msat: int, onchain_fee_sat: int) -> float:

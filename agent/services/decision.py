@@ -36,6 +36,7 @@ from agent.ports import (
     Policy,
 )
 from agent.services.expost import MeteredTrading
+from agent.services.rational import RationalGuard
 from agent.services.reports import StateReports
 from agent.services.state import AgentState
 from agent.settings import AgentSettings
@@ -75,6 +76,7 @@ class Models:
 class DecisionOutputs:
     trading: MeteredTrading  # each interval's price, for trading on its meter readings
     reports: StateReports    # the state report for the coordinator
+    guard: RationalGuard | None = None  # no worse off than alone ([market] rational_guard)
 
 
 class DecisionStep:
@@ -92,6 +94,7 @@ class DecisionStep:
         self._journal = journal
         self._trading = outputs.trading
         self._reports = outputs.reports
+        self._guard = outputs.guard
         self._planned: dict[int, Planned] = {}
         self._running: tuple[int, Planned] | None = None  # the interval being followed
         self._written_w: float | None = None
@@ -104,6 +107,8 @@ class DecisionStep:
         self._s = settings
         self._tariff = make_tariff(settings.market)
         self._trading.tariff = self._tariff
+        if self._guard is not None:
+            self._guard.tariff = self._tariff
 
     async def run(self) -> None:
         while True:
@@ -133,6 +138,8 @@ class DecisionStep:
             log.warning("decision_skipped", interval=k + 1, reason="no fresh device reading",
                         max_age_s=max_age)
             return
+        if self._guard is not None:
+            self._guard.settle_due(now, soc)
         done = self._state.last_completed
         if done is not None:  # lets the forecaster recalibrate its spread on this home
             self._forecaster.observe(self._intervals.start_s(done[0]), done[1])
@@ -173,7 +180,14 @@ class DecisionStep:
         self._running = None if planned is None else (k, planned)
         if planned is None:
             return
-        applied = await self._write(planned.setpoint_w, k)
+        setpoint = planned.setpoint_w
+        soc = self._state.fresh("battery_soc_pct", self._clock.now_s(), self._s.device.max_age_s)
+        if self._guard is not None and soc is not None:
+            net_w = self._state.last_net_w
+            setpoint = self._clamp(self._guard.bound_w(
+                setpoint, 1000.0 * planned.forecast_kw if net_w is None else net_w, soc, k),
+                soc)
+        applied = await self._write(setpoint, k)
         if applied is not None:
             self._journal.record_applied(k, applied)
 
@@ -189,6 +203,8 @@ class DecisionStep:
             return
         wanted = planned.setpoint_w + float(follow.tracking_w(planned.forecast_kw,
                                                               net_w / 1000.0, 1.0))
+        if self._guard is not None:
+            wanted = self._guard.bound_w(wanted, net_w, soc, k)
         target = self._clamp(wanted, soc)
         if self._written_w is None or abs(target - self._written_w) >= TRACK_STEP_W:
             await self._write(target, k)

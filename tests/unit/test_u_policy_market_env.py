@@ -13,13 +13,21 @@ from agent.domain.policy_obs import OBS_SIZE
 from models.policy.market_env import MarketEnvConfig, MarketVecEnv, training_homes
 from models.policy.train import HELD_OUT_BUILDINGS
 from sim.data import load_slice
-from sim.scenario import load_scenario
+from sim.scenario import Scenario, load_scenario
 
 DAY = date(2017, 5, 10)
 
 
+def _unguarded() -> Scenario:
+    """The capacity scenario without the rationality guard, which would hold both of these
+    forced policies to self-consumption from the first step (nothing earned yet)."""
+    sc = load_scenario("capacity")
+    return sc.model_copy(update={"market": sc.market.model_copy(
+        update={"rational_guard": False})})
+
+
 def _day(action: float) -> tuple[list[float], np.ndarray, MarketVecEnv]:
-    env = MarketVecEnv(load_scenario("capacity"), load_slice(), [DAY],
+    env = MarketVecEnv(_unguarded(), load_slice(), [DAY],
                        MarketEnvConfig(homes=30), 5, HELD_OUT_BUILDINGS)
     obs = env.reset()
     assert obs.shape == (env.num_envs, OBS_SIZE)
