@@ -79,6 +79,7 @@ class Guard:
         self.own_peak_kw: Floats = np.zeros(n)
         self.shadow_peak_kw: Floats = np.zeros(n)
         self.bounded = 0                          # set-points the guard changed
+        self.last_cost_msat: Floats = np.zeros(n)  # worst-case cost of the last bound_w
 
     def exposure_msat(self, t: Tariff) -> Floats:
         """The capacity charge on an own peak above the shadow's (the share of the
@@ -102,11 +103,17 @@ class Guard:
         return out
 
     def bound_w(self, setpoint_w: npt.ArrayLike, net_w: npt.ArrayLike,
-                own_soc_wh: npt.ArrayLike, t: Tariff, dt_h: float) -> Floats:
-        """The set-point moved towards self-consumption (−net) as far as the budget needs."""
+                own_soc_wh: npt.ArrayLike, t: Tariff, dt_h: float,
+                reserved_msat: npt.ArrayLike = 0.0) -> Floats:
+        """The set-point moved towards self-consumption (−net) as far as the budget needs.
+
+        `reserved_msat`: budget already committed to set-points whose intervals are not
+        settled yet (the daemon settles an interval only once its trading window closes);
+        the worst-case cost this set-point commits is left in `last_cost_msat`."""
         wanted = np.asarray(setpoint_w, dtype=np.float64)
         alone = -np.asarray(net_w, dtype=np.float64)
-        budget = np.maximum(self.budget_msat(own_soc_wh, t, dt_h), 0.0)
+        budget = np.maximum(self.budget_msat(own_soc_wh, t, dt_h)
+                            - np.asarray(reserved_msat, dtype=np.float64), 0.0)
         own = np.asarray(own_soc_wh, dtype=np.float64) - self.min_wh
         shadow = self.shadow_wh - self.min_wh
         eta = math.sqrt(self.efficiency)
@@ -120,9 +127,10 @@ class Guard:
         c1 = max(t.retail - self.efficiency * t.retail_max, 0.0) * per_w
         c2 = max(t.retail - t.feed_in, 0.0) * per_w
         head = 1000.0 * np.maximum(self.own_peak_kw, self.shadow_peak_kw)
-        hi = _reach(budget, [(c1, 0.0), (c2, (c1 - c2) * refill_w),
-                             (c1 + kappa, -kappa * head),
-                             (c2 + kappa, (c1 - c2) * refill_w - kappa * head)])
+        up: list[tuple[float, float | Floats]] = [
+            (c1, 0.0), (c2, (c1 - c2) * refill_w), (c1 + kappa, -kappa * head),
+            (c2 + kappa, (c1 - c2) * refill_w - kappa * head)]
+        hi = _reach(budget, up)
         # Discharging more (or charging less): while it spends a surplus over the shadow it
         # costs at most f·(1/η − 1) per Wh; beyond, (r_max − f) per Wh — sold at feed-in,
         # bought back at the dearest retail — and the capacity rate per kW, since the
@@ -130,8 +138,12 @@ class Guard:
         spend_w = np.maximum(own - shadow, 0.0) * eta / dt_h
         c3 = t.feed_in * (1.0 / self.efficiency - 1.0) * per_w
         c4 = max(t.retail_max - t.feed_in, 0.0) * per_w + kappa
-        lo = _reach(budget, [(c3, 0.0), (c4, (c3 - c4) * spend_w)])
+        down: list[tuple[float, float | Floats]] = [(c3, 0.0), (c4, (c3 - c4) * spend_w)]
+        lo = _reach(budget, down)
         out: Floats = alone + np.clip(wanted - alone, -lo, hi)
+        spent: Floats = (_cost(np.maximum(out - alone, 0.0), up)
+                         + _cost(np.maximum(alone - out, 0.0), down))
+        self.last_cost_msat = np.where(self.capacity_wh > 0, np.minimum(spent, budget), 0.0)
         has = self.capacity_wh > 0
         out = np.where(has, out, wanted)
         self.bounded += int(np.count_nonzero(has & (np.abs(out - wanted) > 0.5)))
@@ -177,6 +189,14 @@ class Guard:
         self.margin_msat = self.margin_msat - self.exposure_msat(t)
         self.own_peak_kw = np.zeros_like(self.own_peak_kw)
         self.shadow_peak_kw = np.zeros_like(self.shadow_peak_kw)
+
+
+def _cost(u: Floats, lines: list[tuple[float, float | Floats]]) -> Floats:
+    """The worst-case cost of moving u ≥ 0: the upper envelope of the lines, at least 0."""
+    out: Floats = np.zeros_like(u)
+    for slope, intercept in lines:
+        out = np.maximum(out, slope * u + intercept)
+    return out
 
 
 def _reach(budget: Floats, lines: list[tuple[float, float | Floats]]) -> Floats:

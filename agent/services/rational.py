@@ -9,7 +9,11 @@ its interval was settled is not counted: the margin errs low, never high. The st
 journaled after each settlement, so a restart resumes it; an interval whose readings are
 missing (the agent was down) is skipped and the shadow takes the home's own SoC again
 (`guard_resynced`). Every set-point, the plan's and each tracking correction, passes
-`bound_w`; the guard's changes are counted (`plan_setpoints_bounded`).
+`bound_w`; the guard's changes are counted (`plan_setpoints_bounded`). Because an
+interval is settled only after its trading window, the worst-case cost each bounded
+interval commits is held back from the budget until it is settled, so the coming
+interval and the ones still unsettled never spend the same margin twice (held in memory:
+after a restart the first set-point may spend what an unsettled one committed).
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class RationalGuard:
         self._guard: rational.Guard | None = None
         self._settled: int | None = None
         self._day = -1
+        # Worst-case cost each bounded, not yet settled interval has committed: the next
+        # set-point may only spend what is left, so two intervals never spend one margin.
+        self._committed: dict[int, float] = {}
         saved = journal.load_guard()
         if saved is not None:
             self._restore(saved)
@@ -84,9 +91,13 @@ class RationalGuard:
             return wanted_w
         soc_wh = soc_pct / 100.0 * self._s.battery.capacity_wh
         before = self._guard.bounded
+        reserved = sum(v for j, v in self._committed.items() if j != k)
         out = float(self._guard.bound_w(np.array([wanted_w]), np.array([net_w]),
                                         np.array([soc_wh]), self.prices(k),
-                                        self._intervals.length_s / 3600.0)[0])
+                                        self._intervals.length_s / 3600.0,
+                                        np.array([reserved]))[0])
+        self._committed[k] = max(self._committed.get(k, 0.0),
+                                 float(self._guard.last_cost_msat[0]))
         if self._guard.bounded > before:
             self._state.counters["plan_setpoints_bounded"] += 1
         return out
@@ -111,6 +122,7 @@ class RationalGuard:
             else:
                 self._settle(j, m)
             self._settled, changed = j, True
+            self._committed = {i: v for i, v in self._committed.items() if i > j}
         if changed:
             self._save()
 

@@ -103,3 +103,26 @@ def test_a_plan_that_costs_the_home_is_held_to_self_consumption(tmp_path: Path) 
     assert margin < 0
     assert guard.bound_w(2000.0, 0.0, 54.7, K0 + 2) == pytest.approx(0.0)
     assert guard.bound_w(-1500.0, 1500.0, 54.7, K0 + 2) == pytest.approx(-1500.0)   # −net passes
+
+
+def test_two_unsettled_intervals_never_spend_one_margin(tmp_path: Path) -> None:
+    """An interval is settled only after its trading window: what one set-point commits
+    is held back from the next until its interval is settled."""
+    guard, journal, _ = _guard(tmp_path)
+    guard.settle_due(DAY0 + 10, 5.0)
+    _empty_interval_bought(journal)
+    guard.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)       # margin 24,000 msat
+    full = 24_000.0 / 220_000.0 * 1000.0 / 0.25
+    assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 2) == pytest.approx(full, rel=1e-6)
+    # The same interval again (a tracking correction) may use the same budget ...
+    assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 2) == pytest.approx(full, rel=1e-6)
+    # ... the next one, while interval 2 is unsettled, has nothing left.
+    assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 3) == pytest.approx(0.0, abs=1e-6)
+    # A smaller move in interval 2 leaves the rest for interval 3.
+    (tmp_path / "b").mkdir()
+    guard2, journal2, _ = _guard(tmp_path / "b")
+    guard2.settle_due(DAY0 + 10, 5.0)
+    _empty_interval_bought(journal2)
+    guard2.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)
+    assert guard2.bound_w(full / 4, 0.0, 5.0, K0 + 2) == pytest.approx(full / 4)
+    assert guard2.bound_w(3000.0, 0.0, 5.0, K0 + 3) == pytest.approx(0.75 * full, rel=1e-6)
