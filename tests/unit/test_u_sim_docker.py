@@ -86,3 +86,35 @@ def test_entrypoint_writes_configs_that_load(tmp_path: Path,
     assert first.device.host == "devices"
     with pytest.raises(SystemExit):
         entry._agent(broker, clock, 2, 1)  # both homes taken
+
+
+def _extra(extras: dict[str, list[str]], name: str) -> set[str]:
+    """The requirement names an extra installs, its peerwatt[...] self-references resolved."""
+    out: set[str] = set()
+    for req in extras[name]:
+        if m := re.fullmatch(r"peerwatt\[([\w,]+)\]", req):
+            for sub in m.group(1).split(","):
+                out |= _extra(extras, sub)
+        else:
+            out.add(re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].lower())
+    return out
+
+
+def test_image_and_demo_install_what_the_coordinator_imports() -> None:
+    """The coordinator solves its plan with HiGHS: `make demo` (the demo extra) and the
+    image (every package of the wheel, the coordinator extra) must both bring it."""
+    import tomllib
+
+    root = DOCKER.parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    extras: dict[str, list[str]] = project["project"]["optional-dependencies"]
+    assert "highspy" in _extra(extras, "coordinator")
+    assert _extra(extras, "coordinator") <= _extra(extras, "demo")
+    assert _extra(extras, "coordinator") <= _extra(extras, "sim")
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, flags=re.M))
+    packages = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert set(packages) <= copied, set(packages) - copied
+    installed = re.search(r"pip install '\.\[([\w,]+)\]'", dockerfile)
+    assert installed is not None
+    assert "coordinator" in installed.group(1).split(",")
