@@ -36,8 +36,18 @@ class DeviceReader(Protocol):
 
 
 class BatteryControl(Protocol):
+    @property
+    def controls_grid(self) -> bool:
+        """The device can hold a grid exchange target itself (`set_grid_power`)."""
+        ...
+
     async def set_battery_power(self, power_w: float) -> float:
         """Ask for a charge (+) or discharge (-) power; return what the device accepted."""
+        ...
+
+    async def set_grid_power(self, power_w: float) -> float:
+        """Ask the device to hold the grid exchange at `power_w` (+ import) with its battery
+        (0 is self-consumption); return the target it accepted."""
         ...
 
 

@@ -1,7 +1,8 @@
 """A Modbus device (meter, inverter, battery or a whole home) driven by a register profile.
 
 Reads decode every register of the profile into SI :class:`Measurement`s; writes set the
-battery power setpoint, clamped to the profile's and the caller's limits and verified by
+battery power setpoint, clamped to the profile's and the caller's limits, or, where the
+profile has one, a grid exchange target the device holds itself; each is verified by
 reading it back. Health and counters are in :attr:`ModbusDevice.stats`.
 """
 
@@ -27,6 +28,7 @@ from firmware_bridge.sanity import SanityFilter
 log = structlog.get_logger(__name__)
 
 SETPOINT = "battery_setpoint_w"
+GRID_SETPOINT = "grid_setpoint_w"
 
 
 class ModbusDevice:
@@ -50,7 +52,7 @@ class ModbusDevice:
         self._sanity = SanityFilter(self.label, self.stats)
         self._frozen = FrozenCounters(self.label, self.stats)
         self._link = ModbusLink(self.label, endpoint, unit, self.stats, link)
-        self._last_raw: float | None = None
+        self._last: tuple[str, float] | None = None  # the last (register, raw) written
         self._last_write_s = -math.inf
 
     @property
@@ -82,12 +84,29 @@ class ModbusDevice:
                     )
         return self._frozen.check(result)
 
+    @property
+    def controls_grid(self) -> bool:
+        """The device holds a grid exchange target itself (`set_grid_power`)."""
+        reg = self.profile.register(GRID_SETPOINT)
+        return not self.read_only and reg is not None and reg.writable
+
     async def set_battery_power(self, power_w: float) -> float:
         """Ask for ``power_w`` (+ charge, - discharge); return what the device accepted."""
-        reg = self._setpoint_register()
+        return await self._set(SETPOINT, power_w, self._max_discharge_w, self._max_charge_w)
+
+    async def set_grid_power(self, power_w: float) -> float:
+        """Ask the device to hold the grid exchange at ``power_w`` (+ import) with its
+        battery (0: self-consumption); return the target it accepted. The device's own
+        battery limits apply; the caller's charge and discharge limits do not bound a
+        grid target."""
+        return await self._set(GRID_SETPOINT, power_w, math.inf, math.inf)
+
+    async def _set(self, meaning: str, power_w: float, max_neg_w: float,
+                   max_pos_w: float) -> float:
+        reg = self._writable(meaning)
         if not math.isfinite(power_w):
-            raise ValueError(f"{self.label}: battery power must be finite, got {power_w}")
-        clamped_w = min(self._max_charge_w, max(-self._max_discharge_w, power_w))
+            raise ValueError(f"{self.label}: {meaning} must be finite, got {power_w}")
+        clamped_w = min(max_pos_w, max(-max_neg_w, power_w))
         if reg.min is not None:
             clamped_w = max(reg.min, clamped_w)
         if reg.max is not None:
@@ -95,12 +114,12 @@ class ModbusDevice:
         raw = clamp_raw(clamped_w / reg.scale, reg.type)
         accepted_w = raw * reg.scale
         now_s = self._now_s()
-        if raw == self._last_raw and now_s - self._last_write_s < self._setpoint_refresh_s:
+        if (meaning, raw) == self._last and now_s - self._last_write_s < self._setpoint_refresh_s:
             return accepted_w
         if self._dry_run:
             log.info("battery_setpoint_dry_run", device=self.label, requested_w=power_w,
-                     setpoint_w=accepted_w)
-            self._last_raw, self._last_write_s = raw, now_s
+                     setpoint_w=accepted_w, register=meaning)
+            self._last, self._last_write_s = (meaning, raw), now_s
             return accepted_w
         return await self._write_and_verify(reg, raw, power_w, now_s)
 
@@ -115,29 +134,29 @@ class ModbusDevice:
             words = await self._link.read(reg.kind, reg.address, reg.width)
         except DeviceUnavailable as exc:
             self.stats.writes_failed += 1
-            self._last_raw = None
+            self._last = None
             self._record_failure("battery_setpoint_failed", str(exc))
             raise
         self.stats.writes += 1
         self._record_success()
-        self._last_raw, self._last_write_s = raw, now_s
+        self._last, self._last_write_s = (reg.meaning, raw), now_s
         read_back_w = _to_si(reg, words)
         if decode(words, reg.type, reg.word_order) != raw:
             log.warning("battery_setpoint_mismatch", device=self.label,
                         written_w=raw * reg.scale, read_back_w=read_back_w)
         else:
             log.debug("battery_setpoint_written", device=self.label, requested_w=requested_w,
-                      setpoint_w=read_back_w)
+                      setpoint_w=read_back_w, register=reg.meaning)
         return read_back_w
 
-    def _setpoint_register(self) -> RegisterSpec:
+    def _writable(self, meaning: str) -> RegisterSpec:
         if self.read_only:
             why = f"profile {self.profile.name!r}" if self.profile.read_only else "device"
             raise DeviceConfigError(f"{self.label}: {why} is read-only; refusing to write")
-        reg = self.profile.register(SETPOINT)
+        reg = self.profile.register(meaning)
         if reg is None or not reg.writable:
             raise DeviceConfigError(
-                f"{self.label}: profile {self.profile.name!r} has no writable {SETPOINT}"
+                f"{self.label}: profile {self.profile.name!r} has no writable {meaning}"
             )
         return reg
 

@@ -13,6 +13,7 @@ MEANINGS: dict[str, str] = {
     "battery_power_w": "W",
     "battery_soc_pct": "%",
     "battery_setpoint_w": "W",
+    "grid_setpoint_w": "W",   # a grid exchange target the inverter holds itself (+ import)
     "import_energy_wh": "Wh",
     "export_energy_wh": "Wh",
 }

@@ -86,6 +86,14 @@ class SunSpecDevice:
                                                 timestamp_s, f"{self.label}#{r.address}")
         return self._frozen.check(result)
 
+    @property
+    def controls_grid(self) -> bool:
+        """SunSpec storage (model 124) takes a battery power, not a grid target."""
+        return False
+
+    async def set_grid_power(self, power_w: float) -> float:
+        raise DeviceConfigError(f"{self.label}: SunSpec model 124 has no grid set-point")
+
     async def set_battery_power(self, power_w: float) -> float:
         """Ask for ``power_w`` (+ charge, - discharge); return what the device accepted."""
         if not math.isfinite(power_w):

@@ -6,11 +6,15 @@ coordinator's signal covers k+1 and carries the community plan, the battery runs
 planning unit's plan (`agent.domain.follow.setpoint_w`), and during k+1 it absorbs the
 home's own forecast error around it (`follow.tracking_w`, re-applied every tenth of the
 interval from the latest pre-battery net load), so the home's exchange with the grid stays
-what the plan expected. Without a plan (no signal, or a signal without one: solver "mftg"
-or "v0") the policy decides on the signal's or the tariff's price path as before
-(observation layout v2, agent/domain/policy_obs.py); said once at WARNING
-(`plan_missing`), counted every time (`decisions_without_plan`). The daemon's safety clamp
-limits every set-point. Stale device data means no decision.
+what the plan expected. A device that holds a grid exchange target itself (its profile has
+a writable `grid_setpoint_w`) is given that target instead, once an interval, and tracks at
+its own pace: the daemon's tenth-of-an-interval corrections follow a reading one poll old,
+and every mismatch is an import at retail and an export at feed-in. Without a plan (no
+signal, or a signal without one: solver "mftg" or "v0") the policy decides on the
+signal's or the tariff's price path as before (observation layout v2,
+agent/domain/policy_obs.py); said once at WARNING (`plan_missing`), counted every time
+(`decisions_without_plan`). The daemon's safety clamp limits every set-point. Stale
+device data means no decision.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ class DecisionStep:
         self._running: tuple[int, Planned] | None = None  # the interval being followed
         self._written_w: float | None = None
         self._battery_writable = True
+        self._grid_target: tuple[int, float] | None = None  # (interval, W) the device holds
         self._on_tariff = False
         self._without_plan = False
 
@@ -180,8 +185,12 @@ class DecisionStep:
         self._running = None if planned is None else (k, planned)
         if planned is None:
             return
-        setpoint = planned.setpoint_w
         soc = self._state.fresh("battery_soc_pct", self._clock.now_s(), self._s.device.max_age_s)
+        self._grid_target = None
+        if planned.follows and self._battery_writable and self._battery.controls_grid:
+            await self._hold_grid(k, planned, soc)
+            return
+        setpoint = planned.setpoint_w
         if self._guard is not None and soc is not None:
             net_w = self._state.last_net_w
             setpoint = self._clamp(self._guard.bound_w(
@@ -191,11 +200,52 @@ class DecisionStep:
         if applied is not None:
             self._journal.record_applied(k, applied)
 
+    async def _hold_grid(self, k: int, planned: Planned, soc: float | None) -> None:
+        """Following the plan on a device with a grid set-point: it holds the exchange the
+        plan expects (the planned battery power on the forecast net load), absorbing the
+        forecast error itself at its own pace. The target's distance from 0 is the battery's
+        distance from self-consumption: the guard bounds that, the battery's power limits
+        clamp it, and a spent margin leaves the target at 0, the inverter's own
+        self-consumption."""
+        forecast_w = 1000.0 * planned.forecast_kw
+        away_w = wanted_w = planned.setpoint_w + forecast_w
+        if self._guard is not None and soc is not None:
+            away_w = self._guard.bound_w(away_w - forecast_w, forecast_w, soc, k) + forecast_w
+        b = self._s.battery
+        target = min(b.max_charge_w, max(-b.max_discharge_w, away_w))
+        self._grid_target = (k, target)
+        self._state.counters["intervals_on_grid_target"] += 1
+        log.debug("grid_target", interval=k, grid_setpoint_w=round(target, 1),
+                  planned_w=round(wanted_w, 1))
+        accepted = await self._write_grid(target, k)
+        if accepted is not None:
+            self._journal.record_applied(k, accepted - forecast_w)
+
+    async def _write_grid(self, target_w: float, k: int) -> float | None:
+        try:
+            accepted = await self._battery.set_grid_power(target_w)
+        except DeviceUnavailable as exc:
+            self._state.counters["setpoint_failed"] += 1
+            log.warning("grid_setpoint_failed", interval=k, grid_setpoint_w=target_w,
+                        error=str(exc))
+            return None
+        except DeviceConfigError as exc:
+            self._battery_writable = False
+            self._state.counters["setpoint_refused"] += 1
+            log.error("battery_not_controllable", interval=k, error=str(exc))  # noqa: TRY400
+            return None
+        self._written_w = None  # a battery set-point written next is always written
+        return accepted
+
     async def _track(self) -> None:
         """Within the interval: the plan's set-point plus the forecast's error now."""
         if self._running is None:
             return
         k, planned = self._running
+        if self._grid_target is not None:  # the device tracks; keep its target refreshed
+            if self._grid_target[0] == k == self._intervals.index(self._clock.now_s()):
+                await self._write_grid(self._grid_target[1], k)
+            return
         net_w = self._state.last_net_w
         soc = self._state.fresh("battery_soc_pct", self._clock.now_s(), self._s.device.max_age_s)
         if (not planned.follows or net_w is None or soc is None

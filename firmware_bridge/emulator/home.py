@@ -193,6 +193,8 @@ class EmulatedHome:
         self.export_wh = 0.0
         self.pv_wh = 0.0  # PV generation since start
         self.setpoint_w = 0.0
+        self.grid_setpoint_w = 0.0
+        self.grid_mode = False  # the last write was a grid target, not a battery power
         self.setpoint_at_s: float | None = None
         self.load_w = self.profile.load_w(start_s)
         self.pv_w = self.profile.pv_w(start_s)
@@ -211,6 +213,14 @@ class EmulatedHome:
     def write_setpoint(self, power_w: float, now_s: float) -> None:
         self.advance(now_s)
         self.setpoint_w = power_w
+        self.grid_mode = False
+        self.setpoint_at_s = max(now_s, self.now_s)
+
+    def write_grid_setpoint(self, power_w: float, now_s: float) -> None:
+        """Hold the grid exchange at ``power_w`` (+ import) with the battery from now on."""
+        self.advance(now_s)
+        self.grid_setpoint_w = power_w
+        self.grid_mode = True
         self.setpoint_at_s = max(now_s, self.now_s)
 
     def advance(self, now_s: float) -> None:
@@ -223,7 +233,13 @@ class EmulatedHome:
     def _step(self, t_s: float, dt_s: float) -> None:
         self.load_w = self.profile.load_w(t_s)
         self.pv_w = self.profile.pv_w(t_s)
-        target_w = self.setpoint_w if self.remote_control(t_s) else self.pv_w - self.load_w
+        alone_w = self.pv_w - self.load_w
+        if not self.remote_control(t_s):
+            target_w = alone_w
+        elif self.grid_mode:
+            target_w = self.grid_setpoint_w + alone_w
+        else:
+            target_w = self.setpoint_w
         self.battery_w = self.battery.step(target_w, dt_s)
         grid_wh = self.grid_w * dt_s / 3600.0
         self.pv_wh += self.pv_w * dt_s / 3600.0
@@ -243,4 +259,5 @@ class EmulatedHome:
             "import_energy_wh": self.import_wh,
             "export_energy_wh": self.export_wh,
             "battery_setpoint_w": self.setpoint_w,
+            "grid_setpoint_w": self.grid_setpoint_w,
         }

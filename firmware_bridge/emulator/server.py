@@ -71,6 +71,8 @@ class HomeServer(EmulatorServer):
                 value = decode(words, reg.type, reg.word_order) * reg.scale
                 if reg.meaning == "battery_setpoint_w":
                     self.home.write_setpoint(value, now_s)
+                elif reg.meaning == "grid_setpoint_w":
+                    self.home.write_grid_setpoint(value, now_s)
                 log.debug("sim_register_written", home=self.spec.name, meaning=reg.meaning,
                           value=value)
 

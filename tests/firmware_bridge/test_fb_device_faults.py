@@ -35,7 +35,7 @@ async def test_timeout_message_health_and_recovery(emulated: EmulatedHomeSpec,
     assert device.stats.consecutive_failures == 3
     emulated.delay_s = 0.0
     readings = await device.read()
-    assert len(readings) == 8
+    assert len(readings) == 9
     assert device.health == "ok"
     assert device.stats.reads_ok == 2
 
@@ -58,7 +58,7 @@ async def test_dropped_connection_fails_then_recovers(emulated: EmulatedHomeSpec
         await device.read()
     assert device.health == "degraded"
     emulated.drop = False
-    assert len(await device.read()) == 8
+    assert len(await device.read()) == 9
     assert device.health == "ok"
 
 
@@ -69,7 +69,7 @@ async def test_reconnects_within_one_read_when_the_drop_clears(
     await device.read()
     emulated.drop = True
     asyncio.get_running_loop().call_later(0.3, setattr, emulated, "drop", False)
-    assert len(await device.read()) == 8
+    assert len(await device.read()) == 9
     assert device.health == "ok"
     assert device.stats.reads_failed == 0
 
@@ -87,11 +87,11 @@ async def test_garbage_values_are_rejected_and_counted(emulated: EmulatedHomeSpe
     device = make_device(emulated)
     emulated.garbage = True
     readings = await device.read()
-    assert set(readings) == {"battery_setpoint_w"}  # the one writable register is kept
+    assert set(readings) == {"battery_setpoint_w", "grid_setpoint_w"}  # writable: kept
     assert device.stats.rejected_values == 7
     assert device.health == "ok"  # the device answered; its values were implausible
     emulated.garbage = False
-    assert len(await device.read()) == 8
+    assert len(await device.read()) == 9
     assert device.stats.rejected_values == 7
 
 

@@ -18,7 +18,7 @@ PROFILE = builtin_profile("peerwatt-sim-home")
 
 def test_shipped_profile_reads_in_two_requests() -> None:
     blocks = PROFILE.blocks()
-    assert [(b.kind, b.address, b.count) for b in blocks] == [("input", 0, 17), ("holding", 100, 2)]
+    assert [(b.kind, b.address, b.count) for b in blocks] == [("input", 0, 17), ("holding", 100, 4)]
 
 
 async def test_every_register_decodes(emulated: EmulatedHomeSpec, clock: FakeClock,
