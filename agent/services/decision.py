@@ -20,6 +20,7 @@ device data means no decision.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -222,19 +223,10 @@ class DecisionStep:
             self._journal.record_applied(k, accepted - forecast_w)
 
     async def _write_grid(self, target_w: float, k: int) -> float | None:
-        try:
-            accepted = await self._battery.set_grid_power(target_w)
-        except DeviceUnavailable as exc:
-            self._state.counters["setpoint_failed"] += 1
-            log.warning("grid_setpoint_failed", interval=k, grid_setpoint_w=target_w,
-                        error=str(exc))
-            return None
-        except DeviceConfigError as exc:
-            self._battery_writable = False
-            self._state.counters["setpoint_refused"] += 1
-            log.error("battery_not_controllable", interval=k, error=str(exc))  # noqa: TRY400
-            return None
-        self._written_w = None  # a battery set-point written next is always written
+        accepted = await self._device_write(self._battery.set_grid_power, target_w, k,
+                                            "grid_setpoint_failed", "grid_setpoint_w")
+        if accepted is not None:
+            self._written_w = None  # a battery set-point written next is always written
         return accepted
 
     async def _track(self) -> None:
@@ -260,13 +252,22 @@ class DecisionStep:
             await self._write(target, k)
 
     async def _write(self, setpoint_w: float, k: int) -> float | None:
+        applied = await self._device_write(self._battery.set_battery_power, setpoint_w, k,
+                                           "setpoint_failed", "setpoint_w")
+        if applied is not None:
+            self._written_w = setpoint_w
+        return applied
+
+    async def _device_write(self, write: Callable[[float], Awaitable[float]], value_w: float,
+                            k: int, failed_event: str, key: str) -> float | None:
+        """One write of a battery or grid set-point; a failure is logged and counted."""
         if not self._battery_writable:
             return None
         try:
-            applied = await self._battery.set_battery_power(setpoint_w)
+            return await write(value_w)
         except DeviceUnavailable as exc:
             self._state.counters["setpoint_failed"] += 1
-            log.warning("setpoint_failed", interval=k, setpoint_w=setpoint_w, error=str(exc))
+            log.warning(failed_event, interval=k, error=str(exc), **{key: value_w})
             return None
         except DeviceConfigError as exc:
             # Permanent (read-only profile, a device that refuses the control): stop asking,
@@ -275,8 +276,6 @@ class DecisionStep:
             self._state.counters["setpoint_refused"] += 1
             log.error("battery_not_controllable", interval=k, error=str(exc))  # noqa: TRY400
             return None
-        self._written_w = setpoint_w
-        return applied
 
     def _price_path(self, k: int, horizon: int) -> PricePath:
         sig = self._covering(k)
