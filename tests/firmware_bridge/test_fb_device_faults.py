@@ -18,6 +18,9 @@ async def test_timeout_message_health_and_recovery(emulated: EmulatedHomeSpec,
                                                    make_device: MakeDevice) -> None:
     device = make_device(emulated, timeout_s=0.2, retries=2)
     await device.read()
+    # On a loaded machine even this healthy read can miss 0.2 s once and succeed on retry:
+    # count the timeouts of the failing read only.
+    before = device.stats.timeouts
     emulated.delay_s = 1.0
     with pytest.raises(DeviceUnavailable) as info:
         await device.read()
@@ -26,7 +29,7 @@ async def test_timeout_message_health_and_recovery(emulated: EmulatedHomeSpec,
         r"registers at 0 \(3 attempts\)", str(info.value),
     ), str(info.value)
     assert device.health == "degraded"
-    assert device.stats.timeouts == 3
+    assert device.stats.timeouts - before == 3
     assert device.stats.reads_failed == 1
     for _ in range(2):
         with pytest.raises(DeviceUnavailable):
