@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS guard (
     id INTEGER PRIMARY KEY CHECK (id = 1), settled INTEGER NOT NULL, day INTEGER NOT NULL,
     margin_msat REAL NOT NULL, shadow_wh REAL NOT NULL, own_peak_kw REAL NOT NULL,
     shadow_peak_kw REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS guard_committed (
+    interval INTEGER PRIMARY KEY, cost_msat REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS credits (
     peer TEXT NOT NULL, trade_id TEXT NOT NULL, kind TEXT NOT NULL,
     delta_msat INTEGER NOT NULL, t_s REAL NOT NULL, PRIMARY KEY (trade_id, kind));
@@ -287,10 +289,23 @@ class Journal:
         return [(cast(Role, r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     def save_guard(self, g: GuardState) -> None:
+        """The guard's state; the commitments of the intervals it settled are dropped."""
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO guard VALUES (1,?,?,?,?,?,?)",
                        (g.settled, g.day, g.margin_msat, g.shadow_wh, g.own_peak_kw,
                         g.shadow_peak_kw))
+            db.execute("DELETE FROM guard_committed WHERE interval <= ?", (g.settled,))
+
+    def commit_guard(self, interval: int, cost_msat: float) -> None:
+        """The worst-case cost a bounded set-point committed for an unsettled interval."""
+        with self._tx() as db:
+            db.execute("INSERT INTO guard_committed VALUES (?,?) ON CONFLICT(interval) DO "
+                       "UPDATE SET cost_msat=MAX(cost_msat, excluded.cost_msat)",
+                       (interval, cost_msat))
+
+    def guard_committed(self) -> dict[int, float]:
+        rows = self._db.execute("SELECT interval, cost_msat FROM guard_committed")
+        return {int(r[0]): float(r[1]) for r in rows}
 
     def load_guard(self) -> GuardState | None:
         row = self._db.execute("SELECT settled, day, margin_msat, shadow_wh, own_peak_kw, "

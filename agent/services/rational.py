@@ -12,8 +12,8 @@ missing (the agent was down) is skipped and the shadow takes the home's own SoC 
 `bound_w`; the guard's changes are counted (`plan_setpoints_bounded`). Because an
 interval is settled only after its trading window, the worst-case cost each bounded
 interval commits is held back from the budget until it is settled, so the coming
-interval and the ones still unsettled never spend the same margin twice (held in memory:
-after a restart the first set-point may spend what an unsettled one committed).
+interval and the ones still unsettled never spend the same margin twice (journaled, so a
+restart keeps what the unsettled intervals committed).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class RationalGuard:
         saved = journal.load_guard()
         if saved is not None:
             self._restore(saved)
+            self._committed = {j: v for j, v in journal.guard_committed().items()
+                               if j > saved.settled}
 
     @property
     def margin_msat(self) -> float | None:
@@ -96,8 +98,10 @@ class RationalGuard:
                                         np.array([soc_wh]), self.prices(k),
                                         self._intervals.length_s / 3600.0,
                                         np.array([reserved]))[0])
-        self._committed[k] = max(self._committed.get(k, 0.0),
-                                 float(self._guard.last_cost_msat[0]))
+        cost = float(self._guard.last_cost_msat[0])
+        if cost > self._committed.get(k, 0.0):
+            self._committed[k] = cost
+            self._journal.commit_guard(k, cost)
         if self._guard.bounded > before:
             self._state.counters["plan_setpoints_bounded"] += 1
         return out

@@ -126,3 +126,23 @@ def test_two_unsettled_intervals_never_spend_one_margin(tmp_path: Path) -> None:
     guard2.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)
     assert guard2.bound_w(full / 4, 0.0, 5.0, K0 + 2) == pytest.approx(full / 4)
     assert guard2.bound_w(3000.0, 0.0, 5.0, K0 + 3) == pytest.approx(0.75 * full, rel=1e-6)
+
+
+def test_what_an_unsettled_interval_committed_survives_a_restart(tmp_path: Path) -> None:
+    """The commitment is journaled: a restart before interval 2 is settled does not hand
+    its budget to interval 3 a second time; settling interval 2 releases it."""
+    guard, journal, _ = _guard(tmp_path)
+    guard.settle_due(DAY0 + 10, 5.0)
+    _empty_interval_bought(journal)
+    guard.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)       # margin 24,000 msat
+    full = 24_000.0 / 220_000.0 * 1000.0 / 0.25
+    assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 2) == pytest.approx(full, rel=1e-6)
+    assert set(journal.guard_committed()) == {K0 + 2}
+    journal.close()
+    again, journal, _ = _guard(tmp_path)
+    assert again.bound_w(3000.0, 0.0, 5.0, K0 + 3) == pytest.approx(0.0, abs=1e-6)
+    # Interval 1 (and 2) metered with nothing moving: settling releases 2's commitment.
+    _reading(journal, 2, 1, 5.0, 1000.0, 0.0, 500.0, 0.0)
+    _reading(journal, 3, 1, 5.0, 1000.0, 0.0, 750.0, 0.0)
+    again.settle_due(DAY0 + 4 * L - 0.1 * L, 5.0)
+    assert K0 + 2 not in journal.guard_committed()
