@@ -37,6 +37,9 @@ def table(s: dict[str, Any]) -> str:
         ("homes worse off than alone (whole day)",
          f"{s['homes_worse_off_than_alone']} ({s['homes_worse_off_than_alone_1pct']} by "
          f"more than 1 % of the bill)"),
+        ("homes worse off than alone since the agent started",
+         f"{s['homes_worse_off_than_alone_since_start']} "
+         f"({s['homes_worse_off_than_alone_since_start_1pct']} by more than 1 %)"),
         ("wall time", f"{s.get('wall_s', '?')} s"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -13,7 +13,11 @@ homes whose bill with trades is higher: what the trades did). The stronger compa
 following the plan, its trades) against the same home alone (the self-consumption
 baseline, no trading), with the change of stored energy over the day valued as the
 simulator values it (`sim.tariff.terminal_per_kwh`: √efficiency × the day's mean retail
-price); `…_1pct` counts those worse off by more than 1 % of their bill alone. The counts
+price); `…_1pct` counts those worse off by more than 1 % of their bill alone.
+`homes_worse_off_than_alone_since_start` makes the same comparison over the agent's whole
+run, lead-in and day: that is what the rationality guard bounds (its shadow and margin run
+from the agent's start, so a margin earned in the lead-in may be spent on the measured
+day, and the measured day alone can then show a loss the run as a whole does not). The counts
 cover every trade the journals hold, each once from both books, and the nodes' own
 records of the same payments (`settled_on_nodes`); trades still unpaid when the run
 ended are `pending_trades` and count in no bill.
@@ -112,74 +116,102 @@ def settled_on_nodes(rpc_sockets: list[str]) -> set[str]:
     return complete & paid
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One home over intervals k0..k0+m-1: its bill with trades, the same meters on the
+    tariff alone, and both it and its alone self (the self-consumption baseline) less the
+    change of stored energy, valued (msat)."""
+
+    bill: float
+    same_meters: float
+    alone_bill: float
+    net: float
+    net_alone: float
+    grid_wh: Floats        # metered import − export, holes filled from the baseline
+    alone_grid_wh: Floats
+    gaps: int
+    rows: list[dict[str, Any]]
+
+
+def span(h: HomeRun, b: dict[str, Floats], journaled: list[dict[str, Any]], *, k0: int,
+         lo: int, m: int, interval_s: int, tariff: Tariff) -> Span:
+    """`b` is the baseline from the agent's start; `lo` is k0's index in it."""
+    retail = np.asarray([tariff.retail_at((k0 + i) * interval_s) for i in range(m)],
+                        dtype=np.float64) / 1000.0  # msat per Wh
+    feed = tariff.feed_in_msat_per_kwh / 1000.0
+    bi, be = b["import_wh"][lo:lo + m], b["export_wh"][lo:lo + m]
+    imp, exp = metered(h.journal, k0, m)
+    gaps = np.isnan(imp)
+    imp, exp = np.where(gaps, bi, imp), np.where(gaps, be, exp)  # fill holes with baseline
+    rows = [r for r in journaled if k0 <= r["interval"] < k0 + m]
+    sold, bought = np.zeros(m), np.zeros(m)
+    money = 0.0
+    for r in rows:
+        if r["state"] != "paid":
+            continue
+        i = r["interval"] - k0
+        if r["role"] == "seller":
+            sold[i] += r["energy_wh"]
+            money -= r["amount_msat"]
+        else:
+            bought[i] += r["energy_wh"]
+            money += r["amount_msat"]
+    residual = imp - exp + sold - bought
+    bill = float(np.sum(retail * np.maximum(residual, 0)
+                        - feed * np.maximum(-residual, 0))) + money
+    # Stored energy valued as the simulator values it (msat per Wh).
+    value = terminal_per_kwh(float(retail.mean()), h.params.efficiency)
+    cap_wh = h.params.battery_kwh * 1000.0
+    base_soc = b["soc_pct"]
+    stored_alone = (base_soc[lo + m - 1] - (base_soc[lo - 1] if lo else
+                                            h.params.initial_soc_pct)) * cap_wh / 100.0
+    soc = JournalReader(h.journal).first_soc(k0, k0 + m)
+    start = soc.get(k0, h.params.initial_soc_pct if lo == 0 else None)
+    stored = ((soc[k0 + m] - start) * cap_wh / 100.0
+              if start is not None and k0 + m in soc else stored_alone)
+    alone = float(np.sum(retail * bi - feed * be))
+    return Span(bill, float(np.sum(retail * imp - feed * exp)), alone, bill - value * stored,
+                alone - value * stored_alone,
+                imp - exp, bi - be, int(gaps.sum()), rows)
+
+
 def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead: int,
               start_sim_s: float, tariff: Tariff, eur_per_btc: float,
               node_settled: set[str] | None = None) -> dict[str, Any]:
     hours = interval_s / 3600.0
-    retail = np.asarray([tariff.retail_at((first + i) * interval_s) for i in range(n)],
-                        dtype=np.float64) / 1000.0  # msat per Wh
-    feed = tariff.feed_in_msat_per_kwh / 1000.0
     base_net = np.zeros(n)
     pw_net = np.zeros(n)
     cost_base_msat = cost_pw_msat = cost_alone_msat = 0.0
     net_base_msat = net_pw_msat = 0.0  # less the stored energy's change, valued
     worse: list[str] = []
-    worse_alone: list[str] = []
-    worse_alone_1pct = 0
+    worse_alone: dict[str, list[str]] = {"day": [], "since_start": []}
+    worse_1pct = {"day": 0, "since_start": 0}
     missing = 0
     seller_rows: list[dict[str, Any]] = []
     every_row: list[dict[str, Any]] = []
     for h in homes:
         b = self_consumption_baseline(h.params, h.seed, start_sim_s, lead + n, interval_s)
-        bi, be = b["import_wh"][lead:], b["export_wh"][lead:]
-        base_net += bi - be
-        cost_base_msat += float(np.sum(retail * bi - feed * be))
-        imp, exp = metered(h.journal, first, n)
-        gaps = np.isnan(imp)
-        missing += int(gaps.sum())
-        imp, exp = np.where(gaps, bi, imp), np.where(gaps, be, exp)  # fill holes with baseline
-        pw_net += imp - exp
         journaled = JournalReader(h.journal).trades()
         every_row += journaled
-        rows = [r for r in journaled if first <= r["interval"] < first + n]  # the day
-        sold = np.zeros(n)
-        bought = np.zeros(n)
-        money = 0.0
-        for r in rows:
-            if r["state"] != "paid":
-                continue
-            i = r["interval"] - first
-            if r["role"] == "seller":
-                sold[i] += r["energy_wh"]
-                money -= r["amount_msat"]
-            else:
-                bought[i] += r["energy_wh"]
-                money += r["amount_msat"]
-        residual = imp - exp + sold - bought
-        bill = float(np.sum(retail * np.maximum(residual, 0)
-                            - feed * np.maximum(-residual, 0))) + money
-        alone = float(np.sum(retail * imp - feed * exp))  # the same meters, the tariff only
-        cost_pw_msat += bill
-        cost_alone_msat += alone
-        if bill > alone + 1.0:  # msat: the invoices' rounding
+        day = span(h, b, journaled, k0=first, lo=lead, m=n, interval_s=interval_s,
+                   tariff=tariff)
+        life = day if lead == 0 else span(h, b, journaled, k0=first - lead, lo=0,
+                                          m=lead + n, interval_s=interval_s, tariff=tariff)
+        base_net += day.alone_grid_wh
+        pw_net += day.grid_wh
+        missing += day.gaps
+        cost_base_msat += day.alone_bill
+        cost_pw_msat += day.bill
+        cost_alone_msat += day.same_meters
+        if day.bill > day.same_meters + 1.0:  # msat: the invoices' rounding
             worse.append(h.name)
-        # The whole day against the same home alone, stored energy valued (msat per Wh).
-        value = terminal_per_kwh(float(retail.mean()), h.params.efficiency)
-        cap_wh = h.params.battery_kwh * 1000.0
-        soc = JournalReader(h.journal).first_soc(first, first + n)
-        base_soc = b["soc_pct"]
-        stored_base = (base_soc[lead + n - 1] - (base_soc[lead - 1] if lead else
-                                                 h.params.initial_soc_pct)) * cap_wh / 100.0
-        stored_pw = ((soc[first + n] - soc[first]) * cap_wh / 100.0
-                     if first in soc and first + n in soc else stored_base)
-        net_base = float(np.sum(retail * bi - feed * be)) - value * stored_base
-        net_pw = bill - value * stored_pw
-        net_base_msat += net_base
-        net_pw_msat += net_pw
-        if net_pw > net_base + 1.0:
-            worse_alone.append(h.name)
-            worse_alone_1pct += net_pw - net_base > 0.01 * max(abs(net_base), 1.0)
-        seller_rows += [r for r in rows if r["role"] == "seller"]
+        net_base_msat += day.net_alone
+        net_pw_msat += day.net
+        for key, sp in (("day", day), ("since_start", life)):
+            if sp.net > sp.net_alone + 1.0:
+                worse_alone[key].append(h.name)
+                worse_1pct[key] += sp.net - sp.net_alone > 0.01 * max(abs(sp.net_alone), 1.0)
+        seller_rows += [r for r in day.rows if r["role"] == "seller"]
     lat = np.asarray([r["latency_ms"] for r in seller_rows if r["latency_ms"] is not None])
     paid_sold = [r for r in seller_rows if r["state"] == "paid"]
     base_kw, pw_kw = base_net / 1000.0 / hours, pw_net / 1000.0 / hours
@@ -207,9 +239,13 @@ def summarise(homes: list[HomeRun], *, first: int, n: int, interval_s: int, lead
             "peerwatt": round(msat_to_eur(round(net_pw_msat), eur_per_btc), 3)},
         "homes_worse_off": len(worse),
         "homes_worse_off_names": worse,
-        "homes_worse_off_than_alone": len(worse_alone),
-        "homes_worse_off_than_alone_1pct": int(worse_alone_1pct),
-        "homes_worse_off_than_alone_names": worse_alone,
+        "homes_worse_off_than_alone": len(worse_alone["day"]),
+        "homes_worse_off_than_alone_1pct": int(worse_1pct["day"]),
+        "homes_worse_off_than_alone_names": worse_alone["day"],
+        # Lead-in and day: the agent's whole run, what the rationality guard bounds.
+        "homes_worse_off_than_alone_since_start": len(worse_alone["since_start"]),
+        "homes_worse_off_than_alone_since_start_1pct": int(worse_1pct["since_start"]),
+        "homes_worse_off_than_alone_since_start_names": worse_alone["since_start"],
         "missing_metered_intervals": missing,
         "net_load_kw": {"baseline": [round(float(x), 3) for x in base_kw],
                         "peerwatt": [round(float(x), 3) for x in pw_kw]},

@@ -96,7 +96,8 @@ def test_table_shows_the_outcomes_and_the_nodes(tmp_path: Path) -> None:
         "cost_eur": {"baseline": 1.0, "without_trades": 0.7, "peerwatt": 0.5},
         "cost_net_of_stored_eur": {"baseline": 0.9, "peerwatt": 0.4},
         "homes_worse_off": 0, "homes_worse_off_than_alone": 1,
-        "homes_worse_off_than_alone_1pct": 0}
+        "homes_worse_off_than_alone_1pct": 0, "homes_worse_off_than_alone_since_start": 0,
+        "homes_worse_off_than_alone_since_start_1pct": 0}
     lines = [" ".join(line.split()) for line in table(summary).splitlines()]
     assert "trades agreed (on the meters) 10" in lines
     assert "same meters without trades → with €0.70 → €0.50" in lines
@@ -104,14 +105,18 @@ def test_table_shows_the_outcomes_and_the_nodes(tmp_path: Path) -> None:
     assert "homes worse off than on the tariff (trades) 0" in lines
     assert ("homes worse off than alone (whole day) 1 (0 by more than 1 % of the bill)"
             in lines)
+    assert ("homes worse off than alone since the agent started 0 (0 by more than 1 %)"
+            in lines)
     assert "settled / failed / cancelled / pending 6 / 1 / 1 / 2" in lines
     assert "settled for delivery outside the day 4 (1 before, 3 after)" in lines
     assert "settled per the nodes 10" in lines
 
 
-def _home_journal(path: Path, params: HomeParams, seed: int, soc_drop_pct: float) -> None:
+def _home_journal(path: Path, params: HomeParams, seed: int, soc_drop_pct: float,
+                  soc_at_day_start_pct: float = 0.0) -> None:
     """Readings that replay the home's own self-consumption baseline on its meters, with
-    the battery's SoC lowered by `soc_drop_pct` at the day's end."""
+    the battery's SoC lowered by `soc_drop_pct` at the day's end (and raised by
+    `soc_at_day_start_pct` at its start)."""
     lead, n = 4, 8
     b = self_consumption_baseline(params, seed, START_S, lead + n, 900)
     imp = np.concatenate([[0.0], np.cumsum(b["import_wh"])])
@@ -122,6 +127,8 @@ def _home_journal(path: Path, params: HomeParams, seed: int, soc_drop_pct: float
         soc = float(b["soc_pct"][i - 1]) if i else params.initial_soc_pct
         if k == FIRST + n:
             soc -= soc_drop_pct
+        if k == FIRST:
+            soc += soc_at_day_start_pct
         j.record_reading(START_S + i * 900.0, k, {"import_energy_wh": float(imp[i]),
                                                   "export_energy_wh": float(exp[i]),
                                                   "battery_soc_pct": soc})
@@ -146,3 +153,19 @@ def test_a_home_that_gave_up_stored_energy_is_worse_off_than_alone(tmp_path: Pat
     lost = s["cost_net_of_stored_eur"]["peerwatt"] - s["cost_net_of_stored_eur"]["baseline"]
     assert s["cost_eur"]["peerwatt"] == s["cost_eur"]["baseline"]
     assert lost > 0
+
+
+def test_since_the_agent_started_counts_the_lead_in_too(tmp_path: Path) -> None:
+    """A home that reached the day with 20 % more stored than alone and ended it level with
+    its alone self lost those 20 % on the day, not over its run; one that emptied its
+    battery on the day lost on both counts."""
+    params = replace(HomeParams(), battery_kwh=10.0)
+    homes = []
+    for name, drop, ahead in (("level", 0.0, 20.0), ("emptied", 30.0, 0.0)):
+        _home_journal(tmp_path / f"{name}.sqlite", params, 7, drop, ahead)
+        homes.append(HomeRun(name, tmp_path / f"{name}.sqlite", params, 7))
+    s = summarise(homes, first=FIRST, n=8, interval_s=900, lead=4, start_sim_s=START_S,
+                  tariff=tariff_from_eur(0.30, 0.40, 0.08, 60_000.0), eur_per_btc=60_000.0)
+    assert s["homes_worse_off_than_alone_names"] == ["level", "emptied"]
+    assert s["homes_worse_off_than_alone_since_start_names"] == ["emptied"]
+    assert s["homes_worse_off_than_alone_since_start_1pct"] == 1
