@@ -109,6 +109,8 @@ def summarise(units: list[dict[str, Any]], controls: tuple[str, ...]) -> dict[st
     if "rl" in controls and rivals:
         best = min(rivals, key=lambda c: float(table[c]["cost_eur_per_home_day"]["mean"]))
         pairs += [("rl", c) for c in rivals] + [("rl_means_only", _name(best, False))]
+    if "equilibrium" in controls:  # every other control against the default
+        pairs += [(c, "equilibrium") for c in controls if c not in ("equilibrium", "rl")]
     paired = {f"{a}_minus_{b}": {m: interval([u[a][m] - u[b][m] for u in units])
                                  for m in metrics} for a, b in pairs}
     winner = min((k for k in names if k != "no_trading"),
@@ -165,17 +167,25 @@ def main() -> None:
 
 
 def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """Reports of different controls on the same (seed, day) units, as one."""
+    """Reports of different controls on the same (seed, day) units, or of the same
+    controls on other units, as one; every unit must end up with every control."""
     first = reports[0]
-    units = {(u["seed"], u["day"]): dict(u) for u in first["units"]}
-    names: set[str] = set(first["controls"])
-    for r in reports[1:]:
+    units: dict[tuple[int, str], dict[str, Any]] = {}
+    names: set[str] = set()
+    for r in reports:
         names |= set(r["controls"])
         for u in r["units"]:
-            units[(u["seed"], u["day"])] = {**units[(u["seed"], u["day"])], **u}
+            key = (u["seed"], u["day"])
+            units[key] = {**units.get(key, {}), **u}
     controls = tuple(c for c in CONTROLS if c in names)
-    joined = list(units.values())
+    wanted = {"no_trading"} | {_name(c, p) for c in controls for p in (True, False)}
+    for key, u in units.items():
+        if not wanted <= set(u):
+            raise SystemExit(f"control_eval --combine: unit seed {key[0]} day {key[1]} "
+                             f"lacks {', '.join(sorted(wanted - set(u)))}")
+    joined = [units[k] for k in sorted(units)]
     out = {**first, "controls": list(controls), "units": joined,
+           "seeds": sorted({k[0] for k in units}), "days": sorted({k[1] for k in units}),
            "rl_runs": sorted({x for r in reports for x in r.get("rl_runs", [])}),
            "exports": {k: v for r in reports for k, v in r.get("exports", {}).items()},
            "wall_s": round(sum(float(r["wall_s"]) for r in reports), 1),
