@@ -56,6 +56,18 @@ def _empty_interval_bought(journal: Journal) -> None:
     _bought(journal, 0, 250, 200_000, 50_000)          # msat at €100,000 per BTC
 
 
+FULL_W = 24_000.0 / 220_000.0 * 1000.0 / 0.25    # what a 24,000 msat margin allows
+
+
+def _guard_with_margin(tmp: Path) -> tuple[RationalGuard, Journal]:
+    """A guard whose interval 0 (the bought 250 Wh) is settled: margin 24,000 msat."""
+    guard, journal, _ = _guard(tmp)
+    guard.settle_due(DAY0 + 10, 5.0)
+    _empty_interval_bought(journal)
+    guard.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)
+    return guard, journal
+
+
 def test_trades_earn_a_margin_that_lets_the_plan_deviate(tmp_path: Path) -> None:
     guard, journal, state = _guard(tmp_path)
     guard.settle_due(DAY0 + 10, 5.0)                    # starts the shadow at 5 %
@@ -72,10 +84,7 @@ def test_trades_earn_a_margin_that_lets_the_plan_deviate(tmp_path: Path) -> None
 
 
 def test_the_margin_survives_a_restart(tmp_path: Path) -> None:
-    guard, journal, _ = _guard(tmp_path)
-    guard.settle_due(DAY0 + 10, 5.0)
-    _empty_interval_bought(journal)
-    guard.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)
+    guard, journal = _guard_with_margin(tmp_path)
     before = guard.margin_msat
     assert before == pytest.approx(24_000.0)
     journal.close()
@@ -108,11 +117,8 @@ def test_a_plan_that_costs_the_home_is_held_to_self_consumption(tmp_path: Path) 
 def test_two_unsettled_intervals_never_spend_one_margin(tmp_path: Path) -> None:
     """An interval is settled only after its trading window: what one set-point commits
     is held back from the next until its interval is settled."""
-    guard, journal, _ = _guard(tmp_path)
-    guard.settle_due(DAY0 + 10, 5.0)
-    _empty_interval_bought(journal)
-    guard.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)       # margin 24,000 msat
-    full = 24_000.0 / 220_000.0 * 1000.0 / 0.25
+    guard, _journal = _guard_with_margin(tmp_path)
+    full = FULL_W
     assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 2) == pytest.approx(full, rel=1e-6)
     # The same interval again (a tracking correction) may use the same budget ...
     assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 2) == pytest.approx(full, rel=1e-6)
@@ -120,10 +126,7 @@ def test_two_unsettled_intervals_never_spend_one_margin(tmp_path: Path) -> None:
     assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 3) == pytest.approx(0.0, abs=1e-6)
     # A smaller move in interval 2 leaves the rest for interval 3.
     (tmp_path / "b").mkdir()
-    guard2, journal2, _ = _guard(tmp_path / "b")
-    guard2.settle_due(DAY0 + 10, 5.0)
-    _empty_interval_bought(journal2)
-    guard2.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)
+    guard2, _journal2 = _guard_with_margin(tmp_path / "b")
     assert guard2.bound_w(full / 4, 0.0, 5.0, K0 + 2) == pytest.approx(full / 4)
     assert guard2.bound_w(3000.0, 0.0, 5.0, K0 + 3) == pytest.approx(0.75 * full, rel=1e-6)
 
@@ -131,12 +134,8 @@ def test_two_unsettled_intervals_never_spend_one_margin(tmp_path: Path) -> None:
 def test_what_an_unsettled_interval_committed_survives_a_restart(tmp_path: Path) -> None:
     """The commitment is journaled: a restart before interval 2 is settled does not hand
     its budget to interval 3 a second time; settling interval 2 releases it."""
-    guard, journal, _ = _guard(tmp_path)
-    guard.settle_due(DAY0 + 10, 5.0)
-    _empty_interval_bought(journal)
-    guard.settle_due(DAY0 + 2 * L - 0.1 * L, 5.0)       # margin 24,000 msat
-    full = 24_000.0 / 220_000.0 * 1000.0 / 0.25
-    assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 2) == pytest.approx(full, rel=1e-6)
+    guard, journal = _guard_with_margin(tmp_path)
+    assert guard.bound_w(3000.0, 0.0, 5.0, K0 + 2) == pytest.approx(FULL_W, rel=1e-6)
     assert set(journal.guard_committed()) == {K0 + 2}
     journal.close()
     again, journal, _ = _guard(tmp_path)
