@@ -164,6 +164,11 @@ class Signal(_Wire):
                                 Field(max_length=63)] = []
     # Largest gain a unit could make by deviating from its plan, € per kWh of capacity.
     exploitability_eur_per_kwh: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    # What one kW more of a home's own peak adds to its share of the community's coincident
+    # capacity charge, per kW of the rate (meanfield.home.capacity_share, from the reports'
+    # forecasts): a home's own optimiser ([battery] control = "mpc") prices its peak at the
+    # rate × this. 1 when unknown (an older coordinator): the home's own peak, in full.
+    capacity_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 1.0
     # Ed25519 over the JSON of this signal with `sig` empty (agent.crypto.signal_sig).
     coordinator_key: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = ""
     sig: Annotated[str, Field(pattern=r"^([0-9a-f]{128})?$")] = ""

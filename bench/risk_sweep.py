@@ -15,10 +15,11 @@ from datetime import date
 from pathlib import Path
 
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
+from meanfield.home import Receding
 from sim.data import load
 from sim.engine import PEERWATT, Simulation
 from sim.homes import build_homes
-from sim.policies import MpcConfig, MpcControl
+from sim.policies import MpcControl
 from sim.scenario import load_scenario
 
 ZS = (0.0, 0.5, 1.2816, 2.0)
@@ -40,7 +41,7 @@ def main() -> None:
         eur = sim.eur_per_msat
         for z in ZS:
             r = sim.run(replace(PEERWATT, control="mpc"),
-                        controller=MpcControl(sim, True, MpcConfig(peak_z=z)))
+                        controller=MpcControl(sim, True, Receding(peak_z=z)))
             out[f"{seed}/{z}"] = (
                 round(float((r.cost_msat - r.terminal_msat).sum() * eur / homes.n), 4),
                 round(float(r.peaks_kw.max()), 1))

@@ -52,6 +52,7 @@ from coordinator.game import GameConfig, Report, exploitability_rel, solve_repor
 from coordinator.group import Group
 from coordinator.plan import PlanInputs, signal_fields, solve_plan
 from coordinator.signal import Forecasts, aggregate, price_path
+from meanfield.home import capacity_share, receding_for
 
 log = structlog.get_logger("coordinator")
 
@@ -257,7 +258,10 @@ class Coordinator:
         log.debug("plan_solved", seq=self._seq, units=int(eq.power_per_kwh.shape[0]),
                   exploitability_eur_per_kwh=round(float(eq.exploitability), 6),
                   solve_s=round(self.stats.solve_s, 3))
-        return Signal(seq=self._seq, **signal_fields(eq, inputs), **common)
+        share = capacity_share(np.array([r.mean_kw for r in reports], dtype=np.float64),
+                               receding_for(self._intervals.length_s).block)
+        return Signal(seq=self._seq, **signal_fields(eq, inputs), **common,
+                      capacity_share=round(share, 6))
 
     def _solve(self, live: list[StateReport], means: list[list[float]],
                stds: list[list[float]], retail_msat: npt.NDArray[np.float64],

@@ -38,7 +38,8 @@ INTERVAL_S = 900
 # cold start forecasts no PV, and the plan then buys at night what the sun would give).
 LEAD_INTERVALS = 96
 CAPACITY_EUR_PER_KW_YEAR = 48.8  # the coordinator's plan prices the peak (capacity.toml)
-SOLVERS = {"plan": "equilibrium", "policy": "mftg"}  # --control -> the coordinator's solver
+# --control -> the coordinator's solver
+SOLVERS = {"plan": "equilibrium", "mpc": "equilibrium", "policy": "mftg"}
 
 
 def to_toml(data: dict[str, Any], prefix: str = "") -> str:
@@ -71,10 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, journals)")
     p.add_argument("--broker", choices=["auto", "embedded"], default="auto",
                    help="auto: mosquitto if on PATH, else the embedded amqtt (MQTT 3.1.1)")
-    p.add_argument("--control", choices=["plan", "policy"], default="plan",
+    p.add_argument("--control", choices=list(SOLVERS), default="plan",
                    help="plan: homes follow the coordinator's community plan (solver "
-                        "'equilibrium', the default); policy: the coordinator sends prices "
-                        "only (solver 'mftg') and each home's policy model decides")
+                        "'equilibrium', the default); mpc: each home plans its battery with "
+                        "its own LP on the same signal's prices ([battery] control = "
+                        "\"mpc\"); policy: the coordinator sends prices only (solver "
+                        "'mftg') and each home's policy model decides")
     p.add_argument("--policy", type=Path, default=None,
                    help="the homes' policy model ([models] policy; default: the shipped "
                         "rule); decides only with --control policy or without a plan")
@@ -101,7 +104,8 @@ def agent_config(args: argparse.Namespace, name: str, port: int, broker: dict[st
         "market": {"community": "demo", "coordinator_key": coordinator_key},
         "battery": {"capacity_wh": params.battery_kwh * 1000.0,
                     "max_charge_w": params.battery_max_w,
-                    "max_discharge_w": params.battery_max_w},
+                    "max_discharge_w": params.battery_max_w,
+                    "control": "mpc" if args.control == "mpc" else "plan"},
         "paths": {"state_dir": str(state_dir)},
         "clock": clock,
     }

@@ -8,6 +8,8 @@ with HiGHS's own words.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -18,6 +20,24 @@ import numpy.typing as npt
 Floats = npt.NDArray[np.float64]
 INF = highspy.kHighsInf
 
+
+
+def _banner_to_devnull() -> None:
+    """HiGHS writes its banner to file descriptor 1 once per process, when the first
+    instance is made, before any option can turn it off (ERGO-Code/HiGHS#1932): make that
+    instance here with fd 1 on /dev/null, so a daemon's stdout holds only its JSON logs."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()  # type: ignore[no-untyped-call]
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_banner_to_devnull()
 
 class LpError(RuntimeError):
     """HiGHS found no optimal solution (infeasible data, numerical trouble)."""

@@ -127,3 +127,64 @@ def coincidence(mean_kw: Floats) -> float:
     own = np.maximum(0.0, mean_kw).max(axis=1).sum()
     top = max(0.0, float(mean_kw.sum(axis=0).max()))
     return float(min(1.0, top / own)) if own > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class Receding:
+    """How a home re-plans (the simulator's `--control mpc` and the daemon's
+    `[battery] control = "mpc"` alike): an LP over hourly blocks of the interval forecast,
+    solved again every `every` intervals; the peak rows at mean + `peak_z` × spread."""
+
+    block: int = 4           # intervals per planning block (an hour of 15-minute intervals)
+    every: int = 4           # re-plan every hour
+    peak_z: float = 1.2816   # chance constraint: P(import above the planned peak) ≤ 10 %
+
+
+def receding_for(interval_s: int) -> Receding:
+    """Hourly blocks, re-planned every hour, for intervals of `interval_s` seconds."""
+    per_hour = max(1, 3600 // interval_s)
+    return Receding(block=per_hour, every=per_hour)
+
+
+def blocked(a: Floats, block: int) -> Floats:
+    """(…, S) → (…, S // block): each whole block's mean (a partial last block is dropped)."""
+    arr = np.asarray(a, dtype=np.float64)
+    whole = arr.shape[-1] // block
+    out: Floats = arr[..., :whole * block].reshape(*arr.shape[:-1], whole, block).mean(axis=-1)
+    return out
+
+
+def capacity_share(mean_kw: Floats, block: int) -> float:
+    """`coincidence` of the homes' forecasts (N, S), on the planning blocks: what the
+    coordinator publishes as each home's share of the coincident charge per kW."""
+    return coincidence(blocked(mean_kw, block))
+
+
+@dataclass(frozen=True)
+class HomeInputs:
+    """One re-plan's inputs, per interval from now (B homes, S intervals, € and kW)."""
+
+    mean_kw: Floats          # (B, S)
+    std_kw: Floats           # (B, S) (0 for the means-only variant)
+    price: Floats            # (S,) the community price, inside [feed-in, retail]
+    period: Ints             # (S,) billing period of each interval
+    interval_h: float
+    capacity_per_kw: float   # the rate per kW of own peak and period, × the home's share
+    peak_so_far_kw: Floats   # (B,)
+    terminal_per_kwh: float
+    wear_per_kwh: float
+
+
+def plan_receding(x: HomeInputs, b: HomeBatteries, r: Receding, z: float) -> HomePlan:
+    """The plan from now on the blocks (`plan_homes`); its step j is block j."""
+    blk = r.block
+    steps = x.mean_kw.shape[1] // blk * blk
+    mean = blocked(x.mean_kw[:, :steps], blk)
+    std = blocked(x.std_kw[:, :steps], blk)
+    horizon = HomeHorizon(
+        mean_kw=mean, peak_kw=mean + z * std, price=blocked(x.price[:steps], blk),
+        dt_h=blk * x.interval_h, capacity_per_kw=x.capacity_per_kw,
+        period=np.asarray(x.period[:steps:blk], dtype=np.int64),
+        peak_so_far_kw=x.peak_so_far_kw, terminal_per_kwh=x.terminal_per_kwh,
+        wear_per_kwh=x.wear_per_kwh)
+    return plan_homes(horizon, b)

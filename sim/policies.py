@@ -11,7 +11,8 @@ decided set-point (`agent.domain.follow.tracking_w`, the scenario's
 - `mpc`: each home's own optimiser (EMHASS-style) on the same shipped forecast: an LP
   over the next 24 hours against the community price, the capacity charge on its own
   peak (× its share of the coincident charge) and the terminal value, re-planned every
-  hour (receding horizon; `meanfield.home`). Probabilistic: the peak rows are planned
+  hour (receding horizon; `meanfield.home.plan_receding`, the daemon's
+  `[battery] control = "mpc"` too). Probabilistic: the peak rows are planned
   against the home's net load at mean + `peak_z` × spread (a chance constraint on each
   step's import); means only: against the mean.
 - `rule`: the daemon's shipped rule (`policy_rule_v2.onnx`) on the signal's prices.
@@ -31,7 +32,14 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.domain import follow, policy_obs
-from meanfield.home import HomeBatteries, HomeHorizon, HomePlan, coincidence, plan_homes
+from meanfield.home import (
+    HomeBatteries,
+    HomeInputs,
+    HomePlan,
+    Receding,
+    capacity_share,
+    plan_receding,
+)
 from sim.homes import EFFICIENCY, MAX_SOC_PCT, MIN_SOC_PCT
 
 if TYPE_CHECKING:
@@ -105,18 +113,12 @@ def signal_observation(sim: Simulation, v: StepView) -> npt.NDArray[np.float32]:
                                   float(sim.retail_msat[v.k]), field, on_signal=True)
 
 
-@dataclass(frozen=True)
-class MpcConfig:
-    every: int = 4           # re-plan every hour (the data are hourly)
-    block: int = 4           # plan on hourly blocks of the 15-minute forecast
-    peak_z: float = 1.2816   # chance constraint: P(import above the planned peak) ≤ 10 %
-
-
 class MpcControl(_Quiet):
-    """Each battery home's own receding-horizon LP (`meanfield.home.plan_homes`)."""
+    """Each battery home's own receding-horizon LP (`meanfield.home.plan_receding`)."""
 
     def __init__(self, sim: Simulation, probabilistic: bool,
-                 cfg: MpcConfig = MpcConfig()) -> None:
+                 cfg: Receding | None = None) -> None:
+        cfg = cfg or Receding()
         self.sim, self.cfg = sim, cfg
         self.z = cfg.peak_z if probabilistic else 0.0
         h = sim.homes
@@ -137,31 +139,27 @@ class MpcControl(_Quiet):
         return out
 
     def _solve(self, v: StepView) -> HomePlan:
-        sim, cfg, bat = self.sim, self.cfg, self.bat
-        h, eur, b = sim.homes, sim.eur_per_msat, cfg.block
-        steps = v.mean_kw.shape[1] // b * b
-        blocks = steps // b
-        mean = v.mean_kw[:, :steps].reshape(h.n, blocks, b).mean(axis=2)
-        std = v.std_kw[bat, :steps].reshape(bat.size, blocks, b).mean(axis=2)
+        sim, bat = self.sim, self.bat
+        h, eur = sim.homes, sim.eur_per_msat
+        steps = v.mean_kw.shape[1]
         path = np.asarray(v.eq.price, dtype=np.float64)[v.eq_step:]
         path = np.concatenate([path, np.full(max(0, steps - path.size), path[-1])])[:steps]
         feed = sim.tariff.feed_in_msat_per_kwh * eur
         retail = sim.retail_msat[v.k:v.k + steps] * eur
-        price = np.clip(path, feed, retail).reshape(blocks, b).mean(axis=1)
         basis = sim.scenario.tariff.capacity_basis
-        share = 1.0 if basis == "home" else coincidence(mean)
+        share = 1.0 if basis == "home" else capacity_share(v.mean_kw, self.cfg.block)
         cap = h.capacity_wh[bat] / 1000.0
         soc = v.soc_pct[bat] / 100.0
-        horizon = HomeHorizon(
-            mean_kw=mean[bat], peak_kw=mean[bat] + self.z * std, price=price,
-            dt_h=b * 0.25, capacity_per_kw=sim.capacity_msat_per_kw * eur * share,
-            period=sim.period[v.k:v.k + steps:b], peak_so_far_kw=v.own_peak_kw[bat],
-            terminal_per_kwh=sim.terminal_msat * eur,
+        inputs = HomeInputs(
+            mean_kw=v.mean_kw[bat], std_kw=v.std_kw[bat],
+            price=np.clip(path, feed, retail), period=sim.period[v.k:v.k + steps],
+            interval_h=0.25, capacity_per_kw=sim.capacity_msat_per_kw * eur * share,
+            peak_so_far_kw=v.own_peak_kw[bat], terminal_per_kwh=sim.terminal_msat * eur,
             wear_per_kwh=sim.scenario.coordinator.wear_eur_per_kwh)
         batteries = HomeBatteries(cap, h.max_power_w[bat] / 1000.0, cap * soc,
                                   cap * MIN_SOC_PCT / 100.0, cap * MAX_SOC_PCT / 100.0,
                                   EFFICIENCY)
-        return plan_homes(horizon, batteries)
+        return plan_receding(inputs, batteries, self.cfg, self.z)
 
 
 def controller(sim: Simulation, control: Control, probabilistic: bool,

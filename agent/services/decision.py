@@ -6,15 +6,17 @@ coordinator's signal covers k+1 and carries the community plan, the battery runs
 planning unit's plan (`agent.domain.follow.setpoint_w`), and during k+1 it absorbs the
 home's own forecast error around it (`follow.tracking_w`, re-applied every tenth of the
 interval from the latest pre-battery net load), so the home's exchange with the grid stays
-what the plan expected. A device that holds a grid exchange target itself (its profile has
-a writable `grid_setpoint_w`) is given that target instead, once an interval, and tracks at
-its own pace: the daemon's tenth-of-an-interval corrections follow a reading one poll old,
-and every mismatch is an import at retail and an export at feed-in. Without a plan (no
-signal, or a signal without one: solver "mftg" or "v0") the policy decides on the
-signal's or the tariff's price path as before (observation layout v2,
-agent/domain/policy_obs.py); said once at WARNING (`plan_missing`), counted every time
-(`decisions_without_plan`). The daemon's safety clamp limits every set-point. Stale
-device data means no decision.
+what the plan expected. With `[battery] control = "mpc"` the home's own hourly LP
+(agent/services/home_plan.py) decides instead of the unit's plan, on the signal's prices,
+and is followed the same way; when it cannot plan, the unit's plan decides. A device that
+holds a grid exchange target itself (its profile has a writable `grid_setpoint_w`) is
+given that target instead, once an interval, and tracks at its own pace: the daemon's
+tenth-of-an-interval corrections follow a reading one poll old, and every mismatch is an
+import at retail and an export at feed-in. Without a plan (no signal, or a signal without
+one: solver "mftg" or "v0") the policy decides on the signal's or the tariff's price path
+as before (observation layout v2, agent/domain/policy_obs.py); said once at WARNING
+(`plan_missing`), counted every time (`decisions_without_plan`). The daemon's safety clamp
+limits every set-point. Stale device data means no decision.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from agent.ports import (
     Policy,
 )
 from agent.services.expost import MeteredTrading
+from agent.services.home_plan import HomePlanner
 from agent.services.rational import RationalGuard
 from agent.services.reports import StateReports
 from agent.services.state import AgentState
@@ -68,7 +71,8 @@ class PricePath:
 class Planned:
     setpoint_w: float    # the plan's (or the policy's) set-point for the interval
     forecast_kw: float   # the net load (before the battery) it was planned against
-    follows: bool        # the coordinator's plan: absorb the forecast error around it
+    follows: bool        # a plan (the unit's or the home's own): absorb the forecast error
+    own: bool = False    # the home's own LP ([battery] control = "mpc") decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +111,24 @@ class DecisionStep:
         self._grid_target: tuple[int, float] | None = None  # (interval, W) the device holds
         self._on_tariff = False
         self._without_plan = False
+        self._home_plan = self._planner(settings)
 
     def update(self, settings: AgentSettings) -> None:
         """New run-time settings (SIGHUP, agent/reload.py): used from the next decision."""
         self._s = settings
         self._tariff = make_tariff(settings.market)
+        if (self._home_plan is None) != (settings.battery.control == "plan"):
+            self._home_plan = self._planner(settings)
+        if self._home_plan is not None:
+            self._home_plan.tariff = self._tariff
         self._trading.tariff = self._tariff
         if self._guard is not None:
             self._guard.tariff = self._tariff
+
+    def _planner(self, settings: AgentSettings) -> HomePlanner | None:
+        if settings.battery.control != "mpc":
+            return None
+        return HomePlanner(settings, self._state, self._journal, self._intervals, self._tariff)
 
     async def run(self) -> None:
         while True:
@@ -165,7 +179,8 @@ class DecisionStep:
             side="none", energy_wh=0, price_msat_per_kwh=int(path.prices[0]),
             signal_seq=path.seq)
         log.debug("decided", interval=k + 1, setpoint_w=round(planned.setpoint_w, 1),
-                  follows_plan=planned.follows, price=int(path.prices[0]),
+                  follows_plan=planned.follows, own_plan=planned.own,
+                  price=int(path.prices[0]),
                   price_source=path.source)
         await self._reports.publish(k + 1, soc, fc)
 
@@ -313,6 +328,10 @@ class DecisionStep:
         b = self._s.battery
         sig = self._covering(k)
         forecast_kw = float(fc.mean_kw[0])
+        if sig is not None and self._home_plan is not None and b.capacity_wh > 0:
+            own = self._home_plan.setpoint_w(k, soc_pct, fc, sig)
+            if own is not None:
+                return Planned(self._clamp(own, soc_pct), forecast_kw, True, own=True)
         if sig is not None and sig.has_plan:
             if self._without_plan:
                 self._without_plan = False

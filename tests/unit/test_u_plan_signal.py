@@ -97,3 +97,25 @@ def test_the_signal_does_not_grow_with_the_community(homes: int) -> None:
     assert decode(body, Roster, max_bytes=MAX_ROSTER_BYTES) == roster
     # At most the planning units grow (16), never one entry per home.
     assert len(s.plan_power_per_kwh) <= 16
+
+
+def test_the_signal_carries_the_homes_share_of_the_coincident_peak() -> None:
+    """Half the homes peak in the morning, half in the evening: one kW more of a home's own
+    peak adds about half a kW to its share of the community's (`capacity_share`)."""
+    c = coordinator()
+    t = np.arange(96)
+    for i in range(40):
+        at = 30 if i % 2 else 76
+        mean = 0.2 + 2.0 * np.exp(-((t - at) / 3.0) ** 2)
+        r = StateReport(agent_id=f"home-{i}", node_id="02" + f"{i:064x}", interval=FIRST,
+                        soc_pct=50.0, battery_wh=10_000.0, battery_max_w=5000.0,
+                        forecast_mean_kw=[float(x) for x in mean], forecast_std_kw=[0.1] * 96)
+        c.on_report(InboundMessage(f"peerwatt/v1/test/state/home-{i}", encode(r)))
+    s = c.compute(FIRST)
+    assert s is not None
+    assert 0.45 < s.capacity_share < 0.65, s.capacity_share
+    same = coordinator()
+    community(same, 30)        # every home the same shape: the peaks coincide
+    s2 = same.compute(FIRST)
+    assert s2 is not None
+    assert s2.capacity_share > 0.95

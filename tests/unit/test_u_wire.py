@@ -125,6 +125,10 @@ BAD: list[Any] = [
                  "forecast_mean_kw", id="long-forecast"),
     pytest.param(as_json(SIGNAL, price_msat_per_kwh=[-1]), Signal, "price_msat_per_kwh",
                  id="negative-price"),
+    pytest.param(as_json(SIGNAL, capacity_share=1.5), Signal, "capacity_share",
+                 id="share-above-one"),
+    pytest.param(with_raw(SIGNAL, "capacity_share", "NaN"), Signal, "capacity_share",
+                 id="nan-share"),
 ]
 
 
