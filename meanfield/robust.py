@@ -15,26 +15,33 @@ from meanfield.solver import Floats
 
 
 def capped_weights(weights: Floats, cap: float) -> Floats:
-    """Normalised weights, none above `cap` (the excess is spread over the rest, iterated
-    until nothing exceeds the cap; a cap below 1/n is raised to 1/n)."""
+    """Normalised weights, none above `cap`: the capped ones hold `cap`, the rest share
+    what is left in proportion to their weights (equally when theirs are all 0 or too
+    small to divide), again until nothing exceeds the cap; a cap below 1/n is raised to
+    1/n. Each round caps at least one more weight, so n rounds settle it."""
     w = np.asarray(weights, dtype=np.float64)
     if w.size == 0:
         return w
     if np.any(w < 0) or not np.all(np.isfinite(w)):
         raise ValueError("weights must be finite and non-negative")
-    w = w / w.sum() if w.sum() > 0 else np.full(w.size, 1.0 / w.size)
     cap = max(cap, 1.0 / w.size)
+    capped = np.zeros(w.size, dtype=bool)
+    out = np.full(w.size, 1.0 / w.size)
     for _ in range(w.size):
-        over = w > cap + 1e-15
+        free = ~capped
+        base = w[free]
+        total = float(base.sum())
+        share = base / total if total > 0 else np.full(base.size, 1.0 / base.size)
+        if not np.isclose(float(share.sum()), 1.0):   # subnormal weights: share equally
+            share = np.full(base.size, 1.0 / base.size)
+        out = np.where(capped, cap, 0.0)
+        out[free] = (1.0 - cap * int(capped.sum())) * share
+        over = free & (out > cap + 1e-15)
         if not over.any():
             break
-        excess = float((w[over] - cap).sum())
-        w[over] = cap
-        free = ~over & (w < cap)
-        if not free.any():
-            break
-        w[free] += excess * w[free] / w[free].sum() if w[free].sum() > 0 else excess / free.sum()
-    return w
+        capped |= over
+    result: Floats = out
+    return result
 
 
 def trimmed_mean(values: Floats, trim: float, weights: Floats | None = None,

@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS guard (
     id INTEGER PRIMARY KEY CHECK (id = 1), settled INTEGER NOT NULL, day INTEGER NOT NULL,
     margin_msat REAL NOT NULL, shadow_wh REAL NOT NULL, own_peak_kw REAL NOT NULL,
     shadow_peak_kw REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS interval_net (
+    interval INTEGER PRIMARY KEY, net_w REAL NOT NULL, samples INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS guard_committed (
     interval INTEGER PRIMARY KEY, cost_msat REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS credits (
@@ -152,6 +154,13 @@ class Journal:
                  values.get("battery_soc_pct"), values.get("import_energy_wh"),
                  values.get("export_energy_wh")),
             )
+
+    def record_interval_net(self, interval: int, net_w: float, samples: int) -> None:
+        """The mean pre-battery net load of a closed interval over all of its `samples`
+        polls (the readings table keeps only each interval's first poll)."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO interval_net VALUES (?,?,?)",
+                       (interval, net_w, samples))
 
     def record_decision(self, interval: int, t_s: float, *, forecast_kw: float,
                         forecast_std_kw: float, setpoint_w: float, side: str, energy_wh: int,
@@ -268,14 +277,19 @@ class Journal:
 
     def metered(self, interval: int) -> Metered | None:
         """`interval` as measured: its counters' deltas, the SoC at its start and at the
-        next one's, its mean pre-battery net load; None while any of them is missing."""
+        next one's, its mean pre-battery net load over every poll (`interval_net`); None
+        while any of them is missing."""
         imported, exported = self.imported_wh(interval), self.exported_wh(interval)
         soc = {int(r[0]): r[2] for r in self._db.execute(
             "SELECT interval, MIN(t_s), soc_pct FROM readings WHERE interval IN (?, ?) "
             "AND soc_pct IS NOT NULL GROUP BY interval", (interval, interval + 1))}
-        net = self._db.execute("SELECT AVG(grid_w - battery_w) FROM readings WHERE "
-                               "interval=? AND grid_w IS NOT NULL AND battery_w IS NOT NULL",
-                               (interval,)).fetchone()[0]
+        row = self._db.execute("SELECT net_w FROM interval_net WHERE interval=?",
+                               (interval,)).fetchone()
+        # Without the interval's mean (a journal from before it was kept, or an interval
+        # whose end the agent did not see) its first poll stands for it.
+        net = row[0] if row is not None else self._db.execute(
+            "SELECT AVG(grid_w - battery_w) FROM readings WHERE interval=? AND grid_w IS NOT "
+            "NULL AND battery_w IS NOT NULL", (interval,)).fetchone()[0]
         if (imported is None or exported is None or net is None or interval not in soc
                 or interval + 1 not in soc):
             return None

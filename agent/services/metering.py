@@ -1,4 +1,5 @@
-"""Poll the home's device, keep the latest readings, journal one reading per interval."""
+"""Poll the home's device, keep the latest readings, journal one reading per interval and
+each closed interval's mean pre-battery net load over all of its polls."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class Metering:
         self._intervals = intervals
         self._poll_s = poll_s
         self._journaled_interval: int | None = None
+        self._net_journaled: int | None = None   # the last interval whose mean is journaled
         self.first_read = asyncio.Event()
 
     async def run(self) -> None:
@@ -69,6 +71,14 @@ class Metering:
         now = self._clock.now_s()
         interval = self._intervals.index(now)
         grid, battery = values.get("grid_power_w"), values.get("battery_power_w")
+        done = self._state.current
+        if (done is not None and done.interval != interval and done.samples
+                and done.interval != self._net_journaled):
+            # The closed interval's mean over all its polls: what the rationality guard's
+            # alone shadow runs on (one poll per interval let it drift from the battery).
+            self._journal.record_interval_net(done.interval, done.total_w / done.samples,
+                                              done.samples)
+            self._net_journaled = done.interval
         if grid is not None and battery is not None:
             self._state.add_sample(interval, grid.value - battery.value)
         if interval != self._journaled_interval:

@@ -1,6 +1,8 @@
 """The daemon with `[battery] control = "mpc"`: a real agent process against a real
 coordinator and broker plans its battery with its own LP (HiGHS) on the signal's prices,
-once an hour, and runs the plan's hour; nothing fails and it exits cleanly."""
+once an hour, and runs the plan's hour; nothing fails and it exits cleanly. Each closed
+interval's mean net load over all of its polls is journaled (what the rationality guard's
+alone shadow runs on)."""
 
 from __future__ import annotations
 
@@ -33,3 +35,7 @@ def test_the_home_runs_its_own_plan(fleet: Fleet, mosquitto: Any) -> None:
     # A plan is made once an hour (4 intervals of 15 minutes), not every interval.
     own = [e for e in home.events("decided") if e.get("own_plan")]
     assert len(plans) <= len(own) // 4 + 1, (len(plans), len(own))
+    # Every closed interval's mean, over many polls (the readings table keeps one a piece).
+    means = home.query("SELECT interval, samples FROM interval_net ORDER BY interval")
+    assert len(means) >= 2, means
+    assert all(samples >= 2 for _, samples in means[1:]), means

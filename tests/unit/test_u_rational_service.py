@@ -4,6 +4,7 @@ set-point by the margin, keeps its state across a restart and re-syncs after a g
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,27 @@ def test_what_an_unsettled_interval_committed_survives_a_restart(tmp_path: Path)
     _reading(journal, 3, 1, 5.0, 1000.0, 0.0, 750.0, 0.0)
     again.settle_due(DAY0 + 4 * L - 0.1 * L, 5.0)
     assert K0 + 2 not in journal.guard_committed()
+
+
+@pytest.mark.parametrize("journaled_mean", [True, False])
+def test_the_shadow_runs_on_the_intervals_mean_not_its_first_poll(
+        tmp_path: Path, journaled_mean: bool) -> None:
+    """Self-consumption through an interval whose first poll read 100 W of load while the
+    interval averaged 400 W: on the journaled mean of every poll the shadow discharges what
+    the battery did and the margin stays 0; on the first poll alone (as before the mean
+    was journaled) the shadow kept 79 Wh the battery spent, and the home looked €0.02
+    behind its alone self while running exactly that self."""
+    guard, journal, _ = _guard(tmp_path)
+    guard.settle_due(DAY0 + 10, 50.0)
+    spent_pct = 400.0 * 0.25 / math.sqrt(0.9) / 10_000.0 * 100.0
+    _reading(journal, 0, 1, 50.0, 0.0, -100.0, 0.0, 0.0)
+    if journaled_mean:
+        journal.record_interval_net(K0, 400.0, 12)
+    _reading(journal, 1, 1, 50.0 - spent_pct, 0.0, -400.0, 0.0, 0.0)
+    guard.settle_due(DAY0 + 2 * L - 0.1 * L, 50.0 - spent_pct)
+    margin = guard.margin_msat
+    assert margin is not None
+    if journaled_mean:
+        assert margin == pytest.approx(0.0, abs=1.0)
+    else:
+        assert margin < -20_000.0
