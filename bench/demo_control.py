@@ -1,9 +1,11 @@
 """`make demo` under each battery control, side by side, over several seeds.
 
 Each run is a whole `peerwatt demo` (real broker, lnsim, Modbus devices, coordinator,
-`peerwatt run` agents): `plan` (the coordinator's community plan, the default), and one
-`policy` run per model given (the coordinator sends prices only, solver "mftg", and each
-home's policy decides: the shipped rule, or a trained file). The same seed gives every
+`peerwatt run` agents): `plan` (the coordinator's community plan, the default), with
+`--mpc` an `mpc` run (each home's own LP on the same signal, `[battery] control = "mpc"`),
+and one `policy` run per model given (the coordinator sends prices only, solver "mftg",
+and each home's policy decides: the shipped rule, or a trained file; the rule by default
+when neither `--policy` nor `--mpc` is given). The same seed gives every
 control the same homes, day and profiles, so the differences are paired:
 
     python -m bench.demo_control --seeds 1,2,3 --policy rule=agent/modelfiles/policy_rule_v2.onnx \\
@@ -69,12 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--intervals", type=int, default=96)
     ap.add_argument("--policy", action="append", default=[], metavar="NAME=FILE",
                     help="a policy control to run (repeatable); default: rule = the shipped rule")
+    ap.add_argument("--mpc", action="store_true",
+                    help="also run each home's own LP on the signal (--control mpc)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, runner._stop_on_sigterm)  # a killed bench stops its demo
     seeds = [int(s) for s in args.seeds.split(",")]
     controls: dict[str, tuple[str, Path | None]] = {"plan": ("plan", None)}
-    for spec in args.policy or ["rule="]:
+    if args.mpc:
+        controls["mpc"] = ("mpc", None)
+    for spec in args.policy or ([] if args.mpc else ["rule="]):
         name, _, file = spec.partition("=")
         if not name or name == "plan":
             ap.error(f"--policy {spec!r}: give NAME=FILE, NAME not 'plan'")
@@ -96,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {
         "what": "peerwatt demo per battery control, paired by seed (same homes and day)",
         "homes": args.homes, "intervals": args.intervals, "seeds": seeds,
-        "controls": {n: {"control": c, "policy": str(p) if p else "shipped rule"}
+        "controls": {n: {"control": c, "policy": str(p) if p else
+                         ("shipped rule" if c == "policy" else None)}
                      for n, (c, p) in controls.items()},
         "runs": runs,
         "ci95": {n: {k: interval([r[k] for r in runs[n]])

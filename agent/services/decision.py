@@ -117,9 +117,7 @@ class DecisionStep:
         """New run-time settings (SIGHUP, agent/reload.py): used from the next decision."""
         self._s = settings
         self._tariff = make_tariff(settings.market)
-        if (self._home_plan is None) != (settings.battery.control == "plan"):
-            self._home_plan = self._planner(settings)
-        if self._home_plan is not None:
+        if self._home_plan is not None:   # [battery] control itself needs a restart
             self._home_plan.tariff = self._tariff
         self._trading.tariff = self._tariff
         if self._guard is not None:
