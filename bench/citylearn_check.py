@@ -7,7 +7,7 @@ torch). Run it from a separate venv, installed with care:
     /tmp/cl-venv/bin/pip install torch==2.13.0          # the CPU wheel, first
     /tmp/cl-venv/bin/pip install --no-deps CityLearn==2.1.2
     /tmp/cl-venv/bin/pip install "numpy<2" pandas==1.5.3 gym==0.26.2 simplejson \\
-        matplotlib pillow onnxruntime==1.32.0
+        matplotlib pillow onnxruntime==1.32.0 highspy     # highspy: the MPC controllers
     /tmp/cl-venv/bin/python bench/citylearn_check.py --json bench/results/citylearn_check.json
 
 Environment: `citylearn_challenge_2022_phase_all` (17 buildings, 6.4 kWh / 5 kW batteries,
@@ -17,15 +17,19 @@ with the shipped `forecast.onnx` from the last 24 measured hours, builds observa
 layout v2 (`agent.domain.policy_obs`) with CityLearn's price path and no mean-field
 signal (flag 0, the daemon's tariff fallback; feed-in 0: CityLearn does not pay for
 export), runs `policy.onnx` and sends its power × 1 h / capacity as CityLearn's storage
-action. Controllers: no storage action (CityLearn's own baseline, all KPIs 1.0), a
-self-consumption rule on the same forecast, and the policy. KPIs are CityLearn's
-`evaluate()`, district level (lower is better; 1.0 = the baseline).
+action. Controllers (`--controllers`): no storage action (CityLearn's own baseline, all
+KPIs 1.0), a self-consumption rule on the same forecast (`self_consumption`), the policy
+(`policy`), and the per-home MPC (`mpc`: `meanfield.home.plan_homes`, what
+`[battery] control = "mpc"` runs, on CityLearn's tariff with nothing paid for export;
+`mpc_capacity`: the same with each building's daily peak priced at the Flemish rate).
+KPIs are CityLearn's `evaluate()`, district level (lower is better; 1.0 = the baseline).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -70,6 +74,53 @@ def building_series(root: Path, name: str, kwp: float) -> np.ndarray:
     return np.asarray(load - pv, dtype=np.float64)
 
 
+CAPACITY_PER_KW_DAY = 48.8 / 365.0   # the Flemish capacity rate (scenarios/capacity.toml)
+
+
+def mpc_actions(env: Any, nets: list[np.ndarray], forecaster: ort.InferenceSession,
+                price: np.ndarray, t: int, capacity: bool) -> list[list[float]]:
+    """Every building's own receding-horizon LP (`meanfield.home.plan_homes`, the per-home
+    MPC of `--control mpc`, one HiGHS call for all 17) over the next 24 hours on the
+    forecast's hourly means, CityLearn's price for import and nothing for export (CityLearn
+    pays none), its first hour applied. Energy left at the end is worth √η × the horizon's
+    mean price; wear 0.002 per kWh, as the daemon's default. With `capacity`, each
+    building's own daily peak import is also priced at the Flemish rate per day (CityLearn
+    bills none: its `cost_total` is energy only; the peak shows in its peak KPIs)."""
+    from meanfield.home import HomeBatteries, HomeHorizon, blocked, plan_homes
+
+    means, caps, stored, power, floor, so_far = [], [], [], [], [], []
+    hour = (t - 1) % 24
+    for b, net in enumerate(nets):
+        hist = np.repeat(net[t - 24:t], 4).astype(np.float32)[None, :]
+        mean, _ = forecaster.run(None, {"history": hist,
+                                        "calendar": calendar(START_S + (t - 1) * 3600.0)[None, :]})
+        means.append(blocked(np.asarray(mean[0], np.float64), 4))
+        bat = env.buildings[b].electrical_storage
+        cap = float(bat.degraded_capacity)
+        caps.append(cap)
+        stored.append(min(cap, float(bat.energy_init)))
+        power.append(min(float(bat.nominal_power), cap))
+        floor.append((1.0 - float(bat.depth_of_discharge)) * cap)
+        today = np.asarray(env.buildings[b].net_electricity_consumption, np.float64)
+        so_far.append(max(0.0, float(today[-hour:].max())) if hour else 0.0)
+    steps = len(means[0])
+    path = np.asarray(price[t:t + steps], np.float64)
+    path = np.concatenate([path, np.full(steps - len(path), path[-1])])
+    mean_kw = np.vstack(means)
+    c = np.asarray(caps)
+    eta = float(env.schema["buildings"][env.buildings[0].name]["electrical_storage"]
+                ["attributes"]["efficiency"])   # nominal; CityLearn's curve: 0.83–0.9
+    bats = HomeBatteries(c, np.asarray(power), np.asarray(stored), np.asarray(floor), c, eta)
+    period = ((hour + np.arange(steps)) // 24).astype(np.int64)
+    plan = plan_homes(HomeHorizon(mean_kw, mean_kw, path, 1.0,
+                                  CAPACITY_PER_KW_DAY if capacity else 0.0, period,
+                                  np.asarray(so_far),
+                                  math.sqrt(eta) * float(path.mean()), 0.002,
+                                  export_price=np.zeros(steps)), bats)
+    return [[float(np.clip(plan.power_kw[b, 0] / caps[b], -1.0, 1.0))]
+            for b in range(len(nets))]
+
+
 def run(controller: str, policy: ort.InferenceSession | None,
         forecaster: ort.InferenceSession) -> dict[str, Any]:
     from citylearn.citylearn import CityLearnEnv
@@ -88,6 +139,12 @@ def run(controller: str, policy: ort.InferenceSession | None,
     began = time.perf_counter()
     decide_s: list[float] = []
     while not env.done:
+        if controller in ("mpc", "mpc_capacity"):
+            actions = mpc_actions(env, nets, forecaster, price, t,
+                                  controller == "mpc_capacity")
+            observations, _, _, _ = env.step(actions)
+            t += 1
+            continue
         actions = []
         for b, net in enumerate(nets):
             cap = float(env.buildings[b].electrical_storage.capacity)
@@ -122,6 +179,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--policy", type=Path, default=ROOT / "agent/modelfiles/policy.onnx")
+    ap.add_argument("--controllers", default="self_consumption,policy",
+                    help="comma-separated: self_consumption, policy, mpc, mpc_capacity "
+                         "(the MPCs need highspy)")
     args = ap.parse_args()
     import citylearn
 
@@ -137,7 +197,7 @@ def main() -> None:
                 "trained on 15-minute intervals; the price position is unused here",
         "controllers": {},
     }
-    for name in ("self_consumption", "policy"):
+    for name in args.controllers.split(","):
         out["controllers"][name] = run(name, session(args.policy), fc)
         print(name, out["controllers"][name], flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,8 @@ class HomeHorizon:
     peak_so_far_kw: Floats   # (B,) each home's own peak in the current period
     terminal_per_kwh: float
     wear_per_kwh: float = 0.0
+    export_price: Floats | None = None  # (H,) per kWh exported; None: `price` both ways
+    # (a home alone on a tariff, e.g. CityLearn's outside check, earns feed-in, not p_t)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def plan_homes(h: HomeHorizon, b: HomeBatteries) -> HomePlan:
     cost = np.zeros(ncol)
     price = np.asarray(h.price, dtype=np.float64)[t]
     cost[i_col] = dt * price
-    cost[e_col] = -dt * price
+    sell = price if h.export_price is None else np.asarray(h.export_price, np.float64)[t]
+    cost[e_col] = -dt * sell
     cost[c_col] += dt * h.wear_per_kwh
     cost[d_col] += dt * h.wear_per_kwh
     cost[5 * n:] = h.capacity_per_kw

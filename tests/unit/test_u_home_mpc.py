@@ -119,3 +119,39 @@ def test_the_rl_policy_travels_with_the_simulation(sim: Simulation) -> None:
     back = pickle.loads(pickle.dumps(sim))
     assert back.rl_policy is not None
     assert back.rl_policy.path == sim.rl_policy.path
+
+
+def _tariff_cost(net: np.ndarray, power: np.ndarray, buy: np.ndarray, sell: float,
+                 stored_end: float, terminal: float) -> float:
+    flow = net + power
+    return float((buy * np.maximum(flow, 0.0)).sum() - sell * np.maximum(-flow, 0.0).sum()
+                 - terminal * stored_end)
+
+
+def test_a_home_on_a_tariff_with_no_feed_in_plans_for_its_own_load() -> None:
+    """`export_price`: a home alone on a tariff that pays nothing for export (CityLearn's)
+    plans no worse than self-consumption, the schedule every such home can follow, and
+    better on that tariff than a plan that counts its exports at the import price."""
+    rng = np.random.default_rng(3)
+    mean = _evening(rng, 3)
+    b = _bats(3)
+    price = np.where(np.arange(H) >= 17, 0.40, 0.30)
+    h = HomeHorizon(mean, mean, price, 1.0, 0.0, np.zeros(H, np.int64), np.zeros(3), 0.28,
+                    0.0, export_price=np.zeros(H))
+    plan = plan_homes(h, b)
+    both_ways = plan_homes(replace(h, export_price=None), b)
+    eta = np.sqrt(0.9)
+    for i in range(3):
+        s, sc = float(b.stored_kwh[i]), np.zeros(H)
+        for t in range(H):                             # greedy self-consumption
+            want = -mean[i, t]
+            room = (b.max_kwh[i] - s) / eta if want > 0 else (s - b.min_kwh[i]) * eta
+            sc[t] = float(np.clip(want, -min(b.power_kw[i], room), min(b.power_kw[i], room)))
+            s += sc[t] * eta if sc[t] > 0 else sc[t] / eta
+        mpc = _tariff_cost(mean[i], plan.power_kw[i], price, 0.0,
+                           float(plan.stored_kwh[i, -1]), 0.28)
+        alone = _tariff_cost(mean[i], sc, price, 0.0, s, 0.28)
+        naive = _tariff_cost(mean[i], both_ways.power_kw[i], price, 0.0,
+                             float(both_ways.stored_kwh[i, -1]), 0.28)
+        assert mpc <= alone + 1e-6
+        assert mpc < naive - 0.05                      # the evening export is worth 0 here
