@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run each home's own LP on the signal (--control mpc)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
+    try:
+        import scipy  # noqa: F401  (sim.seeds.interval, at the end: fail before the runs)
+    except ImportError:
+        ap.error("the 95 % intervals need scipy: pip install -e '.[sim]'")
     signal.signal(signal.SIGTERM, runner._stop_on_sigterm)  # a killed bench stops its demo
     seeds = [int(s) for s in args.seeds.split(",")]
     controls: dict[str, tuple[str, Path | None]] = {"plan": ("plan", None)}
@@ -87,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         controls[name] = ("policy", Path(file) if file else None)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in controls}
     began = time.monotonic()
+    meta: dict[str, Any] = {
+        "what": "peerwatt demo per battery control, paired by seed (same homes and day)",
+        "homes": args.homes, "intervals": args.intervals, "seeds": seeds,
+        "controls": {n: {"control": c, "policy": str(p) if p else
+                         ("shipped rule" if c == "policy" else None)}
+                     for n, (c, p) in controls.items()},
+        "runs": runs}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     for seed in seeds:  # seed-major: a session cut short still has paired runs
         for name, (control, policy) in controls.items():
             print(f"seed {seed}: {name} …", file=sys.stderr, flush=True)
@@ -98,14 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                   f" {r['trades']} trades, {r['homes_worse_off_than_alone']} worse off than"
                   f" alone",
                   file=sys.stderr, flush=True)
+            # Every run is kept as it ends: a bench cut short still has its runs.
+            args.json.write_text(json.dumps({**meta, "complete": False}, indent=2) + "\n")
     names = list(controls)
     out: dict[str, Any] = {
-        "what": "peerwatt demo per battery control, paired by seed (same homes and day)",
-        "homes": args.homes, "intervals": args.intervals, "seeds": seeds,
-        "controls": {n: {"control": c, "policy": str(p) if p else
-                         ("shipped rule" if c == "policy" else None)}
-                     for n, (c, p) in controls.items()},
-        "runs": runs,
+        **meta, "complete": True,
         "ci95": {n: {k: interval([r[k] for r in runs[n]])
                      for k in ("cost_eur", "net_cost_eur", "peak_kw", "trades",
                                "homes_worse_off",
@@ -116,7 +125,6 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.monotonic() - began, 1),
         "machine": platform.node(),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")
     print(f"{'control':<10} {'cost €':>24} {'net of stored €':>24} {'peak kW':>24}")
     for n in names:
