@@ -229,13 +229,14 @@ class BatterySettings(_Section):
     min_soc_pct: Annotated[float, Field(ge=0, le=100)] = 5.0
     max_soc_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
     efficiency: Annotated[float, Field(gt=0, le=1)] = 0.9   # round trip
-    # Where the set-points come from when a signal covers the interval: "plan", the
-    # coordinator's plan for the home's planning unit; "mpc", the home's own hourly LP on
-    # its forecast and the signal's prices (agent/services/home_plan.py; needs HiGHS).
-    control: Literal["plan", "mpc"] = "plan"
+    # Where the set-points come from when a signal covers the interval: "mpc" (the
+    # default, issue 16), the home's own hourly LP on its forecast and the signal's prices
+    # (agent/services/home_plan.py; HiGHS); "plan", the coordinator's plan for the home's
+    # planning unit.
+    control: Literal["plan", "mpc"] = "mpc"
     wear_eur_per_kwh: Annotated[float, Field(ge=0, le=1)] = 0.002   # the "mpc" plan's
 
-    @field_validator("control")
+    @field_validator("control")   # a default is not validated: HiGHS is a core dependency
     @classmethod
     def _solver_installed(cls, control: str) -> str:
         import importlib.util

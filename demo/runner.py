@@ -72,11 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, journals)")
     p.add_argument("--broker", choices=["auto", "embedded"], default="auto",
                    help="auto: mosquitto if on PATH, else the embedded amqtt (MQTT 3.1.1)")
-    p.add_argument("--control", choices=list(SOLVERS), default="plan",
-                   help="plan: homes follow the coordinator's community plan (solver "
-                        "'equilibrium', the default); mpc: each home plans its battery with "
-                        "its own LP on the same signal's prices ([battery] control = "
-                        "\"mpc\"); policy: the coordinator sends prices only (solver "
+    p.add_argument("--control", choices=list(SOLVERS), default="mpc",
+                   help="mpc (the default): each home plans its battery with its own LP on "
+                        "the coordinator's signal ([battery] control = \"mpc\"); plan: "
+                        "homes follow the coordinator's community plan (solver "
+                        "'equilibrium'); policy: the coordinator sends prices only (solver "
                         "'mftg') and each home's policy model decides")
     p.add_argument("--policy", type=Path, default=None,
                    help="the homes' policy model ([models] policy; default: the shipped "

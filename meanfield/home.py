@@ -18,14 +18,15 @@ convex, so the tail matters: `q` is a quantile of the home's net load (mean + z 
 a chance constraint P(import_t > P) ≤ α on each step, Gaussian errors), and the battery
 must hold back what that tail needs. With `q = mean` the plan is the means-only variant.
 
-The homes do not interact inside the programme (block diagonal: one HiGHS call for all of
-them, which is faster than one call each). Pure: numpy and HiGHS (highspy), no I/O.
+The homes do not interact inside the programme (block diagonal: one HiGHS call for each
+`CHUNK` of them, faster than one call for all or one call each). Pure: numpy and HiGHS
+(highspy), no I/O.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -69,8 +70,31 @@ class HomePlan:
     solve_s: float
 
 
+CHUNK = 50   # homes per HiGHS call: the programmes are independent, and HiGHS's time grows
+# faster than their number (4,000 homes × 24 steps: 18 s in one interior-point call, ~3.4 s
+# with dual simplex in chunks of 50; measured 2026-12-05)
+
+
 def plan_homes(h: HomeHorizon, b: HomeBatteries) -> HomePlan:
-    """Every home's own optimal plan (see the module doc)."""
+    """Every home's own optimal plan (see the module doc), `CHUNK` homes per LP."""
+    nb = h.mean_kw.shape[0]
+    if nb <= CHUNK:
+        return _plan_chunk(h, b)
+    parts = []
+    for lo in range(0, nb, CHUNK):
+        at = slice(lo, lo + CHUNK)
+        parts.append(_plan_chunk(
+            replace(h, mean_kw=h.mean_kw[at], peak_kw=h.peak_kw[at],
+                    peak_so_far_kw=np.asarray(h.peak_so_far_kw)[at]),
+            HomeBatteries(b.capacity_kwh[at], b.power_kw[at], b.stored_kwh[at],
+                          b.min_kwh[at], b.max_kwh[at], b.efficiency)))
+    return HomePlan(power_kw=np.vstack([p.power_kw for p in parts]),
+                    stored_kwh=np.vstack([p.stored_kwh for p in parts]),
+                    peak_kw=np.vstack([p.peak_kw for p in parts]),
+                    solve_s=sum(p.solve_s for p in parts))
+
+
+def _plan_chunk(h: HomeHorizon, b: HomeBatteries) -> HomePlan:
     nb, steps = h.mean_kw.shape
     dt = h.dt_h
     eta = math.sqrt(b.efficiency)
@@ -116,7 +140,7 @@ def plan_homes(h: HomeHorizon, b: HomeBatteries) -> HomePlan:
     row_hi = np.concatenate([np.zeros(n), -mean, -peak_net])
     first = dyn[t == 0]
     row_lo[first] = row_hi[first] = np.clip(b.stored_kwh, b.min_kwh, b.max_kwh)
-    sol = solve_lp(cost, lower, upper, row_lo, row_hi, m.csc(ncol))
+    sol = solve_lp(cost, lower, upper, row_lo, row_hi, m.csc(ncol), method="simplex")
     x = sol.x
     return HomePlan(power_kw=(x[c_col] - x[d_col]).reshape(nb, steps),
                     stored_kwh=x[s_col].reshape(nb, steps),

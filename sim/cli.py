@@ -82,9 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", type=Path,
                    help="policy ONNX file (layout v2; default: the daemon's default, "
                         f"models/{DEFAULT_POLICY})")
-    p.add_argument("--control", choices=CONTROLS, default="equilibrium",
+    p.add_argument("--control", choices=CONTROLS, default="mpc",
                    help="where peerwatt's battery set-points come from (and its means-only "
-                        "variant's): equilibrium (default), mpc, rule, rl (docs/simulate.md)")
+                        "variant's): mpc (default: each home's own LP on the signal), "
+                        "equilibrium (the community plan), rule, rl (docs/simulate.md)")
     p.add_argument("--rl-policy", type=Path,
                    help=f"the policy ONNX file of --control rl (default: models/{RL_POLICY})")
     p.add_argument("--json", type=Path, required=True, help="write the metrics here")

@@ -20,7 +20,7 @@ def test_plan_goes_to_the_device_as_a_grid_target(fleet: Fleet, mosquitto: Any) 
     # seed 7: 6.6 kWp of PV and an 11.3 kWh battery, so the plan moves the battery
     c = start_community(fleet, mosquitto.url, "gridtarget", homes=1, first_seed=7)
     c.start_coordinator()
-    home = c.start_agent("home-0")
+    home = c.start_agent("home-0", battery={"control": "plan"})   # the default is "mpc"
     c.wait_ready(["home-0"])
 
     wait_for("two intervals on a grid target", lambda: home.events("grid_target")[1:], 60.0,

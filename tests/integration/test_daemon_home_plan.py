@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_the_home_runs_its_own_plan(fleet: Fleet, mosquitto: Any) -> None:
     c = start_community(fleet, mosquitto.url, "homeplan", homes=1, first_seed=7)
     c.start_coordinator()
-    home = c.start_agent("home-0", battery={"control": "mpc"})
+    home = c.start_agent("home-0")                  # [battery] control = "mpc", the default
     c.wait_ready(["home-0"])
 
     wait_for("two decisions from the home's own plan",

@@ -10,7 +10,14 @@ import pytest
 from agent.adapters.onnx import DEFAULT_POLICY, OnnxForecaster, OnnxPolicy, shipped
 from coordinator.equilibrium import EquilibriumConfig
 from meanfield.community import Batteries, Horizon, best_response, value_at
-from meanfield.home import HomeBatteries, HomeHorizon, coincidence, plan_homes
+from meanfield.home import (
+    CHUNK,
+    HomeBatteries,
+    HomeHorizon,
+    HomePlan,
+    coincidence,
+    plan_homes,
+)
 from sim.data import load_slice
 from sim.engine import PEERWATT, Simulation
 from sim.homes import build_homes
@@ -155,3 +162,31 @@ def test_a_home_on_a_tariff_with_no_feed_in_plans_for_its_own_load() -> None:
                              float(both_ways.stored_kwh[i, -1]), 0.28)
         assert mpc <= alone + 1e-6
         assert mpc < naive - 0.05                      # the evening export is worth 0 here
+
+
+def test_homes_planned_in_chunks_each_get_their_own_optimum() -> None:
+    """More homes than one HiGHS call takes (`CHUNK`): every home, on either side of a
+    chunk's edge, gets the value it gets planned alone."""
+    rng = np.random.default_rng(5)
+    n = 2 * CHUNK + 7
+    mean = _evening(rng, n)
+    b = HomeBatteries(np.linspace(5.0, 12.0, n), np.full(n, 2.5), np.linspace(1.0, 6.0, n),
+                      np.full(n, 0.25), np.linspace(5.0, 12.0, n), 0.9)
+    h = _horizon(mean, mean + 0.2)
+    together = plan_homes(h, b)
+    assert together.power_kw.shape == (n, H)
+    assert together.peak_kw.shape == (n, 1)
+    energy = Horizon(mean[0], h.price, h.price, 1.0, 0.0, 0.0, 0.28, 0.002)  # no peak term
+
+    def objective(p: HomePlan, k: int, i: int) -> float:    # the LP's own: energy + peak
+        return value_at(h.price, p.power_kw[k], float(p.stored_kwh[k, -1]), energy,
+                        mean[i]) + h.capacity_per_kw * float(p.peak_kw[k, 0])
+
+    for i in (0, CHUNK - 1, CHUNK, n - 1):
+        one = slice(i, i + 1)
+        alone = plan_homes(replace(h, mean_kw=mean[one], peak_kw=h.peak_kw[one],
+                                   peak_so_far_kw=np.zeros(1)),
+                           HomeBatteries(b.capacity_kwh[one], b.power_kw[one],
+                                         b.stored_kwh[one], b.min_kwh[one], b.max_kwh[one],
+                                         0.9))
+        assert objective(together, i, i) == pytest.approx(objective(alone, 0, i), abs=1e-6)
