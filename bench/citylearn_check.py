@@ -66,6 +66,16 @@ def calendar(t_s: float) -> np.ndarray:
     return feats
 
 
+def forecast(forecaster: ort.InferenceSession, net: np.ndarray,
+             t: int) -> tuple[np.ndarray, np.ndarray]:
+    """The shipped forecaster's mean and spread (96 × 15 min) for CityLearn step t, from the
+    building's last 24 measured hours (CityLearn row t = our hour t − 1)."""
+    hist = np.repeat(net[t - 24:t], 4).astype(np.float32)[None, :]
+    mean, std = forecaster.run(None, {"history": hist,
+                                      "calendar": calendar(START_S + (t - 1) * 3600.0)[None, :]})
+    return np.asarray(mean[0]), np.asarray(std[0])
+
+
 def building_series(root: Path, name: str, kwp: float) -> np.ndarray:
     """Hourly net load kW of a building from its CSV, indexed by CityLearn time step."""
     rows = np.genfromtxt(root / f"{name}.csv", delimiter=",", names=True)
@@ -91,10 +101,7 @@ def mpc_actions(env: Any, nets: list[np.ndarray], forecaster: ort.InferenceSessi
     means, caps, stored, power, floor, so_far = [], [], [], [], [], []
     hour = (t - 1) % 24
     for b, net in enumerate(nets):
-        hist = np.repeat(net[t - 24:t], 4).astype(np.float32)[None, :]
-        mean, _ = forecaster.run(None, {"history": hist,
-                                        "calendar": calendar(START_S + (t - 1) * 3600.0)[None, :]})
-        means.append(blocked(np.asarray(mean[0], np.float64), 4))
+        means.append(blocked(forecast(forecaster, net, t)[0].astype(np.float64), 4))
         bat = env.buildings[b].electrical_storage
         cap = float(bat.degraded_capacity)
         caps.append(cap)
@@ -148,17 +155,14 @@ def run(controller: str, policy: ort.InferenceSession | None,
         actions = []
         for b, net in enumerate(nets):
             cap = float(env.buildings[b].electrical_storage.capacity)
-            hist = np.repeat(net[t - 24:t], 4).astype(np.float32)[None, :]
-            t_s = START_S + (t - 1) * 3600.0       # CityLearn row t = our hour t − 1
-            mean, std = forecaster.run(None, {"history": hist,
-                                              "calendar": calendar(t_s)[None, :]})
+            mean, std = forecast(forecaster, net, t)
             if controller == "self_consumption" or policy is None:
-                power_kw = -float(mean[0][0])
+                power_kw = -float(mean[0])
             else:
                 path = np.repeat(price[t:t + 24], 4) * 1000.0   # $/MWh-like units; the band
                 obs = policy_obs.observation(                  # position is scale-free
                     100.0 * float(observations[b][i_soc]), cap * 1000.0, 5000.0, 0.0,
-                    float((t - 1) % 24), mean[0], std[0], path, 0.0, float(path[0]),
+                    float((t - 1) % 24), mean, std, path, 0.0, float(path[0]),
                     np.zeros(1), on_signal=False)
                 start = time.perf_counter()
                 (act,) = policy.run(None, {"obs": obs[None, :]})
