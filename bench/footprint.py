@@ -113,6 +113,33 @@ def _wait_ready(log: Path, timeout_s: float) -> None:
                        .format(timeout_s, "\n".join(tail) or "(no log)"))
 
 
+def agent_config(broker: dict[str, Any], community: str, device_port: int, rpc: str,
+                 state_dir: Path, clock: dict[str, Any]) -> dict[str, Any]:
+    """The measured agent's settings (tests/unit/test_u_bench_footprint.py loads them
+    with the daemon's own validator, so a new rule cannot break the bench unseen)."""
+    return {
+        "agent_id": "home-0",
+        # on the simulated clock a reading ages `speed` times faster: the validator
+        # wants max_age_s above poll_s × speed (three polls, at least the default 60 s)
+        "device": {"name": "home-0", "port": device_port, "profile": "sunspec",
+                   "poll_s": 1.0, "timeout_s": 1.0,
+                   "max_age_s": max(60.0, 3.0 * float(clock.get("speed", 1.0)))},
+        "broker": broker, "lightning": {"rpc_socket": rpc},
+        "market": {"community": community},
+        "battery": {"capacity_wh": 10000.0, "max_charge_w": 5000.0,
+                    "max_discharge_w": 5000.0},
+        "paths": {"state_dir": str(state_dir)},
+        "clock": clock,
+    }
+
+
+def sim_clock(epoch_real_s: float) -> dict[str, Any]:
+    """The fast-clock phase's clock: simulated time from 2026-06-01 09:00 UTC, SPEED × real."""
+    return {"mode": "sim", "epoch_real_s": epoch_real_s,
+            "start_sim_s": datetime(2026, 6, 1, 9, 0, tzinfo=UTC).timestamp(),
+            "speed": SPEED}
+
+
 class Bench:
     def __init__(self, fleet: Fleet, python: str) -> None:
         self.fleet = fleet
@@ -142,20 +169,8 @@ class Bench:
         self.fleet.start(f"coordinator-{tag}", self._cmd("coordinator", "--config",
                                                         str(coord)), env=self._env(v))
         cfg = work / f"agent-{tag}.toml"
-        cfg.write_text(to_toml({
-            "agent_id": "home-0",
-            # on the simulated clock a reading ages `speed` times faster: the validator
-            # wants max_age_s above poll_s × speed (three polls, at least the default 60 s)
-            "device": {"name": "home-0", "port": self.device_port, "profile": "sunspec",
-                       "poll_s": 1.0, "timeout_s": 1.0,
-                       "max_age_s": max(60.0, 3.0 * float(clock.get("speed", 1.0)))},
-            "broker": broker, "lightning": {"rpc_socket": self.rpc},
-            "market": {"community": community},
-            "battery": {"capacity_wh": 10000.0, "max_charge_w": 5000.0,
-                        "max_discharge_w": 5000.0},
-            "paths": {"state_dir": str(work / f"state-{tag}")},
-            "clock": clock,
-        }))
+        cfg.write_text(to_toml(agent_config(
+            broker, community, self.device_port, self.rpc, work / f"state-{tag}", clock)))
         proc = self.fleet.start(f"agent-{tag}", self._cmd("run", "--config", str(cfg)),
                                 env=self._env(v))
         log = work / "logs" / f"agent-{tag}.log"
@@ -184,9 +199,7 @@ class Bench:
     def intervals(self, v: Variant, n: int) -> dict[str, Any]:
         tag = f"{v.name}-intervals"
         interval_real_s = 900.0 / SPEED
-        clock: dict[str, Any] = {"mode": "sim", "epoch_real_s": time.time(),
-                 "start_sim_s": datetime(2026, 6, 1, 9, 0, tzinfo=UTC).timestamp(),
-                 "speed": SPEED}
+        clock = sim_clock(time.time())
         proc, log = self._agent(v, tag, clock)
         # start measuring just after an interval boundary (+1 s), for n whole intervals
         sim_now = clock["start_sim_s"] + (time.time() - clock["epoch_real_s"]) * SPEED
