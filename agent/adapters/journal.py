@@ -13,7 +13,7 @@ agent/adapters/journal_reader.py.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +125,13 @@ class Journal:
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"journal {path}: {exc}") from exc
         self.path = path
+        self._on_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every write this connection commits, on the writer's
+        thread (the daemon writes on its event loop's). Writes by other connections call
+        nothing: `version` sees those."""
+        self._on_commit.append(listener)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -132,6 +139,8 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             yield self._db
             self._db.execute("COMMIT")
+            for listener in self._on_commit:
+                listener()
         except sqlite3.Error as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")

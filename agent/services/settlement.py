@@ -20,6 +20,7 @@ journal; this service never writes a state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -44,6 +45,10 @@ from agent.services.state import AgentState
 log = structlog.get_logger("settlement")
 
 MAX_ATTEMPTS = 5
+# With nothing to watch the loop sleeps until this process's journal commits a write, or
+# for this many polls: what another connection writes (a tool, a second process) is seen
+# within that time.
+IDLE_POLLS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,8 @@ class Settlement:
         self._attempts: dict[str, int] = {}
         self._queued: set[str] = set()
         self.reconciled = asyncio.Event()  # set once every unfinished trade was reconciled
+        self._written = asyncio.Event()    # the journal committed a write since last cleared
+        journal.on_commit(self._written.set)
 
     def submit(self, trade_id: str) -> None:
         """Queue the trade for paying (once: a trade already waiting is not queued twice)."""
@@ -286,7 +293,15 @@ class Settlement:
     async def _watch_loop(self) -> None:
         idle_at: tuple[int, int] | None = None  # the journal's version with nothing to watch
         while True:
-            await asyncio.sleep(self._poll_s)
+            if idle_at is None:
+                await asyncio.sleep(self._poll_s)
+            else:  # nothing pending: asleep until a write (one timer wake a second per home
+                # was most of an idle agent's CPU), and at least a poll apart
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_POLLS * self._poll_s):
+                        await self._written.wait()
+                await asyncio.sleep(self._poll_s)
+            self._written.clear()  # before reading the version: a later write wakes again
             version = self._journal.version()
             if version != idle_at:  # else nothing was pending, and nothing was written since
                 try:
