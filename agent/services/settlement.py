@@ -295,8 +295,8 @@ class Settlement:
         while True:
             if idle_at is None:
                 await asyncio.sleep(self._poll_s)
-            else:  # nothing pending: asleep until a write (one timer wake a second per home
-                # was most of an idle agent's CPU), and at least a poll apart
+            else:  # nothing pending: asleep until a write (a wake every poll was about half
+                # of an idle agent's CPU in bench.negotiation), and at least a poll apart
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(IDLE_POLLS * self._poll_s):
                         await self._written.wait()
