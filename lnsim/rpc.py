@@ -46,14 +46,33 @@ class RpcServer:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._listening = False
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        self._server = await asyncio.start_unix_server(self._on_client, path=str(self.path))
+        self._listening = True
+        self._server = await asyncio.start_unix_server(self._accept, path=str(self.path))
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Called as the connection is made, so `close` drops it even if its reader task
+        never gets to run (a task cancelled before its first step runs none of its
+        `finally`: the socket would stay open and a client blocked on it with it). One
+        that completes after `stop_listening` (the loop finishes accepts already under
+        way) is closed at once."""
+        if not self._listening:
+            writer.close()
+            return
+        self._writers.add(writer)
+        self._track(asyncio.get_running_loop().create_task(self._on_client(reader, writer)))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def stop_listening(self) -> None:
         """New connections are refused (the socket file stays); open ones are dropped."""
+        self._listening = False
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -62,19 +81,23 @@ class RpcServer:
     def _drop_connections(self) -> None:
         for writer in list(self._writers):
             writer.close()
+        self._writers.clear()
         for task in list(self._tasks):
             task.cancel()
 
     async def close(self) -> None:
+        """Stop, and return once every client's socket is closed (as lightningd's exit
+        closes them): a client waiting for an answer then reads the end of the stream."""
+        writers = list(self._writers)
         self.stop_listening()
         self._drop_connections()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
         decoder = codecs.getincrementaldecoder("utf-8")()
         buf = ""
         try:
@@ -114,9 +137,7 @@ class RpcServer:
                                  f"Invalid token in json input: {exc.msg} at {exc.pos}")
                 return "", False
             buf = buf[end:]
-            task = asyncio.create_task(self._handle(obj, writer))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._track(asyncio.create_task(self._handle(obj, writer)))
 
     async def _handle(self, request: Any, writer: asyncio.StreamWriter) -> None:
         if not isinstance(request, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import tempfile
 import threading
@@ -36,10 +37,17 @@ class Lnsim:
         return LightningRpc(self.path(name))
 
     def stop(self) -> None:
+        """Stop serving; every client socket is closed on return (as lightningd's exit
+        closes them), so a client blocked reading gets the end of the stream."""
         if self._loop is not None and self._task is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._task.cancel)
         if self._thread is not None:
             self._thread.join(timeout=10)
+            assert not self._thread.is_alive(), "lnsim did not stop within 10 s"
+        # A connection the loop accepted in its last moments sits in asyncio's transport
+        # set-up task, cancelled before it ran: its socket is only closed when collected
+        # (a process's exit would close it). Collect now, not whenever the next cycle runs.
+        gc.collect()
 
 
 def wait_xpay(rpc: LightningRpc, payment_hash: str, timeout: int | None = None) -> Any:

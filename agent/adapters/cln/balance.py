@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from pyln.client import LightningRpc
+from agent.adapters.cln.rpc import DeadlineRpc
 
 USABLE_STATES = frozenset({"CHANNELD_NORMAL", "CHANNELD_AWAITING_SPLICE"})
 
@@ -26,7 +26,7 @@ def balance_from(listpeerchannels: dict[str, Any]) -> int:
 async def channel_balance_msat(rpc_socket: Path, timeout_s: float) -> int:
     """Our side of every usable channel, msat; TimeoutError or OSError when the node is away."""
     def call() -> int:
-        return balance_from(LightningRpc(str(rpc_socket)).listpeerchannels())
+        return balance_from(DeadlineRpc(str(rpc_socket), timeout_s).listpeerchannels())
 
     async with asyncio.timeout(timeout_s):
         return await asyncio.to_thread(call)

@@ -1,11 +1,13 @@
 """SettlementNode on a Core Lightning node, through pyln-client's unix-socket RPC.
 
-Every blocking call runs in a thread under a deadline. Errors are translated here:
-unreachable or silent node -> NodeUnavailable; a spend-policy refusal (the signer's) ->
-PolicyRefused; other refusals for good -> PaymentRefused; no route / fee over the cap ->
-a retryable "failed" PaymentOutcome; expired or refused by the payee -> a final one. Any
-error is first checked against `listsendpays`: a payment that completed or is still in
-flight is reported as such (see agent/adapters/cln/errors.py and docs/settlement.md).
+Every blocking call runs in a thread under a deadline, which its socket carries too
+(agent/adapters/cln/rpc.py), so a node that never answers holds no thread. Errors are
+translated here: unreachable or silent node -> NodeUnavailable; a spend-policy refusal
+(the signer's) -> PolicyRefused; other refusals for good -> PaymentRefused; no route / fee
+over the cap -> a retryable "failed" PaymentOutcome; expired or refused by the payee -> a
+final one. Any error is first checked against `listsendpays`: a payment that completed or
+is still in flight is reported as such (see agent/adapters/cln/errors.py and
+docs/settlement.md).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pyln.client import LightningRpc, RpcError
+from pyln.client import RpcError
 
 from agent.adapters.cln import errors as errs
+from agent.adapters.cln.rpc import DeadlineRpc
 from agent.crypto import bolt11 as b11
 from agent.ports import (
     DecodedInvoice,
@@ -83,7 +86,7 @@ class ClnNode:
     def __init__(self, socket_path: str | Path, *, timeout_s: float = 10.0,
                  pay_timeout_s: float = 90.0) -> None:
         self._path = str(socket_path)
-        self._rpc = LightningRpc(self._path)
+        self._rpcs: dict[float, DeadlineRpc] = {}
         self._timeout_s = timeout_s
         self._pay_timeout_s = pay_timeout_s
         self._has_xpay = True
@@ -93,9 +96,13 @@ class ClnNode:
     async def _call(self, method: str, payload: dict[str, Any],
                     timeout_s: float | None = None) -> dict[str, Any]:
         """One RPC; transport trouble becomes NodeUnavailable, RpcError with a code passes."""
+        deadline = timeout_s or self._timeout_s
+        rpc = self._rpcs.get(deadline)
+        if rpc is None:
+            rpc = self._rpcs[deadline] = DeadlineRpc(self._path, deadline)
         try:
-            async with asyncio.timeout(timeout_s or self._timeout_s):
-                result = await asyncio.to_thread(self._rpc.call, method, payload)
+            async with asyncio.timeout(deadline):
+                result = await asyncio.to_thread(rpc.call, method, payload)
         except TimeoutError as exc:
             raise NodeUnavailable(f"{method} on {self._path}: no answer in time") from exc
         except OSError as exc:
