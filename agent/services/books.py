@@ -110,9 +110,13 @@ def next_due_s(live: Iterable[Live], books: Iterable[tuple[Book, float]], now_s:
     return due
 
 
-def sleep_s(due: float, mono: float, tick_s: float) -> float:
+def sleep_s(due: float, mono: float, tick_s: float) -> float | None:
     """How long the timer loop sleeps for `due`; still due after a tick (a session that
-    cannot expire): the fixed tick it used to poll at."""
+    cannot expire): the fixed tick it used to poll at. None when nothing is due (no session,
+    no book): then only a new book or session can give it work, and each wakes it; at
+    most `MAX_SLEEP_S` otherwise, for a wall clock that jumps under a deadline."""
+    if due == float("inf"):
+        return None
     return tick_s if due <= mono else min(MAX_SLEEP_S, max(0.01, due - mono))
 
 
